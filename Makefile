@@ -1,0 +1,52 @@
+# zen-neural: every target sets up .venv on first use, then reuses it.
+# `make demo` runs the main job on bundled data; `make test` runs the fast test suite.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# The stamp is rebuilt when the dependency list changes, so a second `make` installs nothing.
+STAMP := $(VENV)/.zen-installed
+EXTRAS ?= dev
+TORCH_PIN := torch==2.13.0
+
+.PHONY: demo test test-all bench lint format clean help
+
+help:
+	@echo "make demo      train on bundled data with 'zen fit' and show where the report is"
+	@echo "make test      fast test suite (what CI runs)"
+	@echo "make test-all  every test, slow ones included"
+	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
+	@echo "make lint      ruff check + format check"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# Pinned first: a CPU build of this torch is on our machines; anything unpinned pulls CUDA.
+	$(PY) -m pip install --quiet $(TORCH_PIN)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+test: $(STAMP)
+	@# pytest exits 5 when it collects nothing; make treats any non-zero exit as failure.
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache bench/build

@@ -1,0 +1,39 @@
+"""Dense networks and the training loop every zen model family shares.
+
+>>> from zen.neural import MLP, Trainer, activations
+>>> net = MLP([4, 16, 3], activation="relu")
+>>> trainer = Trainer(max_epochs=5, loss="cross_entropy")
+"""
+
+from __future__ import annotations
+
+from zen.neural import activations, checkpoint, losses
+from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar
+from zen.neural.mlp import MLP
+from zen.neural.trainer import (
+    FitResult,
+    History,
+    StepOutput,
+    Trainer,
+    TrainerConfig,
+    seed_everything,
+)
+
+checkpoint.register_model(MLP)
+
+__all__ = [
+    "MLP",
+    "Callback",
+    "EarlyStopping",
+    "FitResult",
+    "History",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "StepOutput",
+    "Trainer",
+    "TrainerConfig",
+    "activations",
+    "checkpoint",
+    "losses",
+    "seed_everything",
+]

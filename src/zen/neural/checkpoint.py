@@ -1,0 +1,170 @@
+"""Saving and loading models: safetensors for tensors, JSON for everything else, written atomically.
+
+A checkpoint is a directory::
+
+    config.json            what to rebuild (model class + config, trainer settings, progress)
+    model.safetensors      the model's state_dict
+    optimizer.safetensors  optional: the optimizer's tensors, to resume training
+
+Nothing here unpickles: loading a checkpoint cannot execute code from the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from zen.errors import ConfigError, DataError
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+FORMAT_VERSION = 1
+
+_MODEL_CLASSES: dict[str, type[nn.Module]] = {}
+
+
+def register_model(cls: type[nn.Module]) -> type[nn.Module]:
+    """Let checkpoints rebuild ``cls`` by name; it needs ``config()`` and ``from_config()``.
+
+    Usable as a class decorator.
+    """
+    if not (hasattr(cls, "config") and hasattr(cls, "from_config")):
+        raise ConfigError(f"{cls.__name__} needs config() and from_config() to be registered")
+    _MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def describe_model(model: nn.Module) -> dict[str, Any] | None:
+    """``{"class": name, "config": {...}}`` for registered models, else None."""
+    name = type(model).__name__
+    if _MODEL_CLASSES.get(name) is type(model):
+        return {"class": name, "config": model.config()}
+    return None
+
+
+def build_model(description: Mapping[str, Any]) -> nn.Module:
+    """Rebuild a model (fresh weights) from :func:`describe_model` output."""
+    name = description.get("class")
+    if name not in _MODEL_CLASSES:
+        raise ConfigError(
+            f"checkpoint model class {name!r} is not registered; known: {sorted(_MODEL_CLASSES)}."
+            " Pass model= to load into your own module"
+        )
+    return _MODEL_CLASSES[name].from_config(description["config"])
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
+
+    The temporary directory lives next to ``target`` so the final rename stays on one file
+    system; an existing ``target`` is swapped out, then removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)`` and rename the result onto ``path`` when it succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(name))
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    text = json.dumps(payload, indent=2, default=_json_default)
+    write_atomic(path, lambda temporary: temporary.write_text(text + "\n", encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a JSON checkpoint")
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, with a clear error when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not found; expected a zen checkpoint directory with {path.name}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
+
+
+def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Write tensors with safetensors (contiguous CPU copies; shared storage is duplicated)."""
+    save_file({key: value.detach().cpu().contiguous().clone() for key, value in tensors.items()},
+              str(path))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file onto the CPU."""
+    if not path.is_file():
+        raise DataError(f"{path}: not found; the checkpoint is incomplete")
+    return load_file(str(path), device="cpu")
+
+
+def split_optimizer_state(
+    state: Mapping[str, Any],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into safetensors-able tensors and JSON-able rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def join_optimizer_state(tensors: Mapping[str, torch.Tensor], rest: Mapping[str, Any]) -> dict:
+    """Inverse of :func:`split_optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    for index, entries in rest.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"state": state, "param_groups": rest["param_groups"]}

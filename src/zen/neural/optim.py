@@ -1,0 +1,106 @@
+"""Optimizers and learning-rate schedules by name, with their defaults in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler
+
+from zen.errors import ConfigError, expect_one_of
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "rprop")
+SCHEDULERS = ("step", "cosine", "plateau")
+
+#: Optimizers that need the gradient of the whole training set per step. Rprop adapts each
+#: weight's step from the *sign* of successive gradients (Riedmiller & Braun 1993); mini-batch
+#: noise flips those signs and breaks it, so the Trainer accumulates a full pass per step.
+FULL_BATCH_OPTIMIZERS = frozenset({"rprop"})
+
+
+def build_optimizer(
+    name: str,
+    parameters: Iterable[torch.nn.Parameter],
+    *,
+    lr: float,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    options: Mapping[str, Any] | None = None,
+) -> torch.optim.Optimizer:
+    """Create the optimizer called ``name``.
+
+    Args:
+        name: one of ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``rprop``.
+        parameters: the parameters to optimise.
+        lr: learning rate (for Rprop: the initial step size, FANN's ``delta_zero``).
+        weight_decay: L2 penalty (decoupled for AdamW).
+        momentum: momentum for SGD and RMSprop.
+        nesterov: Nesterov momentum for SGD (needs ``momentum > 0``).
+        options: extra keyword arguments passed to the torch optimizer (``betas``, ``etas``, ...).
+    """
+    key = name.lower()
+    extra = dict(options or {})
+    if lr <= 0:
+        raise ConfigError(f"lr: expected a positive learning rate, got {lr!r}")
+    if nesterov and (key != "sgd" or momentum <= 0):
+        raise ConfigError("nesterov=True needs optimizer='sgd' and momentum > 0")
+    try:
+        if key == "sgd":
+            return torch.optim.SGD(
+                parameters,
+                lr=lr,
+                momentum=momentum,
+                nesterov=nesterov,
+                weight_decay=weight_decay,
+                **extra,
+            )
+        if key == "adam":
+            return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, **extra)
+        if key == "adamw":
+            return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, **extra)
+        if key == "rmsprop":
+            return torch.optim.RMSprop(
+                parameters, lr=lr, momentum=momentum, weight_decay=weight_decay, **extra
+            )
+        if key == "rprop":
+            if weight_decay:
+                raise ConfigError("weight_decay is not supported with optimizer='rprop'")
+            return torch.optim.Rprop(parameters, lr=lr, **extra)
+    except TypeError as error:
+        raise ConfigError(f"optimizer {key!r}: bad options {extra}: {error}") from None
+    raise expect_one_of("optimizer", name, OPTIMIZERS)
+
+
+def build_scheduler(
+    name: str | None,
+    optimizer: torch.optim.Optimizer,
+    *,
+    max_epochs: int,
+    options: Mapping[str, Any] | None = None,
+) -> lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau | None:
+    """Create an epoch-level learning-rate schedule.
+
+    ``step`` multiplies the rate by ``gamma`` (0.1) every ``step_size`` epochs (a third of the
+    run); ``cosine`` anneals to ``eta_min`` (0) over ``max_epochs``; ``plateau`` divides the rate
+    by 10 after ``patience`` (5) epochs without improvement of the monitored validation loss.
+    """
+    if name is None:
+        return None
+    extra = dict(options or {})
+    key = name.lower()
+    try:
+        if key == "step":
+            extra.setdefault("step_size", max(1, max_epochs // 3))
+            extra.setdefault("gamma", 0.1)
+            return lr_scheduler.StepLR(optimizer, **extra)
+        if key == "cosine":
+            extra.setdefault("T_max", max(1, max_epochs))
+            return lr_scheduler.CosineAnnealingLR(optimizer, **extra)
+        if key == "plateau":
+            extra.setdefault("patience", 5)
+            return lr_scheduler.ReduceLROnPlateau(optimizer, **extra)
+    except TypeError as error:
+        raise ConfigError(f"scheduler {key!r}: bad options {extra}: {error}") from None
+    raise expect_one_of("scheduler", name, SCHEDULERS)

@@ -1,0 +1,808 @@
+"""Trainer: the one training loop every zen model family uses.
+
+It fits any ``nn.Module`` on in-memory arrays (``fit(model, X, y)``) or on iterables of batches
+(``fit(model, train_loader, val_loader)``). A batch is ``(inputs, targets)``; a model with its own
+notion of a batch (forecasting windows, graph masks) defines ``training_loss(batch, loss_fn)``
+returning a :class:`StepOutput`, and the loop stays the same.
+
+Example:
+    >>> import numpy as np
+    >>> from zen.neural import MLP, Trainer
+    >>> X = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    >>> y = X.sum(axis=1)
+    >>> result = Trainer(max_epochs=3, loss="mse", seed=0).fit(MLP([3, 8, 1]), X, y)
+    >>> len(result.history)
+    3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import zen
+from zen import compute
+from zen.errors import ConfigError, DataError, NotFittedError
+from zen.neural import activations, checkpoint
+from zen.neural.callbacks import Callback, EarlyStopping, ProgressBar, is_improvement
+from zen.neural.data import (
+    TensorBatches,
+    check_features,
+    check_lengths,
+    class_targets,
+    split_indices,
+    to_tensor,
+)
+from zen.neural.losses import (
+    CLASSIFICATION_LOSSES,
+    default_metrics,
+    get_loss,
+    get_metric,
+    loss_name,
+)
+from zen.neural.optim import (
+    FULL_BATCH_OPTIMIZERS,
+    OPTIMIZERS,
+    build_optimizer,
+    build_scheduler,
+)
+
+logger = logging.getLogger(__name__)
+
+_ARRAY_TYPES = (np.ndarray, pd.DataFrame, pd.Series, torch.Tensor, list)
+# A callable loss cannot go into JSON; its checkpoint entry records that one must be supplied.
+_CUSTOM_LOSS_PREFIX = "custom:"
+
+
+@dataclass
+class TrainerConfig:
+    """Every setting of a :class:`Trainer`; the defaults train a small MLP well on a CPU.
+
+    Attributes:
+        max_epochs: passes over the training data (an upper bound with early stopping).
+        batch_size: samples per optimisation step (Rprop accumulates a full pass per step).
+        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``rprop``.
+        lr: learning rate (Rprop: initial step size).
+        loss: ``mse``, ``mae``, ``huber``, ``cross_entropy``, ``bce``, or a callable.
+        val_split: fraction of ``X, y`` held out for validation when no validation set is given.
+        early_stopping: patience in epochs, or ``None`` to train all epochs.
+        seed: makes initial shuffles, splits and dropout repeatable; ``None`` leaves RNGs alone.
+        progress: show a rich progress bar on stderr.
+        weight_decay, momentum, nesterov: optimizer settings (see :mod:`zen.neural.optim`).
+        optimizer_options: extra keyword arguments for the torch optimizer.
+        scheduler: ``None``, ``step``, ``cosine`` or ``plateau``; ``scheduler_options`` tune it.
+        grad_clip: clip the global gradient norm to this value (``None``: no clipping).
+        metrics: names from :data:`zen.neural.losses.METRICS` computed on validation data;
+            ``None`` picks accuracy for classification losses.
+        monitor: the epoch log early stopping and "best epoch" follow (falls back to
+            ``train_loss`` without validation data); ``monitor_mode`` is ``min`` or ``max``.
+        min_delta: smallest change of ``monitor`` that counts as improvement.
+        max_steps: stop after this many optimisation steps, whatever the epoch.
+        steps_per_epoch: batches per epoch for loaders that are endless or very long.
+        device: ``None`` (auto, honours ``ZEN_DEVICE``), ``cpu``, ``cuda``, ``mps``...
+        mixed_precision: ``"auto"`` uses autocast on GPUs only; ``True``/``False`` force it.
+        compile: run the model through :func:`zen.compute.compile` for training.
+        shuffle: reshuffle the training data every epoch.
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    loss: Any = "mse"
+    val_split: float = 0.0
+    early_stopping: int | None = None
+    seed: int | None = 0
+    progress: bool = False
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
+    scheduler: str | None = None
+    scheduler_options: dict[str, Any] = field(default_factory=dict)
+    grad_clip: float | None = None
+    metrics: list[str] | None = None
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+    min_delta: float = 0.0
+    max_steps: int | None = None
+    steps_per_epoch: int | None = None
+    device: str | None = None
+    mixed_precision: bool | str = "auto"
+    compile: bool = False
+    shuffle: bool = True
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for settings that cannot work, naming the setting."""
+        _positive_int("max_epochs", self.max_epochs)
+        _positive_int("batch_size", self.batch_size)
+        if self.optimizer.lower() not in OPTIMIZERS:
+            raise zen.errors.expect_one_of("optimizer", self.optimizer, OPTIMIZERS)
+        get_loss(self.loss)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr: expected a positive finite number, got {self.lr!r}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError(f"val_split: expected a fraction in [0, 1), got {self.val_split!r}")
+        if self.early_stopping is not None:
+            _positive_int("early_stopping", self.early_stopping)
+        for name in self.metrics or []:
+            get_metric(name)
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"grad_clip: expected a positive norm, got {self.grad_clip!r}")
+        for name in ("max_steps", "steps_per_epoch"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        if self.monitor_mode not in ("min", "max"):
+            raise ConfigError(f"monitor_mode: expected 'min' or 'max', got {self.monitor_mode!r}")
+        if self.mixed_precision not in ("auto", True, False):
+            raise ConfigError(
+                f"mixed_precision: expected 'auto', True or False, got {self.mixed_precision!r}"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON; a callable loss is stored by name only."""
+        settings = dataclasses.asdict(self)
+        if callable(self.loss):
+            name = getattr(self.loss, "__name__", type(self.loss).__name__)
+            settings["loss"] = f"{_CUSTOM_LOSS_PREFIX}{name}"
+        return settings
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+
+
+@dataclass
+class StepOutput:
+    """What one batch contributes: the loss to minimise, and predictions/targets for metrics."""
+
+    loss: torch.Tensor
+    predictions: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    size: int = 1
+
+
+class History:
+    """Per-epoch logs of a fit: ``history["val_loss"]`` is a list, ``to_frame()`` a DataFrame."""
+
+    def __init__(self, records: Iterable[Mapping[str, Any]] = ()) -> None:
+        self.records: list[dict[str, Any]] = [dict(record) for record in records]
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self.records.append(dict(record))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: str) -> list[Any]:
+        if not any(key in record for record in self.records):
+            known = sorted({name for record in self.records for name in record})
+            raise KeyError(f"{key!r} is not in the history; recorded: {known}")
+        return [record.get(key) for record in self.records]
+
+    def keys(self) -> list[str]:
+        """Every key recorded in at least one epoch."""
+        return sorted({name for record in self.records for name in record})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per epoch."""
+        return pd.DataFrame.from_records(self.records)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self)}, keys={self.keys()})"
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes:
+        history: per-epoch train/validation losses, metrics, learning rate, throughput.
+        best_epoch: the epoch with the best monitored value (its weights are in the model when
+            early stopping restored them).
+        best_score: that value; ``monitor`` says which log it was.
+        stopped_early: whether early stopping ended the run before ``max_epochs``.
+        epochs: epochs run in total (including any before a resume).
+        steps: optimisation steps in total.
+        train_time_s: wall time of this ``fit`` call.
+    """
+
+    history: History
+    best_epoch: int | None
+    best_score: float | None
+    monitor: str
+    stopped_early: bool
+    epochs: int
+    steps: int
+    train_time_s: float
+
+    @property
+    def samples_per_s(self) -> float:
+        """Median training throughput over the epochs of this fit."""
+        rates = [rate for rate in self.history["samples_per_s"] if rate]
+        return float(np.median(rates)) if rates else float("nan")
+
+
+class Trainer:
+    """Trains a model with mini-batch gradient descent, validation and early stopping.
+
+    Construct it with the settings of :class:`TrainerConfig` as keyword arguments; they are
+    checked immediately. ``fit`` learns, ``predict``/``evaluate`` apply the model, ``save`` and
+    :meth:`load` keep everything needed to resume (weights, optimizer state, progress).
+
+    Example:
+        >>> trainer = Trainer(max_epochs=100, batch_size=128, optimizer="adam", lr=1e-3,
+        ...                   loss="cross_entropy", val_split=0.1, early_stopping=10, seed=0)
+        >>> trainer.config.optimizer
+        'adam'
+    """
+
+    def __init__(self, *, callbacks: Sequence[Any] = (), **settings: Any) -> None:
+        unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(TrainerConfig)})
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(TrainerConfig))
+            raise ConfigError(f"Trainer: unknown setting(s) {unknown}; valid settings: {valid}")
+        self.config = TrainerConfig(**settings)
+        self.config.validate()
+        self.callbacks = list(callbacks)
+        self.loss_fn = get_loss(self.config.loss)
+        self.model: nn.Module | None = None
+        self.optimizer_: torch.optim.Optimizer | None = None
+        self.scheduler_: Any = None
+        self.history_ = History()
+        self.epoch_ = 0
+        self.step_ = 0
+        self.best_score_: float | None = None
+        self.best_epoch_: int | None = None
+        self.should_stop = False
+        self._pending_optimizer_state: dict[str, Any] | None = None
+        self._pending_scheduler_state: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        model: nn.Module,
+        train: Any,
+        y: Any = None,
+        val: Any = None,
+        *,
+        resume: bool = False,
+    ) -> FitResult:
+        """Train ``model`` in place and return its :class:`FitResult`.
+
+        Args:
+            model: any ``nn.Module``.
+            train: features ``X`` (numpy, pandas, torch; ``(n_samples, n_features)``) together
+                with ``y``, or an iterable of ``(inputs, targets)`` batches such as a DataLoader.
+            y: targets for ``X``: class indices for ``cross_entropy``, values otherwise.
+            val: validation data: ``(X_val, y_val)`` with arrays, an iterable of batches with a
+                loader. Without it, ``val_split`` of the arrays is held out.
+            resume: continue from the state of :meth:`load` (or of a previous fit) instead of
+                starting afresh: optimizer state, epoch count and history carry over and
+                training runs until ``max_epochs`` epochs in total.
+        """
+        config = self.config
+        for module in model.modules():
+            if not activations.is_trainable(module):
+                raise ConfigError(
+                    f"activation {activations.name_of(module)!r} has no gradient and is for"
+                    " inference only; train with a differentiable activation (e.g. sigmoid)"
+                )
+        if resume and self.optimizer_ is None and self._pending_optimizer_state is None:
+            raise NotFittedError("resume=True needs a trainer from Trainer.load() or a prior fit")
+        compute.configure_threads()
+        if config.seed is not None:
+            seed_everything(config.seed)
+        device = compute.device(config.device)
+        generator = torch.Generator().manual_seed(config.seed if config.seed is not None else 0)
+        train_batches, val_batches, n_train = self._prepare_data(train, y, val, generator, device)
+
+        self.model = model.to(device)
+        forward_model = compute.compile(model) if config.compile else model
+        if not resume:
+            self._reset_state()
+        if self.optimizer_ is None:
+            self._build_optimizer(model)
+        autocast, scaler = self._mixed_precision(device)
+        metric_names = (
+            config.metrics if config.metrics is not None else default_metrics(config.loss)
+        )
+        callbacks = self._callbacks()
+        self.should_stop = False
+        full_batch = config.optimizer.lower() in FULL_BATCH_OPTIMIZERS
+        started = time.perf_counter()
+        stopped_early = False
+
+        _emit(callbacks, "on_fit_start", self)
+        try:
+            while self.epoch_ < config.max_epochs and not self.should_stop:
+                if config.max_steps is not None and self.step_ >= config.max_steps:
+                    break
+                self.epoch_ += 1
+                _emit(callbacks, "on_epoch_start", self, self.epoch_)
+                epoch_started = time.perf_counter()
+                train_loss, seen = self._train_epoch(
+                    forward_model, train_batches, n_train, device, autocast, scaler, full_batch,
+                    callbacks,
+                )
+                elapsed = time.perf_counter() - epoch_started
+                logs: dict[str, Any] = {"epoch": self.epoch_, "train_loss": train_loss}
+                if val_batches is not None:
+                    logs.update(self._validate(forward_model, val_batches, device, autocast,
+                                               metric_names))
+                logs["lr"] = float(self.optimizer_.param_groups[0]["lr"])
+                logs["time_s"] = elapsed
+                logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
+                self._step_scheduler(logs)
+                self._track_best(logs)
+                _emit(callbacks, "on_epoch_end", self, self.epoch_, logs)
+                self.history_.append(logs)
+                if not math.isfinite(train_loss):
+                    raise DataError(
+                        f"training diverged at epoch {self.epoch_} (train_loss={train_loss});"
+                        " lower lr, scale the inputs, or set grad_clip"
+                    )
+            stopped_early = self.should_stop
+        finally:
+            _emit(callbacks, "on_fit_end", self)
+
+        return FitResult(
+            history=self.history_,
+            best_epoch=self.best_epoch_,
+            best_score=self.best_score_,
+            monitor=self._monitor_key(val_batches is not None),
+            stopped_early=stopped_early,
+            epochs=self.epoch_,
+            steps=self.step_,
+            train_time_s=time.perf_counter() - started,
+        )
+
+    def _reset_state(self) -> None:
+        self.optimizer_ = None
+        self.scheduler_ = None
+        self._pending_optimizer_state = None
+        self._pending_scheduler_state = None
+        self.history_ = History()
+        self.epoch_ = 0
+        self.step_ = 0
+        self.best_score_ = None
+        self.best_epoch_ = None
+
+    def _build_optimizer(self, model: nn.Module) -> None:
+        config = self.config
+        self.optimizer_ = build_optimizer(
+            config.optimizer,
+            model.parameters(),
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            options=config.optimizer_options,
+        )
+        self.scheduler_ = build_scheduler(
+            config.scheduler,
+            self.optimizer_,
+            max_epochs=config.max_epochs,
+            options=config.scheduler_options,
+        )
+        if self._pending_optimizer_state is not None:
+            self.optimizer_.load_state_dict(self._pending_optimizer_state)
+            self._pending_optimizer_state = None
+        if self._pending_scheduler_state is not None and self.scheduler_ is not None:
+            self.scheduler_.load_state_dict(self._pending_scheduler_state)
+            self._pending_scheduler_state = None
+
+    def _callbacks(self) -> list[Callback]:
+        built: list[Callback] = []
+        if self.config.early_stopping is not None:
+            built.append(
+                EarlyStopping(
+                    patience=self.config.early_stopping,
+                    monitor=self.config.monitor,
+                    mode=self.config.monitor_mode,
+                    min_delta=self.config.min_delta,
+                )
+            )
+        built.extend(self.callbacks)
+        if self.config.progress:
+            built.append(ProgressBar())
+        return built
+
+    def _mixed_precision(self, device: torch.device) -> tuple[Any, Any]:
+        wanted = self.config.mixed_precision
+        if wanted is False or (wanted == "auto" and not compute.supports_mixed_precision(device)):
+            return contextlib.nullcontext, None
+        if not compute.supports_mixed_precision(device):
+            logger.info("mixed precision needs a GPU; training in float32 on %s", device)
+            return contextlib.nullcontext, None
+        dtype = compute.autocast_dtype(device)
+        logger.info("mixed precision on %s with %s", device, dtype)
+        scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+        return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
+
+    # ------------------------------------------------------------------ data
+    def _prepare_data(
+        self,
+        train: Any,
+        y: Any,
+        val: Any,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> tuple[Iterable, Iterable | None, int | None]:
+        config = self.config
+        # A list with y is a nested-list X; a list without y is a list of batches.
+        is_arrays = isinstance(train, _ARRAY_TYPES) and not (isinstance(train, list) and y is None)
+        if not is_arrays:
+            if y is not None:
+                # fit(model, train_loader, val_loader): the second iterable is validation.
+                if val is not None:
+                    raise DataError("y: must be None when train and val are both batch iterables")
+                val = y
+            if not isinstance(train, Iterable):
+                raise DataError(
+                    f"train: expected arrays X, y or an iterable of batches,"
+                    f" got {type(train).__name__}"
+                )
+            return train, val, None
+
+        if y is None:
+            raise DataError("y: targets are required when training on arrays X")
+        x_all = to_tensor(train, "X", min_dim=2)
+        y_all = self._targets(y, "y")
+        check_lengths(x_all, y_all)
+        if val is not None:
+            if not (isinstance(val, (tuple, list)) and len(val) == 2):
+                raise DataError("val: expected a pair (X_val, y_val) when training on arrays")
+            x_train, y_train = x_all, y_all
+            x_val = to_tensor(val[0], "X_val", min_dim=2)
+            y_val = self._targets(val[1], "y_val")
+            check_lengths(x_val, y_val)
+            check_features(x_val, x_train.shape[1], "X_val")
+        else:
+            split = split_indices(x_all.shape[0], config.val_split, generator)
+            x_train, y_train = x_all[split.train], y_all[split.train]
+            x_val = x_all[split.val] if split.val is not None else None
+            y_val = y_all[split.val] if split.val is not None else None
+
+        train_batches = TensorBatches(
+            (x_train.to(device), y_train.to(device)),
+            config.batch_size,
+            shuffle=config.shuffle,
+            generator=generator,
+        )
+        val_batches = None
+        if x_val is not None:
+            # Validation needs no gradients, so bigger batches cost only memory.
+            val_batches = TensorBatches(
+                (x_val.to(device), y_val.to(device)), max(config.batch_size, 4096), shuffle=False
+            )
+        return train_batches, val_batches, x_train.shape[0]
+
+    def _targets(self, y: Any, name: str) -> torch.Tensor:
+        if loss_name(self.config.loss) == "cross_entropy":
+            return class_targets(to_tensor(y, name, dtype=None), name)
+        return to_tensor(y, name)
+
+    # ------------------------------------------------------------------ loops
+    def _batch_loss(self, model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
+        custom = getattr(model, "training_loss", None)
+        if custom is not None:
+            return custom(batch, self.loss_fn)
+        if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
+            raise DataError(
+                "batch: expected (inputs, targets) pairs; models with other batches must define"
+                " training_loss(batch, loss_fn)"
+            )
+        inputs, targets = batch[0], batch[1]
+        if inputs.device != device:
+            inputs, targets = inputs.to(device), targets.to(device)
+        predictions = model(inputs)
+        targets = _align_targets(predictions, targets, self.config.loss)
+        return StepOutput(self.loss_fn(predictions, targets), predictions, targets, len(inputs))
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        batches: Iterable,
+        n_train: int | None,
+        device: torch.device,
+        autocast: Any,
+        scaler: Any,
+        full_batch: bool,
+        callbacks: list[Callback],
+    ) -> tuple[float, int]:
+        config = self.config
+        optimizer = self.optimizer_
+        model.train()
+        # Losses are summed on the device and read once per epoch: a .item() per batch would
+        # force a synchronisation on GPUs for nothing.
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
+        if full_batch:
+            optimizer.zero_grad(set_to_none=True)
+        for batch in self._epoch_batches(batches):
+            with autocast():
+                output = self._batch_loss(model, batch, device)
+            loss = output.loss
+            if full_batch and n_train:
+                loss = loss * (output.size / n_train)
+            elif not full_batch:
+                optimizer.zero_grad(set_to_none=True)
+            self._backward(loss, scaler)
+            if not full_batch:
+                self._optimizer_step(model, scaler)
+            loss_sum += output.loss.detach() * output.size
+            seen += output.size
+            _emit(callbacks, "on_batch_end", self, output.size)
+            if not full_batch and config.max_steps is not None and self.step_ >= config.max_steps:
+                break
+        if full_batch and seen:
+            self._optimizer_step(model, scaler)
+        if seen == 0:
+            raise DataError("train: the training data produced no batches")
+        return float(loss_sum) / seen, seen
+
+    def _epoch_batches(self, batches: Iterable) -> Iterable:
+        limit = self.config.steps_per_epoch
+        if limit is None:
+            return batches
+        return _take_cycling(batches, limit)
+
+    def _backward(self, loss: torch.Tensor, scaler: Any) -> None:
+        if scaler is not None:
+            scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
+    def _optimizer_step(self, model: nn.Module, scaler: Any) -> None:
+        optimizer = self.optimizer_
+        if self.config.grad_clip is not None:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), self.config.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        self.step_ += 1
+
+    @torch.no_grad()
+    def _validate(
+        self,
+        model: nn.Module,
+        batches: Iterable,
+        device: torch.device,
+        autocast: Any,
+        metric_names: Sequence[str],
+    ) -> dict[str, float]:
+        model.eval()
+        loss_sum, seen = 0.0, 0
+        predictions, targets = [], []
+        for batch in batches:
+            with autocast():
+                output = self._batch_loss(model, batch, device)
+            loss_sum += float(output.loss) * output.size
+            seen += output.size
+            if metric_names and output.predictions is not None:
+                predictions.append(output.predictions.float())
+                targets.append(output.targets)
+        if seen == 0:
+            raise DataError("val: the validation data produced no batches")
+        logs = {"val_loss": loss_sum / seen}
+        if predictions:
+            all_predictions, all_targets = torch.cat(predictions), torch.cat(targets)
+            for name in metric_names:
+                logs[f"val_{name}"] = get_metric(name)(all_predictions, all_targets)
+        return logs
+
+    def _monitor_key(self, has_validation: bool) -> str:
+        monitor = self.config.monitor
+        if monitor.startswith("val_") and not has_validation:
+            return "train_loss"
+        return monitor
+
+    def _step_scheduler(self, logs: Mapping[str, Any]) -> None:
+        if self.scheduler_ is None:
+            return
+        if isinstance(self.scheduler_, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler_.step(logs.get(self.config.monitor, logs["train_loss"]))
+        else:
+            self.scheduler_.step()
+
+    def _track_best(self, logs: Mapping[str, Any]) -> None:
+        key = self.config.monitor if self.config.monitor in logs else "train_loss"
+        value = float(logs[key])
+        if is_improvement(value, self.best_score_, self.config.monitor_mode, 0.0):
+            self.best_score_, self.best_epoch_ = value, self.epoch_
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(self, model: nn.Module | None, X: Any, batch_size: int = 8192) -> np.ndarray:
+        """Apply ``model`` (default: the last one fitted) to features ``X``; returns numpy.
+
+        Raises :class:`DataError` when ``X`` has the wrong number of features.
+        """
+        model = self._model_or_fitted(model)
+        inputs = to_tensor(X, "X", min_dim=2)
+        check_features(inputs, getattr(model, "in_features", None))
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        try:
+            outputs = [
+                model(inputs[start : start + batch_size].to(device)).float().cpu()
+                for start in range(0, inputs.shape[0], batch_size)
+            ]
+        finally:
+            model.train(was_training)
+        return torch.cat(outputs).numpy()
+
+    def evaluate(self, model: nn.Module | None, X: Any, y: Any) -> dict[str, float]:
+        """Loss and metrics of ``model`` on ``X, y`` (keys ``loss`` and the metric names)."""
+        model = self._model_or_fitted(model)
+        inputs = to_tensor(X, "X", min_dim=2)
+        check_features(inputs, getattr(model, "in_features", None))
+        targets = self._targets(y, "y")
+        check_lengths(inputs, targets)
+        device = next(model.parameters()).device
+        names = self.config.metrics if self.config.metrics is not None else default_metrics(
+            self.config.loss
+        )
+        batches = TensorBatches((inputs.to(device), targets.to(device)), 8192, shuffle=False)
+        was_training = model.training
+        try:
+            logs = self._validate(model, batches, device, contextlib.nullcontext, names)
+        finally:
+            model.train(was_training)
+        return {key.removeprefix("val_"): value for key, value in logs.items()}
+
+    def _model_or_fitted(self, model: nn.Module | None) -> nn.Module:
+        if model is not None:
+            return model
+        if self.model is None:
+            raise NotFittedError("no model: pass one or call fit() first")
+        return self.model
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save weights (safetensors), optimizer state and settings (JSON) to directory ``path``.
+
+        The write is atomic: ``path`` holds either the old or the new checkpoint, never a mix.
+        """
+        if self.model is None:
+            raise NotFittedError("save(): nothing to save; call fit() first")
+        payload: dict[str, Any] = {
+            "format": "zen.trainer",
+            "format_version": checkpoint.FORMAT_VERSION,
+            "zen_version": zen.__version__,
+            "model": checkpoint.describe_model(self.model),
+            "trainer": self.config.to_json(),
+            "progress": {
+                "epoch": self.epoch_,
+                "step": self.step_,
+                "best_score": self.best_score_,
+                "best_epoch": self.best_epoch_,
+            },
+            "history": self.history_.records,
+        }
+        with checkpoint.atomic_directory(path) as staging:
+            checkpoint.save_tensors(staging / checkpoint.MODEL_FILE, self.model.state_dict())
+            if self.optimizer_ is not None:
+                tensors, rest = checkpoint.split_optimizer_state(self.optimizer_.state_dict())
+                checkpoint.save_tensors(staging / checkpoint.OPTIMIZER_FILE, tensors)
+                payload["optimizer"] = rest
+            if self.scheduler_ is not None:
+                payload["scheduler"] = self.scheduler_.state_dict()
+            checkpoint.write_json(staging / checkpoint.CONFIG_FILE, payload)
+        return Path(path)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, model: nn.Module | None = None, **overrides: Any
+    ) -> Trainer:
+        """Restore a trainer saved with :meth:`save`; its model is ``trainer.model``.
+
+        Args:
+            path: the checkpoint directory.
+            model: a module to load the weights into; needed when the saved model's class is
+                not registered with :func:`zen.neural.checkpoint.register_model` (MLP is).
+            **overrides: settings to change, e.g. ``max_epochs=200`` to train longer on resume.
+
+        Continue training with ``trainer.fit(trainer.model, X, y, resume=True)``.
+        """
+        path = Path(path)
+        payload = checkpoint.read_json(path / checkpoint.CONFIG_FILE)
+        if payload.get("format") != "zen.trainer":
+            raise ConfigError(f"{path}: not a zen Trainer checkpoint")
+        settings = {**payload["trainer"], **overrides}
+        if str(settings.get("loss", "")).startswith(_CUSTOM_LOSS_PREFIX):
+            raise ConfigError(
+                f"{path}: the checkpoint was trained with a custom loss"
+                f" ({settings['loss'].removeprefix(_CUSTOM_LOSS_PREFIX)}); pass loss=<callable>"
+                " to load()"
+            )
+        trainer = cls(**settings)
+        if model is None:
+            if payload.get("model") is None:
+                raise ConfigError(
+                    f"{path}: the saved model class is not registered; pass model= to load()"
+                )
+            model = checkpoint.build_model(payload["model"])
+        state = checkpoint.load_tensors(path / checkpoint.MODEL_FILE)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise ConfigError(f"{path}: weights do not fit the given model: {error}") from None
+        trainer.model = model
+        progress = payload.get("progress", {})
+        trainer.epoch_ = int(progress.get("epoch", 0))
+        trainer.step_ = int(progress.get("step", 0))
+        trainer.best_score_ = progress.get("best_score")
+        trainer.best_epoch_ = progress.get("best_epoch")
+        trainer.history_ = History(payload.get("history", []))
+        if "optimizer" in payload:
+            tensors = checkpoint.load_tensors(path / checkpoint.OPTIMIZER_FILE)
+            trainer._pending_optimizer_state = checkpoint.join_optimizer_state(
+                tensors, payload["optimizer"]
+            )
+        trainer._pending_scheduler_state = payload.get("scheduler")
+        return trainer
+
+
+def _align_targets(predictions: torch.Tensor, targets: torch.Tensor, loss: Any) -> torch.Tensor:
+    """Shape targets like the predictions for element-wise losses (``(n,)`` vs ``(n, 1)``)."""
+    name = loss_name(loss)
+    if name == "cross_entropy":
+        return targets
+    if name in CLASSIFICATION_LOSSES or targets.shape != predictions.shape:
+        if targets.numel() == predictions.numel():
+            targets = targets.reshape(predictions.shape)
+        if not targets.is_floating_point():
+            targets = targets.to(predictions.dtype)
+    return targets
+
+
+def _emit(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
+    """Call ``hook`` on every callback that has it: any object with ``on_*`` methods works,
+    so modules below ``zen.neural`` (``zen.compute.MonitorCallback``) need not import it."""
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
+
+
+def _take_cycling(batches: Iterable, count: int) -> Iterable:
+    """Yield ``count`` batches, restarting ``batches`` whenever it runs out."""
+    produced = 0
+    while produced < count:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+            produced += 1
+            if produced >= count:
+                return
+        if empty:
+            return
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's (all devices') random generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

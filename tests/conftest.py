@@ -1,0 +1,44 @@
+"""Shared fixtures: small real and synthetic datasets, and a clean zen environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_zen_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see the defaults, whatever the developer's shell exports."""
+    for name in ("ZEN_DEVICE", "ZEN_COMPILE", "ZEN_NUM_THREADS", "ZEN_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def regression_data() -> tuple[np.ndarray, np.ndarray]:
+    """400 samples of a smooth function of 5 inputs, with a little noise."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5)).astype(np.float32)
+    y = (np.sin(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] - X[:, 3]).astype(np.float32)
+    return X, y + rng.normal(scale=0.05, size=y.shape).astype(np.float32)
+
+
+@pytest.fixture
+def classification_data() -> tuple[np.ndarray, np.ndarray]:
+    """Three Gaussian blobs in 4 dimensions, 300 samples, labels 0..2."""
+    rng = np.random.default_rng(1)
+    centers = rng.normal(scale=5.0, size=(3, 4))
+    labels = rng.integers(0, 3, size=300)
+    X = centers[labels] + rng.normal(size=(300, 4))
+    return X.astype(np.float32), labels
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The team's shared real datasets; tests using it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
