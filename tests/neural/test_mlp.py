@@ -59,8 +59,19 @@ def test_wrong_feature_count_is_a_data_error() -> None:
         MLP([4, 2])(torch.zeros(2, 3))
 
 
-@pytest.mark.parametrize("init", ["auto", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-                                  "kaiming_normal", "orthogonal", "fann_uniform", "nguyen_widrow"])
+@pytest.mark.parametrize(
+    "init",
+    [
+        "auto",
+        "xavier_uniform",
+        "xavier_normal",
+        "kaiming_uniform",
+        "kaiming_normal",
+        "orthogonal",
+        "fann_uniform",
+        "nguyen_widrow",
+    ],
+)
 def test_init_schemes_give_finite_distinct_weights(init: str) -> None:
     torch.manual_seed(0)
     net = MLP([16, 32, 4], init=init, activation="sigmoid_symmetric")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zen.compute.compile import CompiledModule, compile, compile_module
+from zen.compute.compile import CompiledModule, compile, compile_module, compile_status
 from zen.compute.device import (
     DeviceInfo,
     autocast_dtype,
@@ -43,6 +43,7 @@ __all__ = [
     "available_devices",
     "compile",
     "compile_module",
+    "compile_status",
     "configure_threads",
     "device",
     "device_info",

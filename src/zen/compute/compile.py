@@ -71,6 +71,14 @@ def _unsupported_reason() -> str | None:
     return None
 
 
+def compile_status() -> str:
+    """One line for humans: whether :func:`compile_module` would try ``torch.compile`` here."""
+    if _disabled_by_env():
+        return f"off ({ENV_VAR}={os.environ[ENV_VAR]})"
+    reason = _unsupported_reason()
+    return f"unavailable: {reason}" if reason else "available (torch.compile, eager fallback)"
+
+
 def _known_modes() -> tuple[str, ...]:
     """The ``mode`` values this torch release accepts."""
     try:

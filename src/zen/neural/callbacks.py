@@ -59,7 +59,7 @@ def _check_mode(mode: str) -> str:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs, then restore the best weights.
+    """Stop when ``monitor`` stalls for ``patience`` epochs, then restore the best weights.
 
     Args:
         patience: epochs without improvement before stopping (>= 1).
@@ -113,7 +113,9 @@ class EarlyStopping(Callback):
         if self.restore_best and self._best_state is not None:
             trainer.model.load_state_dict(self._best_state)
             logger.info(
-                "restored weights of epoch %s (%s=%.6g)", self.best_epoch, self.monitor,
+                "restored weights of epoch %s (%s=%.6g)",
+                self.best_epoch,
+                self.monitor,
                 self.best_score,
             )
 
@@ -171,16 +173,14 @@ class ProgressBar(Callback):
             Progress,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[losses]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
             transient=False,
         )
         self._progress.start()
@@ -193,11 +193,11 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         shown = [
-            f"{key}={value:.4g}"
+            f"{key.replace('_loss', ' loss').replace('val_', 'val ')} {value:.3g}"
             for key, value in logs.items()
             if key.startswith(("train_", "val_")) and isinstance(value, float)
         ]
-        self._progress.update(self._task, completed=epoch, losses=" ".join(shown))
+        self._progress.update(self._task, completed=epoch, losses="  ".join(shown))
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self._progress is not None:

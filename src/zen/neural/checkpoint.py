@@ -133,8 +133,10 @@ def read_json(path: str | Path) -> Any:
 
 def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
     """Write tensors with safetensors (contiguous CPU copies; shared storage is duplicated)."""
-    save_file({key: value.detach().cpu().contiguous().clone() for key, value in tensors.items()},
-              str(path))
+    save_file(
+        {key: value.detach().cpu().contiguous().clone() for key, value in tensors.items()},
+        str(path),
+    )
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -94,4 +94,3 @@ def initialize(layer: nn.Linear, scheme: str = "auto", activation: str | None = 
     if layer.bias is not None and scheme not in {"fann_uniform", "nguyen_widrow"}:
         nn.init.zeros_(layer.bias)
     SCHEMES[scheme](layer, activation)
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,8 +52,9 @@ class MLP(nn.Module):
 
     Args:
         layer_sizes: ``[inputs, hidden..., outputs]``, at least two entries, all positive.
-        activation: hidden activation: a registry name (see :mod:`zen.neural.activations`), a
-            mapping ``{"name": ..., **kwargs}``, a module, or a list with one entry per hidden layer.
+        activation: hidden activation: a registry name (see :mod:`zen.neural.activations`),
+            a mapping ``{"name": ..., **kwargs}``, a module, or a list with one entry per
+            hidden layer.
         output_activation: activation after the last layer; ``None`` means linear.
         dropout: dropout probability after each hidden activation, in [0, 1).
         norm: ``None``, ``"batch"`` or ``"layer"`` normalisation before each hidden activation.
@@ -102,8 +104,7 @@ class MLP(nn.Module):
         self.norm = norm
         self.init = init
         self.linears = nn.ModuleList(
-            nn.Linear(fan_in, fan_out, bias=bias)
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+            nn.Linear(fan_in, fan_out, bias=bias) for fan_in, fan_out in itertools.pairwise(sizes)
         )
         self.norms = nn.ModuleList(
             _NORMS[norm](size) if norm else nn.Identity() for size in sizes[1:-1]
@@ -136,9 +137,7 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape ``(batch, in_features)`` to ``(batch, out_features)``."""
         if x.dim() != 2 or x.shape[-1] != self.in_features:
-            raise DataError(
-                f"x: expected shape (batch, {self.in_features}), got {tuple(x.shape)}"
-            )
+            raise DataError(f"x: expected shape (batch, {self.in_features}), got {tuple(x.shape)}")
         last = len(self.linears) - 1
         for index, linear in enumerate(self.linears):
             x = linear(x)

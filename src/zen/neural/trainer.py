@@ -182,14 +182,18 @@ class History:
     def __init__(self, records: Iterable[Mapping[str, Any]] = ()) -> None:
         self.records: list[dict[str, Any]] = [dict(record) for record in records]
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        self.records.append(dict(record))
+    def append(self, record: dict[str, Any]) -> None:
+        """Add an epoch's logs (kept by reference, so later additions to them show)."""
+        self.records.append(record)
 
     def __len__(self) -> int:
         return len(self.records)
 
+    def __contains__(self, key: object) -> bool:
+        return any(key in record for record in self.records)
+
     def __getitem__(self, key: str) -> list[Any]:
-        if not any(key in record for record in self.records):
+        if key not in self:
             known = sorted({name for record in self.records for name in record})
             raise KeyError(f"{key!r} is not in the history; recorded: {known}")
         return [record.get(key) for record in self.records]
@@ -336,21 +340,30 @@ class Trainer:
                 _emit(callbacks, "on_epoch_start", self, self.epoch_)
                 epoch_started = time.perf_counter()
                 train_loss, seen = self._train_epoch(
-                    forward_model, train_batches, n_train, device, autocast, scaler, full_batch,
+                    forward_model,
+                    train_batches,
+                    n_train,
+                    device,
+                    autocast,
+                    scaler,
+                    full_batch,
                     callbacks,
                 )
                 elapsed = time.perf_counter() - epoch_started
                 logs: dict[str, Any] = {"epoch": self.epoch_, "train_loss": train_loss}
                 if val_batches is not None:
-                    logs.update(self._validate(forward_model, val_batches, device, autocast,
-                                               metric_names))
+                    logs.update(
+                        self._validate(forward_model, val_batches, device, autocast, metric_names)
+                    )
                 logs["lr"] = float(self.optimizer_.param_groups[0]["lr"])
                 logs["time_s"] = elapsed
                 logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
                 self._step_scheduler(logs)
                 self._track_best(logs)
-                _emit(callbacks, "on_epoch_end", self, self.epoch_, logs)
+                # Recorded before the callbacks run: a checkpoint saved by one of them then
+                # includes this epoch, and keys they add to `logs` still land in the history.
                 self.history_.append(logs)
+                _emit(callbacks, "on_epoch_end", self, self.epoch_, logs)
                 if not math.isfinite(train_loss):
                     raise DataError(
                         f"training diverged at epoch {self.epoch_} (train_loss={train_loss});"
@@ -660,8 +673,10 @@ class Trainer:
         targets = self._targets(y, "y")
         check_lengths(inputs, targets)
         device = next(model.parameters()).device
-        names = self.config.metrics if self.config.metrics is not None else default_metrics(
-            self.config.loss
+        names = (
+            self.config.metrics
+            if self.config.metrics is not None
+            else default_metrics(self.config.loss)
         )
         batches = TensorBatches((inputs.to(device), targets.to(device)), 8192, shuffle=False)
         was_training = model.training
@@ -712,9 +727,7 @@ class Trainer:
         return Path(path)
 
     @classmethod
-    def load(
-        cls, path: str | Path, model: nn.Module | None = None, **overrides: Any
-    ) -> Trainer:
+    def load(cls, path: str | Path, model: nn.Module | None = None, **overrides: Any) -> Trainer:
         """Restore a trainer saved with :meth:`save`; its model is ``trainer.model``.
 
         Args:

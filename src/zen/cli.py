@@ -1,0 +1,190 @@
+"""The ``zen`` command: parse arguments, call the library, format the result with rich.
+
+This is the only module that prints or exits. Every error a user can cause is a
+:class:`~zen.errors.ZenError` (or a file-system error) and becomes one red line and exit code 1;
+``--debug`` shows the traceback instead. Usage errors are typer's (exit code 2).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import zen
+
+app = typer.Typer(
+    name="zen",
+    help="zen-neural: train, evaluate and apply neural networks from the command line.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+_state = {"debug": False}
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _reports_errors(command: Command) -> Command:
+    """Turn the errors a user can cause into one red line and exit code 1 (tracebacks: --debug).
+
+    Anything else is a bug in zen; it gets a short line too, asking for a report.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (zen.ZenError, OSError) as error:
+            if _state["debug"]:
+                raise
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        except KeyboardInterrupt:
+            errors.print("[red]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as error:
+            if _state["debug"]:
+                raise
+            errors.print(
+                f"[bold red]internal error:[/] {type(error).__name__}: {error}"
+                " (run with --debug for the traceback, and please report it)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        raise typer.Exit(1)
+
+    return run  # type: ignore[return-value]
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+) -> None:
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@_reports_errors
+def fit(
+    data: Annotated[Path, typer.Argument(help="CSV file, one row per sample.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
+    task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Maximum training epochs.")] = 300,
+    test_size: Annotated[float, typer.Option(help="Share of rows held out for scoring.")] = 0.2,
+    runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
+        "runs"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for the split and training.")] = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a network on a table and report its score next to a simple baseline."""
+    from zen.orchestrator import fit as fit_table
+
+    result = fit_table(
+        data,
+        target,
+        task=task,
+        test_size=test_size,
+        runs_dir=runs_dir,
+        seed=seed,
+        progress=progress,
+        max_epochs=epochs,
+    )
+    profile = result.profile
+    console.print(f"[bold]task[/]: {profile.kind} — {profile.reason}")
+    if profile.dropped_rows:
+        console.print(f"[yellow]dropped {profile.dropped_rows} row(s) without a target value[/]")
+    table = Table(title=f"held-out scores ({result.n_test} rows; trained on {result.n_train})")
+    table.add_column("metric")
+    table.add_column("zen MLP", justify="right")
+    table.add_column(f"baseline: {result.baseline_name}", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}", f"{result.baseline[name]:.4f}")
+    console.print(table)
+    console.print(
+        f"trained {result.epochs} epochs (best: {result.best_epoch}) in {result.train_time_s:.1f} s"
+    )
+    console.print(f"[bold green]saved[/] {result.run_dir}/")
+    console.print(f"  model            {result.model_dir}/")
+    console.print(f"  report           {result.run_dir / 'report.json'}")
+    console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
+    console.print(f"apply it: [bold]zen predict {result.run_dir} {data}[/]")
+
+
+@app.command()
+@_reports_errors
+def predict(
+    model: Annotated[Path, typer.Argument(help="A run directory from `zen fit`, or its model/.")],
+    data: Annotated[Path, typer.Argument(help="CSV with the same feature columns.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write predictions here (CSV).")
+    ] = None,
+) -> None:
+    """Apply a saved model to a CSV; writes the rows with a `prediction` column."""
+    from zen.neural.checkpoint import write_atomic
+    from zen.orchestrator import read_table
+    from zen.tabular import TabularModel, score
+
+    model_dir = model / "model" if (model / "model").is_dir() else model
+    fitted = TabularModel.load(model_dir)
+    frame = read_table(data)
+    predictions = fitted.predict(frame)
+    result = frame.assign(prediction=predictions)
+    target = fitted.profile_.target
+    if output is None:
+        result.to_csv(sys.stdout, index=False)
+    else:
+        write_atomic(output, lambda temporary: result.to_csv(temporary, index=False))
+        console.print(f"[bold green]wrote[/] {len(result)} predictions to {output}")
+    if target in frame.columns and frame[target].notna().all():
+        scores = score(fitted.profile_.kind, frame[target].to_numpy(), predictions)
+        shown = ", ".join(f"{name}={value:.4f}" for name, value in scores.items())
+        errors.print(f"scores against column {target!r}: {shown}")
+
+
+@app.command()
+@_reports_errors
+def info() -> None:
+    """Show versions, compute devices and thread settings."""
+    import numpy
+    import pandas
+    import torch
+
+    from zen import compute
+
+    threads = compute.configure_threads()
+    table = Table(title=f"zen-neural {zen.__version__}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("python", platform.python_version())
+    table.add_row("torch", torch.__version__)
+    table.add_row("numpy / pandas", f"{numpy.__version__} / {pandas.__version__}")
+    table.add_row("platform", platform.platform())
+    chosen = compute.device_info()
+    table.add_row("device", f"{chosen.device} ({chosen.kind}: {chosen.name}) — {chosen.reason}")
+    for available in compute.available_devices():
+        table.add_row("  available", f"{available.device}: {available.name}")
+    table.add_row("threads", f"{threads} of {compute.available_cores()} cores")
+    table.add_row("compile", compute.compile_status())
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``zen`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
