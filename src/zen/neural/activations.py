@@ -59,18 +59,25 @@ class SteepActivation(nn.Module):
     trainable: bool = True
     default_steepness: float = 1.0
 
-    def __init__(self, steepness: float | None = None) -> None:
+    def __init__(self, steepness: float | None = None, sum_limit: float | None = None) -> None:
         super().__init__()
         self.steepness = float(self.default_steepness if steepness is None else steepness)
+        # FANN's fann_run clamps the scaled sum to +-150/steepness; networks loaded from FANN
+        # files set this so that huge sums give what FANN gives. None: no clamp.
+        self.sum_limit = None if sum_limit is None else float(sum_limit)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.function(x * self.steepness)
+        z = x * self.steepness
+        if self.sum_limit is not None:
+            z = z.clamp(-self.sum_limit, self.sum_limit)
+        return self.function(z)
 
     def function(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def extra_repr(self) -> str:
-        return f"steepness={self.steepness:g}"
+        limit = "" if self.sum_limit is None else f", sum_limit={self.sum_limit:g}"
+        return f"steepness={self.steepness:g}{limit}"
 
 
 def _steep(

@@ -101,6 +101,11 @@ def write_fann_data(path: str | Path, X: np.ndarray, y: np.ndarray) -> None:
             f"X and y: need the same, non-zero number of rows, got {len(features)}"
             f" and {len(targets)}"
         )
+    if features.shape[1] == 0 or targets.shape[1] == 0:
+        raise DataError(
+            f"X, y: need at least one column each (FANN has no zero-size layers), got shapes"
+            f" {features.shape}, {targets.shape}"
+        )
     if not (np.isfinite(features).all() and np.isfinite(targets).all()):
         raise DataError("X, y: contain NaN or infinite values, which FANN cannot read")
 
@@ -115,6 +120,7 @@ def write_fann_data(path: str | Path, X: np.ndarray, y: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------------------- networks
+_FANN_SUM_LIMIT = 150.0
 _TUPLE = re.compile(r"\(([^)]*)\)")
 
 
@@ -141,10 +147,20 @@ def _tuples(text: str, width: int, what: str, path: Path) -> list[tuple[float, .
     rows = []
     for match in _TUPLE.findall(text):
         parts = match.split(",")
-        if len(parts) != width:
-            raise DataError(f"{path}: malformed {what} entry ({match})")
-        rows.append(tuple(float(part) for part in parts))
+        try:
+            if len(parts) != width:
+                raise ValueError
+            rows.append(tuple(float(part) for part in parts))
+        except ValueError:
+            raise DataError(f"{path}: malformed {what} entry ({match})") from None
     return rows
+
+
+def _integers(fields: dict[str, str], key: str, path: Path) -> list[int]:
+    try:
+        return [int(value) for value in fields[key].split()]
+    except ValueError:
+        raise DataError(f"{path}: {key} must be integers, got {fields[key]!r}") from None
 
 
 def load_fann_net(path: str | Path) -> MLP:
@@ -162,12 +178,14 @@ def load_fann_net(path: str | Path) -> MLP:
     connection_key = next((key for key in fields if key.startswith("connections")), None)
     if missing or neuron_key is None or connection_key is None:
         raise DataError(f"{path}: incomplete FANN network (missing {missing or 'neurons'})")
-    if int(fields["network_type"]) != 0:
+    if _integers(fields, "network_type", path) != [0]:
         raise ConfigError(f"{path}: shortcut networks (network_type=1) have no MLP equivalent")
 
-    # FANN's layer sizes count the bias neuron of every layer except the last.
-    sizes_with_bias = [int(value) for value in fields["layer_sizes"].split()]
-    sizes = [size - 1 for size in sizes_with_bias[:-1]] + [sizes_with_bias[-1] - 1]
+    # FANN's layer sizes count one bias neuron per layer, the output layer's (unused) included.
+    sizes_with_bias = _integers(fields, "layer_sizes", path)
+    sizes = [size - 1 for size in sizes_with_bias]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise DataError(f"{path}: layer_sizes must describe at least two non-empty layers")
     neurons = _tuples(fields[neuron_key], 3, "neuron", path)
     connections = _tuples(fields[connection_key], 2, "connection", path)
     if len(neurons) != sum(sizes_with_bias):
@@ -225,13 +243,19 @@ def _layer_activation(neurons: list[tuple[float, ...]], layer: int, path: Path) 
     name = FANN_ACTIVATIONS[function] if 0 <= function < len(FANN_ACTIVATIONS) else None
     if name is None:
         raise ConfigError(f"{path}: layer {layer} uses FANN activation {function}, unsupported")
-    return {"name": name, "steepness": steepness}
+    # fann_run clamps steepness * sum to +-150 / steepness (FANN 2.2, fann.c); so do we.
+    limit = _FANN_SUM_LIMIT / steepness if steepness > 0 else None
+    return {"name": name, "steepness": steepness, "sum_limit": limit}
 
 
 def save_fann_net(net: MLP, path: str | Path) -> None:
     """Write ``net`` as a FANN 2.2 float ``.net`` file (atomically) that ``fann_create_from_file``
     loads. Every activation must be one FANN has (see :data:`FANN_ACTIVATIONS`); batch/layer
     normalisation has no FANN counterpart and is refused.
+
+    FANN clamps each scaled sum to +-150/steepness; a network whose sums go beyond that (rare
+    outside unscaled linear outputs) computes clamped values in FANN. :func:`load_fann_net`
+    reproduces the clamp, so a save/load round trip matches FANN exactly.
     """
     if net.norm is not None:
         raise ConfigError("save_fann_net: FANN has no normalisation layers; use norm=None")
@@ -313,10 +337,10 @@ bit_fail_limit=3.49999999999999977796e-01
 cascade_candidate_limit=1.00000000000000000000e+03
 cascade_weight_multiplier=4.00000000000000022204e-01
 cascade_activation_functions_count=10
-cascade_activation_functions=3 5 7 8 10 11 14 15 16 17 
+cascade_activation_functions=3 5 7 8 10 11 14 15 16 17
 cascade_activation_steepnesses_count=4
 cascade_activation_steepnesses=2.50000000000000000000e-01 5.00000000000000000000e-01 \
-7.50000000000000000000e-01 1.00000000000000000000e+00 
-layer_sizes={layer_sizes} 
+7.50000000000000000000e-01 1.00000000000000000000e+00
+layer_sizes={layer_sizes}
 scale_included=0
 """

@@ -38,6 +38,8 @@ def _describe_activation(module: nn.Module) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": name}
     if isinstance(module, activations.SteepActivation):
         spec["steepness"] = module.steepness
+        if module.sum_limit is not None:
+            spec["sum_limit"] = module.sum_limit
     elif isinstance(module, nn.LeakyReLU):
         spec["negative_slope"] = module.negative_slope
     return spec
