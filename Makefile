@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 # The stamp is rebuilt when the dependency list changes, so a second `make` installs nothing.
 STAMP := $(VENV)/.zen-installed
+BENCH_STAMP := $(VENV)/.zen-bench-installed
 EXTRAS ?= dev
 TORCH_PIN := torch==2.13.0
 
@@ -36,8 +37,11 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+$(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
 lint: $(STAMP)

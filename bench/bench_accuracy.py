@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, print_machine, print_table, write_result  # noqa: E402
-
-from zen.tabular import TabularModel, score, train_test_split  # noqa: E402
+from _common import machine_info, print_machine, print_table, write_result
+from zen.tabular import TabularModel, score, train_test_split
 
 TARGETS = {"digits": ("accuracy", 0.96), "diabetes": ("r2", 0.45)}
 

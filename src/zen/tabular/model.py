@@ -52,7 +52,7 @@ class TabularModel:
         dropout: float = 0.1,
         norm: str | None = None,
         max_epochs: int = 300,
-        batch_size: int = 64,
+        batch_size: int = 128,
         optimizer: str = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
