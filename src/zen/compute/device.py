@@ -21,6 +21,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
+from types import FrameType
 
 import torch
 
@@ -188,13 +189,18 @@ def _split_name(text: str, *, argument: str) -> tuple[str, int | None]:
 def _gpu_info(kind: str, index: int | None, reason: str) -> DeviceInfo:
     """Describe CUDA/ROCm GPU ``index`` (``None``: the current device)."""
     name = _cuda_device_name(0 if index is None else index)
-    return DeviceInfo(kind, torch.device("cuda", index), name, reason)
+    return DeviceInfo(kind, _indexed("cuda", index), name, reason)
 
 
 def _xpu_info(index: int | None, reason: str) -> DeviceInfo:
     """Describe Intel GPU ``index`` (``None``: the current device)."""
     name = _xpu_device_name(0 if index is None else index)
-    return DeviceInfo("xpu", torch.device("xpu", index), name, reason)
+    return DeviceInfo("xpu", _indexed("xpu", index), name, reason)
+
+
+def _indexed(device_type: str, index: int | None) -> torch.device:
+    """``torch.device(type)`` or ``torch.device(type, index)``: no index means the current one."""
+    return torch.device(device_type) if index is None else torch.device(device_type, index)
 
 
 def _mps_info(reason: str) -> DeviceInfo:
@@ -312,7 +318,7 @@ def _caller_stacklevel() -> int:
     """Stack level that points a warning at the code that called ``device``/``device_info``."""
     # device_info → (device →) user; frames from this module are skipped so the warning
     # points at the caller whichever of the two public functions it used.
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back

@@ -100,7 +100,7 @@ class EarlyStopping(Callback):
         value = float(logs[key])
         if is_improvement(value, self.best_score, self.mode, self.min_delta):
             self.best_score, self.best_epoch, self._waited = value, epoch, 0
-            if self.restore_best:
+            if self.restore_best and trainer.model is not None:
                 # Copies on the model's device; a CPU copy would sync a GPU every improvement.
                 self._best_state = copy.deepcopy(trainer.model.state_dict())
             return
@@ -110,7 +110,7 @@ class EarlyStopping(Callback):
             trainer.should_stop = True
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        if self.restore_best and self._best_state is not None:
+        if self.restore_best and self._best_state is not None and trainer.model is not None:
             trainer.model.load_state_dict(self._best_state)
             logger.info(
                 "restored weights of epoch %s (%s=%.6g)",

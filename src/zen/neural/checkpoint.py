@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -49,7 +49,7 @@ def describe_model(model: nn.Module) -> dict[str, Any] | None:
     """``{"class": name, "config": {...}}`` for registered models, else None."""
     name = type(model).__name__
     if _MODEL_CLASSES.get(name) is type(model):
-        return {"class": name, "config": model.config()}
+        return {"class": name, "config": cast(Any, model).config()}
     return None
 
 
@@ -61,7 +61,7 @@ def build_model(description: Mapping[str, Any]) -> nn.Module:
             f"checkpoint model class {name!r} is not registered; known: {sorted(_MODEL_CLASSES)}."
             " Pass model= to load into your own module"
         )
-    return _MODEL_CLASSES[name].from_config(description["config"])
+    return cast(Any, _MODEL_CLASSES[name]).from_config(description["config"])
 
 
 @contextlib.contextmanager
@@ -88,7 +88,7 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call ``write(temporary_path)`` and rename the result onto ``path`` when it succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

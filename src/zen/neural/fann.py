@@ -226,7 +226,7 @@ def load_fann_net(path: str | Path) -> MLP:
 
     net = MLP(sizes, activation=specs[:-1], output_activation=specs[-1])
     with torch.no_grad():
-        for linear, weight, bias in zip(net.linears, weights, biases, strict=True):
+        for linear, weight, bias in zip(net.linear_layers, weights, biases, strict=True):
             linear.weight.copy_(torch.from_numpy(weight))
             linear.bias.copy_(torch.from_numpy(bias))
     return net
@@ -275,7 +275,7 @@ def save_fann_net(net: MLP, path: str | Path) -> None:
     neuron_entries = [(0, 0, 0.0)] * with_bias[0]
     connection_entries: list[tuple[int, float]] = []
     first_index = 0
-    for layer, (linear, (code, steepness)) in enumerate(zip(net.linears, codes, strict=True)):
+    for layer, (linear, (code, steepness)) in enumerate(zip(net.linear_layers, codes, strict=True)):
         weight = linear.weight.detach().double().numpy()
         bias = (
             linear.bias.detach().double().numpy()

@@ -10,6 +10,7 @@ default range of [-0.1, 0.1].
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -66,7 +67,7 @@ def _gain(activation: str | None) -> float:
     return 1.0
 
 
-def _kaiming_nonlinearity(activation: str | None) -> str:
+def _kaiming_nonlinearity(activation: str | None) -> Literal["relu", "leaky_relu"]:
     return "leaky_relu" if activation == "leaky_relu" else "relu"
 
 

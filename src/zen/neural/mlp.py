@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -130,11 +130,16 @@ class MLP(nn.Module):
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer with the configured scheme."""
-        for linear, activation in zip(self.linears, self.activations, strict=True):
+        for linear, activation in zip(self.linear_layers, self.activations, strict=True):
             initialize(linear, self.init, activations.name_of(activation))
         for norm in self.norms:
-            if hasattr(norm, "reset_parameters"):
+            if isinstance(norm, (nn.BatchNorm1d, nn.LayerNorm)):
                 norm.reset_parameters()
+
+    @property
+    def linear_layers(self) -> list[nn.Linear]:
+        """The ``nn.Linear`` layers in order (``self.linears`` typed for readers and checkers)."""
+        return [cast(nn.Linear, layer) for layer in self.linears]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``x`` of shape ``(batch, in_features)`` to ``(batch, out_features)``."""

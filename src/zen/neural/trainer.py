@@ -355,7 +355,7 @@ class Trainer:
                     logs.update(
                         self._validate(forward_model, val_batches, device, autocast, metric_names)
                     )
-                logs["lr"] = float(self.optimizer_.param_groups[0]["lr"])
+                logs["lr"] = float(self._optimizer.param_groups[0]["lr"])
                 logs["time_s"] = elapsed
                 logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
                 self._step_scheduler(logs)
@@ -383,6 +383,12 @@ class Trainer:
             steps=self.step_,
             train_time_s=time.perf_counter() - started,
         )
+
+    @property
+    def _optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer_ is None:  # fit() builds it before any epoch runs
+            raise NotFittedError("the optimizer is built by fit()")
+        return self.optimizer_
 
     def _reset_state(self) -> None:
         self.optimizer_ = None
@@ -477,6 +483,8 @@ class Trainer:
         x_all = to_tensor(train, "X", min_dim=2)
         y_all = self._targets(y, "y")
         check_lengths(x_all, y_all)
+        x_val: torch.Tensor | None
+        y_val: torch.Tensor | None
         if val is not None:
             if not (isinstance(val, (tuple, list)) and len(val) == 2):
                 raise DataError("val: expected a pair (X_val, y_val) when training on arrays")
@@ -498,7 +506,7 @@ class Trainer:
             generator=generator,
         )
         val_batches = None
-        if x_val is not None:
+        if x_val is not None and y_val is not None:
             # Validation needs no gradients, so bigger batches cost only memory.
             val_batches = TensorBatches(
                 (x_val.to(device), y_val.to(device)), max(config.batch_size, 4096), shuffle=False
@@ -539,7 +547,7 @@ class Trainer:
         callbacks: list[Callback],
     ) -> tuple[float, int]:
         config = self.config
-        optimizer = self.optimizer_
+        optimizer = self._optimizer
         model.train()
         # Losses are summed on the device and read once per epoch: a .item() per batch would
         # force a synchronisation on GPUs for nothing.
@@ -582,7 +590,7 @@ class Trainer:
             loss.backward()
 
     def _optimizer_step(self, model: nn.Module, scaler: Any) -> None:
-        optimizer = self.optimizer_
+        optimizer = self._optimizer
         if self.config.grad_clip is not None:
             if scaler is not None:
                 scaler.unscale_(optimizer)
@@ -605,13 +613,14 @@ class Trainer:
     ) -> dict[str, float]:
         model.eval()
         loss_sum, seen = 0.0, 0
-        predictions, targets = [], []
+        predictions: list[torch.Tensor] = []
+        targets: list[torch.Tensor] = []
         for batch in batches:
             with autocast():
                 output = self._batch_loss(model, batch, device)
             loss_sum += float(output.loss) * output.size
             seen += output.size
-            if metric_names and output.predictions is not None:
+            if metric_names and output.predictions is not None and output.targets is not None:
                 predictions.append(output.predictions.float())
                 targets.append(output.targets)
         if seen == 0:
