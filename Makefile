@@ -11,14 +11,15 @@ BENCH_STAMP := $(VENV)/.zen-bench-installed
 EXTRAS ?= dev
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test test-all bench lint format clean help
+.PHONY: demo test test-all bench lint format clean help system-deps
 
 help:
 	@echo "make demo      train on bundled data with 'zen fit' and show where the report is"
 	@echo "make test      fast test suite (what CI runs)"
 	@echo "make test-all  every test, slow ones included"
 	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
-	@echo "make lint      ruff check + format check"
+	@echo "make lint      ruff check + format check + mypy"
+	@echo "make system-deps  Debian's FANN library, for the FANN benchmark and tests"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +42,18 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
-bench: $(BENCH_STAMP)
+# FANN (C library and its Python binding for the system Python) from Debian, for the FANN
+# benchmark and the FANN compatibility tests (which skip without it). Best effort: needs apt + root.
+system-deps:
+	@if [ -f /usr/include/fann.h ] && /usr/bin/python3 -c 'import fann2' 2>/dev/null; then \
+		echo "FANN already installed"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq libfann-dev python3-fann2; \
+	else \
+		echo "install libfann-dev and python3-fann2 (Debian/Ubuntu) for the FANN benchmark"; \
+	fi
+
+bench: $(BENCH_STAMP) system-deps
 	$(PY) bench/run_all.py
 
 lint: $(STAMP)

@@ -115,6 +115,13 @@ def test_divergence_is_reported(data) -> None:
         Trainer(max_epochs=5, optimizer="sgd", lr=1e6).fit(MLP([3, 64, 1]), X * 1e3, y)
 
 
+def test_resume_with_another_model(data) -> None:
+    trainer = Trainer(max_epochs=1)
+    trainer.fit(MLP([3, 4, 1]), *data)
+    with pytest.raises(ConfigError, match="same model"):
+        trainer.fit(MLP([3, 4, 1]), *data, resume=True)
+
+
 def test_resume_without_state() -> None:
     with pytest.raises(NotFittedError, match="resume=True"):
         Trainer().fit(MLP([3, 1]), np.zeros((4, 3)), np.zeros(4), resume=True)

@@ -291,3 +291,15 @@ def test_progress_bar_renders(regression_data, capsys) -> None:
     Trainer(max_epochs=2, progress=True).fit(MLP([5, 4, 1]), X, y)
     captured = capsys.readouterr()
     assert "training" in captured.out + captured.err
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(regression_data) -> None:
+    """compile=True runs the model through torch.compile (real inductor) and learns the same."""
+    torch.manual_seed(0)
+    _, _, eager = fit_regressor(regression_data, max_epochs=3)
+    torch.manual_seed(0)
+    _, _, compiled = fit_regressor(regression_data, max_epochs=3, compile=True)
+    np.testing.assert_allclose(
+        compiled.history["train_loss"], eager.history["train_loss"], rtol=1e-3
+    )

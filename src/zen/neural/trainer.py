@@ -308,6 +308,10 @@ class Trainer:
                 )
         if resume and self.optimizer_ is None and self._pending_optimizer_state is None:
             raise NotFittedError("resume=True needs a trainer from Trainer.load() or a prior fit")
+        if resume and self.optimizer_ is not None and model is not self.model:
+            # The optimizer holds the previous model's parameters; stepping it would silently
+            # train nothing.
+            raise ConfigError("resume=True continues training the same model: pass trainer.model")
         compute.configure_threads()
         if config.seed is not None:
             seed_everything(config.seed)
