@@ -1,0 +1,50 @@
+"""Forecasting many time series: N-HiTS, N-BEATS and baselines behind one Forecaster.
+
+>>> from zen.forecasting import Forecaster, NHITS, SeasonalNaive
+>>> fc = Forecaster(models=[NHITS(h=48, input_size=96), SeasonalNaive(h=48, season_length=24)])
+"""
+
+from __future__ import annotations
+
+from zen.forecasting import metrics
+from zen.forecasting.core import Forecaster
+from zen.forecasting.data import SeriesData, from_long
+from zen.forecasting.ensemble import Ensemble
+from zen.forecasting.losses import MAE, MSE, Huber, MQLoss
+from zen.forecasting.models.base import WindowModel
+from zen.forecasting.models.baselines import (
+    HistoricAverage,
+    Naive,
+    Naive2,
+    RandomWalkWithDrift,
+    SeasonalNaive,
+)
+from zen.forecasting.models.nbeats import NBEATS
+from zen.forecasting.models.nhits import NHITS
+
+#: Model classes by name, for loading saved Forecasters.
+MODEL_CLASSES = {
+    cls.__name__: cls
+    for cls in (NHITS, NBEATS, Naive, SeasonalNaive, HistoricAverage, RandomWalkWithDrift, Naive2)
+}
+
+__all__ = [
+    "MAE",
+    "MODEL_CLASSES",
+    "MSE",
+    "NBEATS",
+    "NHITS",
+    "Ensemble",
+    "Forecaster",
+    "HistoricAverage",
+    "Huber",
+    "MQLoss",
+    "Naive",
+    "Naive2",
+    "RandomWalkWithDrift",
+    "SeasonalNaive",
+    "SeriesData",
+    "WindowModel",
+    "from_long",
+    "metrics",
+]

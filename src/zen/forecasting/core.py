@@ -1,0 +1,310 @@
+"""Forecaster: fit several models on long data, forecast, cross-validate, save and load.
+
+>>> import pandas as pd
+>>> from zen.forecasting import Forecaster, SeasonalNaive
+>>> df = pd.DataFrame({"unique_id": "a", "ds": range(1, 49), "y": [i % 24 for i in range(48)]})
+>>> fc = Forecaster(models=[SeasonalNaive(h=3, season_length=24)], freq=1).fit(df)
+>>> fc.predict()["SeasonalNaive"].tolist()
+[0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+import zen
+from zen.errors import ConfigError, DataError, NotFittedError
+from zen.forecasting.data import SeriesData, from_long
+from zen.forecasting.ensemble import Ensemble, fit_model
+from zen.forecasting.models.base import WindowModel
+from zen.neural import checkpoint
+
+_FORMAT = "zen.forecaster"
+
+
+class Forecaster:
+    """Fit and apply forecasting models on many series at once.
+
+    Args:
+        models: model objects (``NHITS(h=48, input_size=96)``, ``SeasonalNaive(...)``...); all
+            with the same horizon ``h``; their ``alias`` names the forecast columns.
+        freq: pandas frequency of ``ds`` (``"h"``, ``"D"``) or an integer step; inferred when
+            None.
+        seed: when given, overrides every neural model's ``random_seed`` (repeatable runs).
+        fill_missing: how to fill NaN in ``y`` (see :func:`zen.forecasting.data.from_long`).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[Any],
+        freq: str | int | None = None,
+        seed: int | None = None,
+        fill_missing: str | None = None,
+    ) -> None:
+        if not models:
+            raise ConfigError("models: expected at least one model")
+        horizons = {model.h for model in models}
+        if len(horizons) != 1:
+            raise ConfigError(f"models: all models need the same h, got {sorted(horizons)}")
+        aliases = [model.alias for model in models]
+        duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+        if duplicates:
+            raise ConfigError(f"models: aliases must be unique; pass alias= for {duplicates}")
+        self.models = list(models)
+        self.h = horizons.pop()
+        self.freq = freq
+        self.seed = seed
+        self.fill_missing = fill_missing
+        if seed is not None:
+            for model in self.models:
+                if hasattr(model, "random_seed"):
+                    model.random_seed = seed
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, df: pd.DataFrame, val_size: int = 0) -> Forecaster:
+        """Fit every model on ``df`` (long format: ``unique_id, ds, y``).
+
+        Args:
+            val_size: the last ``val_size`` points of each series validate neural models
+                (early stopping); 0 lets each model decide.
+        """
+        self.data_ = self._series(df, "df")
+        self.freq_ = self.data_.freq
+        for model in self.models:
+            fit_model(model, self.data_, val_size)
+        return self
+
+    def _series(self, df: pd.DataFrame, name: str) -> SeriesData:
+        freq = getattr(self, "freq_", self.freq)
+        return from_long(df, freq, fill_missing=self.fill_missing, name=name)
+
+    # ------------------------------------------------------------------ forecasting
+    def predict(
+        self,
+        df: pd.DataFrame | None = None,
+        futr_df: pd.DataFrame | None = None,
+        level: Sequence[float] | None = None,
+    ) -> pd.DataFrame:
+        """Forecast ``h`` steps after the end of each series.
+
+        Args:
+            df: other or updated history to forecast from (default: the data given to fit).
+            futr_df: future values of exogenous variables (not supported yet: must be None).
+            level: interval levels in %, e.g. ``[80, 95]``; models must support them.
+
+        Returns:
+            Columns ``unique_id, ds`` then one per model, and ``<model>-lo-<level>`` /
+            ``<model>-hi-<level>`` per level.
+        """
+        if not hasattr(self, "data_"):
+            raise NotFittedError("Forecaster is not fitted; call fit(df) first")
+        if futr_df is not None:
+            raise ConfigError(
+                "futr_df: future exogenous variables are not supported yet by zen.forecasting"
+            )
+        data = self.data_ if df is None else self._series(df, "df")
+        return self._forecast_frame(data, level)
+
+    def _forecast_frame(self, data: SeriesData, level: Sequence[float] | None) -> pd.DataFrame:
+        columns: dict[str, np.ndarray] = {
+            "unique_id": np.repeat(data.ids, self.h),
+            "ds": data.future_ds(self.h).reshape(-1),
+        }
+        for model in self.models:
+            if isinstance(model, Ensemble):
+                for alias, forecast in model.member_forecasts(data).items():
+                    columns[alias] = forecast.reshape(-1)
+            columns[model.alias] = np.asarray(model.predict(data), dtype=np.float64).reshape(-1)
+            for value in level or ():
+                if not hasattr(model, "predict_interval"):
+                    raise ConfigError(f"level: {model.alias} does not produce intervals")
+                low, high = model.predict_interval(data, value)
+                columns[f"{model.alias}-lo-{value:g}"] = low.reshape(-1)
+                columns[f"{model.alias}-hi-{value:g}"] = high.reshape(-1)
+        return pd.DataFrame(columns)
+
+    def cross_validation(
+        self,
+        df: pd.DataFrame,
+        n_windows: int = 1,
+        step_size: int | None = None,
+        refit: bool = False,
+        level: Sequence[float] | None = None,
+    ) -> pd.DataFrame:
+        """Forecast the last ``n_windows`` windows of ``df`` as if each cutoff were "now".
+
+        Window ``i`` (0 = oldest) ends ``step_size * (n_windows - 1 - i)`` steps before the end
+        of each series. With ``refit=False`` the models are fitted once, on the data before the
+        first cutoff; with ``refit=True`` before every cutoff.
+
+        Returns:
+            ``unique_id, ds, cutoff, y`` and one column per model (plus interval columns).
+        """
+        if n_windows < 1:
+            raise ConfigError(f"n_windows: expected a positive integer, got {n_windows!r}")
+        step = self.h if step_size is None else step_size
+        if step < 1:
+            raise ConfigError(f"step_size: expected a positive integer, got {step_size!r}")
+        data = self._series(df, "df")
+        self.freq_ = data.freq
+        back = self.h + step * (n_windows - 1)
+        too_short = np.flatnonzero(data.lengths <= back)
+        if len(too_short):
+            raise DataError(
+                f"df: series {data.ids[too_short[0]]!r} has {data.lengths[too_short[0]]} values,"
+                f" too few for {n_windows} windows of h={self.h} every {step} steps"
+            )
+        frames = []
+        for window in range(n_windows):
+            keep = data.lengths - self.h - step * (n_windows - 1 - window)
+            history = data.head(keep)
+            if refit or window == 0:
+                self._fit_series(history)
+            forecast = self._forecast_frame(history, level)
+            forecast.insert(2, "cutoff", np.repeat(history.last_ds, self.h))
+            actual_index = (data.indptr[:-1] + keep)[:, None] + np.arange(self.h)
+            forecast.insert(
+                3, "y", data.values.numpy()[actual_index].reshape(-1).astype(np.float64)
+            )
+            frames.append(forecast)
+        return pd.concat(frames, ignore_index=True)
+
+    def _fit_series(self, data: SeriesData) -> None:
+        self.data_ = data
+        for model in self.models:
+            fit_model(model, data)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save models (safetensors weights + JSON hyperparameters) to directory ``path``."""
+        if not hasattr(self, "data_"):
+            raise NotFittedError("save(): the Forecaster is not fitted")
+        with checkpoint.atomic_directory(path) as staging:
+            entries = [_describe(model, staging, str(i)) for i, model in enumerate(self.models)]
+            checkpoint.write_json(
+                staging / checkpoint.CONFIG_FILE,
+                {
+                    "format": _FORMAT,
+                    "zen_version": zen.__version__,
+                    "freq": self.freq_,
+                    "h": self.h,
+                    "fill_missing": self.fill_missing,
+                    "models": entries,
+                },
+            )
+            # The training history, so predict() without df works after loading.
+            checkpoint.save_tensors(
+                staging / "history.safetensors",
+                {"values": self.data_.values, "indptr": torch.from_numpy(self.data_.indptr)},
+            )
+            checkpoint.write_json(
+                staging / "history.json",
+                {
+                    "ids": [_plain(key) for key in self.data_.ids],
+                    "last_ds": [str(value) for value in self.data_.last_ds],
+                },
+            )
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
+        """Load a Forecaster saved with :meth:`save`; it predicts without refitting."""
+        path = Path(path)
+        payload = checkpoint.read_json(path / checkpoint.CONFIG_FILE)
+        if payload.get("format") != _FORMAT:
+            raise DataError(f"{path}: not a saved Forecaster")
+        models = [_rebuild(entry, path) for entry in payload["models"]]
+        forecaster = cls(models, freq=payload["freq"], fill_missing=payload["fill_missing"])
+        forecaster.freq_ = payload["freq"]
+        tensors = checkpoint.load_tensors(path / "history.safetensors")
+        history = checkpoint.read_json(path / "history.json")
+        freq = payload["freq"]
+        last_ds = (
+            np.asarray(history["last_ds"], dtype=np.int64)
+            if isinstance(freq, int)
+            else pd.to_datetime(history["last_ds"]).to_numpy()
+        )
+        forecaster.data_ = SeriesData(
+            np.asarray(history["ids"], dtype=object),
+            tensors["values"],
+            tensors["indptr"].numpy(),
+            last_ds,
+            freq,
+        )
+        for model in models:
+            _fit_stateless(model, forecaster.data_)
+        return forecaster
+
+
+def _describe(model: Any, staging: Path, key: str) -> dict[str, Any]:
+    """JSON entry for ``model``; network weights go to ``model-<key>.safetensors``."""
+    if isinstance(model, Ensemble):
+        return {
+            "class": "Ensemble",
+            "method": model.method,
+            "alias": model._alias,
+            "ensemble_weights": [float(weight) for weight in model.weights_],
+            "members": [
+                _describe(member, staging, f"{key}-{i}") for i, member in enumerate(model.models)
+            ],
+        }
+    entry: dict[str, Any] = {
+        "class": type(model).__name__,
+        "hyperparameters": _hyperparameters(model),
+    }
+    if isinstance(model, WindowModel):
+        entry["weights"] = f"model-{key}.safetensors"
+        checkpoint.save_tensors(staging / entry["weights"], model.weights())
+    return entry
+
+
+def _rebuild(entry: dict[str, Any], path: Path) -> Any:
+    """Inverse of :func:`_describe` (statistical baselines are refitted by the caller)."""
+    from zen.forecasting import MODEL_CLASSES
+
+    if entry["class"] == "Ensemble":
+        members = [_rebuild(member, path) for member in entry["members"]]
+        ensemble = Ensemble(members, method=entry["method"], alias=entry["alias"])
+        ensemble.weights_ = np.asarray(entry["ensemble_weights"])
+        return ensemble
+    if entry["class"] not in MODEL_CLASSES:
+        raise DataError(f"{path}: unknown model class {entry['class']!r}")
+    model = MODEL_CLASSES[entry["class"]](**entry["hyperparameters"])
+    if "weights" in entry:
+        model.load_weights(checkpoint.load_tensors(path / entry["weights"]))
+    return model
+
+
+def _fit_stateless(model: Any, data: SeriesData) -> None:
+    """Baselines keep no weights: fitting them again on the saved history restores them."""
+    if isinstance(model, Ensemble):
+        for member in model.models:
+            _fit_stateless(member, data)
+    elif not isinstance(model, WindowModel):
+        model.fit(data)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _hyperparameters(model: Any) -> dict[str, Any]:
+    """Constructor arguments of ``model``: its ``hyperparameters()`` or same-named attributes."""
+    if hasattr(model, "hyperparameters"):
+        return model.hyperparameters()
+    values = {}
+    for name in inspect.signature(type(model).__init__).parameters:
+        if name in ("self", "args", "kwargs"):
+            continue
+        if hasattr(model, name):
+            values[name] = getattr(model, name)
+        elif hasattr(model, f"_{name}"):
+            values[name] = getattr(model, f"_{name}")
+    return values

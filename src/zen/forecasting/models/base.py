@@ -1,0 +1,260 @@
+"""WindowModel: what every window-based neural forecaster shares, written once.
+
+A subclass only builds its network (``build_network``): a module mapping scaled inputs
+``(batch, input_size)`` to outputs ``(batch, h, outputs_per_step)``. Windowing, scaling, the
+loss, training with :class:`zen.neural.Trainer`, early stopping on a validation window,
+seeding, prediction and persistence live here. Hyperparameter names follow neuralforecast
+(``h``, ``input_size``, ``max_steps``, ``learning_rate``, ``windows_batch_size``,
+``scaler_type``, ``early_stop_patience_steps``, ``val_check_steps``, ``random_seed``) so code
+moves over unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zen.errors import ConfigError, NotFittedError
+from zen.forecasting.data import SeriesData, check_min_length
+from zen.forecasting.losses import ForecastLoss, MQLoss, get_loss
+from zen.forecasting.scalers import WindowScaler
+from zen.forecasting.windows import WindowSampler, last_windows
+from zen.neural import StepOutput, Trainer
+
+_PREDICT_CHUNK = 8192
+
+
+class DoublyResidualStack(nn.Module):
+    """Blocks chained doubly residually (N-BEATS sec. 3.2): the input loses each block's
+    backcast, the forecast adds each block's forecast, starting from the last value.
+
+    Blocks map a residual ``(batch, input_size)`` to ``(backcast, forecast)`` with the forecast
+    shaped ``(batch, h, outputs_per_step)`` and expose ``h`` and ``outputs_per_step``.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+        first = self.blocks[0]
+        # Reference implementation's convention: blocks see the input newest-first.
+        residual = insample.flip(dims=(-1,))
+        level = insample[:, -1:].unsqueeze(-1)
+        forecast = level.expand(-1, first.h, first.outputs_per_step)
+        for block in self.blocks:
+            backcast, block_forecast = block(residual)
+            residual = residual - backcast
+            forecast = forecast + block_forecast
+        return forecast
+
+
+class WindowNetwork(nn.Module):
+    """Scaler + network + loss as one module the Trainer can fit (``training_loss`` hook)."""
+
+    def __init__(self, network: nn.Module, scaler: WindowScaler, loss: ForecastLoss, h: int):
+        super().__init__()
+        self.network = network
+        self.scaler = scaler
+        self.loss = loss
+        self.h = h
+
+    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+        """Forecast outputs in data units, ``(batch, h, outputs_per_step)``, from raw inputs."""
+        location, scale = self.scaler.statistics(insample)
+        scaled = self.network(self.scaler.transform(insample, location, scale))
+        return self.scaler.inverse(scaled, location, scale)
+
+    def training_loss(self, batch: dict[str, torch.Tensor], loss_fn: Any) -> StepOutput:
+        window = batch["window"]
+        insample, target = window[:, : -self.h], window[:, -self.h :]
+        location, scale = self.scaler.statistics(insample)
+        # The loss is taken in each window's own scale, so every series weighs the same.
+        outputs = self.network(self.scaler.transform(insample, location, scale))
+        loss = self.loss(outputs, self.scaler.transform(target, location, scale))
+        return StepOutput(loss, size=len(window))
+
+
+class WindowModel:
+    """Base class of N-HiTS, N-BEATS and the other window models.
+
+    Args:
+        h: forecast horizon (steps ahead), >= 1.
+        input_size: length of the input window, >= 1.
+        loss: ``"mae"`` (default), ``"mse"``, ``"huber"``, an ``MQLoss(level=[80, 95])`` for
+            intervals, or a :class:`~zen.forecasting.losses.ForecastLoss`.
+        scaler_type: per-window scaling (:mod:`zen.forecasting.scalers`).
+        max_steps: optimisation steps.
+        learning_rate: Adam's learning rate; it halves ``num_lr_decays`` times during training.
+        windows_batch_size: windows per step.
+        val_check_steps: steps between validation checks (one Trainer "epoch").
+        early_stop_patience_steps: validation checks without improvement before stopping;
+            ``-1`` disables early stopping (and validation, unless ``val_size`` is given).
+        random_seed: makes the initial weights and the window draws repeatable.
+        alias: the forecast column name (default: the class name).
+        progress: show a progress bar while training.
+    """
+
+    def __init__(
+        self,
+        h: int,
+        input_size: int,
+        loss: str | ForecastLoss | dict = "mae",
+        scaler_type: str = "identity",
+        max_steps: int = 1000,
+        learning_rate: float = 1e-3,
+        num_lr_decays: int = 3,
+        windows_batch_size: int = 1024,
+        val_check_steps: int = 100,
+        early_stop_patience_steps: int = -1,
+        random_seed: int = 1,
+        alias: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        for name, value in (("h", h), ("input_size", input_size), ("max_steps", max_steps),
+                            ("windows_batch_size", windows_batch_size),
+                            ("val_check_steps", val_check_steps)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if not learning_rate > 0:
+            raise ConfigError(f"learning_rate: expected a positive number, got {learning_rate!r}")
+        self.h = h
+        self.input_size = input_size
+        self.loss = get_loss(loss)
+        WindowScaler(scaler_type)  # validates the name now rather than at fit time
+        self.scaler_type = scaler_type
+        self.max_steps = max_steps
+        self.learning_rate = learning_rate
+        self.num_lr_decays = num_lr_decays
+        self.windows_batch_size = windows_batch_size
+        self.val_check_steps = val_check_steps
+        self.early_stop_patience_steps = early_stop_patience_steps
+        self.random_seed = random_seed
+        self._alias = alias
+        self.progress = progress
+
+    # ------------------------------------------------------------------ to override
+    def build_network(self) -> nn.Module:
+        """The network: scaled ``(batch, input_size)`` -> ``(batch, h, outputs_per_step)``."""
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Constructor arguments (JSON) from which :func:`from_hyperparameters` rebuilds."""
+        return {
+            "h": self.h,
+            "input_size": self.input_size,
+            "loss": self.loss.config(),
+            "scaler_type": self.scaler_type,
+            "max_steps": self.max_steps,
+            "learning_rate": self.learning_rate,
+            "num_lr_decays": self.num_lr_decays,
+            "windows_batch_size": self.windows_batch_size,
+            "val_check_steps": self.val_check_steps,
+            "early_stop_patience_steps": self.early_stop_patience_steps,
+            "random_seed": self.random_seed,
+            "alias": self._alias,
+        }
+
+    # ------------------------------------------------------------------ estimator API
+    @property
+    def alias(self) -> str:
+        """Name of this model's forecast column."""
+        return self._alias or type(self).__name__
+
+    def fit(self, data: SeriesData, val_size: int = 0) -> WindowModel:
+        """Train on every series of ``data``; the last ``val_size`` points of each validate.
+
+        With ``early_stop_patience_steps > 0`` and no ``val_size``, the last ``h`` points are
+        held out for validation.
+        """
+        early_stopping = self.early_stop_patience_steps > 0
+        if early_stopping and val_size == 0:
+            val_size = self.h
+        if val_size and val_size < self.h:
+            raise ConfigError(f"val_size: expected 0 or at least h={self.h}, got {val_size}")
+        check_min_length(data, self.input_size, self.h + val_size)
+
+        torch.manual_seed(self.random_seed)
+        self.model_ = self._new_network()
+        generator = torch.Generator().manual_seed(self.random_seed)
+        sampler = WindowSampler(
+            data, self.input_size, self.h, self.windows_batch_size, generator, end_trim=val_size
+        )
+        validation = None
+        if val_size:
+            windows = last_windows(data, self.input_size + self.h, end_trim=val_size - self.h)
+            validation = [{"window": chunk} for chunk in windows.split(_PREDICT_CHUNK)]
+        epochs = math.ceil(self.max_steps / self.val_check_steps)
+        decay_every = max(
+            1, round(self.max_steps / max(self.num_lr_decays, 1) / self.val_check_steps)
+        )
+        self.trainer_ = Trainer(
+            max_epochs=epochs,
+            max_steps=self.max_steps,
+            steps_per_epoch=self.val_check_steps,
+            optimizer="adam",
+            lr=self.learning_rate,
+            loss=self.loss,
+            metrics=[],
+            scheduler="step" if self.num_lr_decays > 0 else None,
+            scheduler_options={"step_size": decay_every, "gamma": 0.5},
+            early_stopping=self.early_stop_patience_steps if early_stopping else None,
+            seed=self.random_seed,
+            progress=self.progress,
+        )
+        self.result_ = self.trainer_.fit(self.model_, sampler, validation)
+        self.model_.eval()
+        return self
+
+    def _new_network(self) -> WindowNetwork:
+        return WindowNetwork(
+            self.build_network(), WindowScaler(self.scaler_type), self.loss, self.h
+        )
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The fitted network's state (for saving with safetensors)."""
+        return self._fitted().state_dict()
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> WindowModel:
+        """Make this model fitted with saved :meth:`weights`, without training."""
+        network = self._new_network()
+        network.load_state_dict(state)
+        self.model_ = network.eval()
+        return self
+
+    @torch.no_grad()
+    def predict_outputs(self, data: SeriesData) -> torch.Tensor:
+        """Raw outputs ``(n_series, h, outputs_per_step)`` in data units."""
+        model = self._fitted()
+        check_min_length(data, self.input_size, 0)
+        insample = last_windows(data, self.input_size)
+        device = next(model.parameters()).device
+        chunks = [model(chunk.to(device)).cpu() for chunk in insample.split(_PREDICT_CHUNK)]
+        return torch.cat(chunks)
+
+    def predict(self, data: SeriesData) -> np.ndarray:
+        """Point forecasts ``(n_series, h)`` continuing each series of ``data``."""
+        return self.loss.point(self.predict_outputs(data)).numpy().astype(np.float64)
+
+    def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of the ``level`` % interval; needs a quantile loss (``MQLoss``)."""
+        if not isinstance(self.loss, MQLoss):
+            raise ConfigError(
+                f"level: {self.alias} was trained with loss={self.loss.name!r}, which gives no"
+                " intervals; train it with loss=MQLoss(level=[...])"
+            )
+        low, high = self.loss.interval(self.predict_outputs(data), level)
+        return low.numpy().astype(np.float64), high.numpy().astype(np.float64)
+
+    def _fitted(self) -> WindowNetwork:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"{self.alias} is not fitted; call fit() first")
+        return self.model_
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(h={self.h}, input_size={self.input_size})"

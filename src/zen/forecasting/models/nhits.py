@@ -1,0 +1,174 @@
+r"""N-HiTS: neural hierarchical interpolation for time series (Challu et al., AAAI 2023).
+
+Each block looks at the (residual) input at a coarser rate, by max-pooling with kernel
+:math:`k_\ell`, and predicts only :math:`\lceil h / r_\ell \rceil` forecast "knots" that are
+interpolated back to the horizon (paper eq. 1-3):
+
+.. math::
+    y^{p}_{\ell} = \mathrm{MaxPool}(y_{\ell-1}, k_\ell), \quad
+    \theta^b_\ell, \theta^f_\ell = \mathrm{MLP}_\ell(y^p_\ell), \quad
+    \hat y_\ell = \mathrm{Interpolate}(\theta^f_\ell, h)
+
+Blocks are chained doubly residually: the input loses each block's backcast, the forecast adds
+each block's forecast. Stacks with large pooling kernels and downsampling capture low
+frequencies, later stacks the details. As in the reference implementation, the forecast starts
+from the last observed value (naive level) and the blocks learn corrections to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from zen.errors import ConfigError
+from zen.forecasting.models.base import DoublyResidualStack, WindowModel
+from zen.neural import activations
+
+
+class NHITSBlock(nn.Module):
+    """Pool the input, MLP, then a full-rate backcast and an interpolated forecast."""
+
+    def __init__(
+        self,
+        input_size: int,
+        h: int,
+        outputs_per_step: int,
+        pool_kernel_size: int,
+        n_knots: int,
+        mlp_units: Sequence[int],
+        activation: str,
+        dropout: float,
+        pooling_mode: str,
+        interpolation_mode: str,
+    ) -> None:
+        super().__init__()
+        self.input_size, self.h = input_size, h
+        self.outputs_per_step, self.n_knots = outputs_per_step, n_knots
+        self.interpolation_mode = interpolation_mode
+        pool = nn.MaxPool1d if pooling_mode == "MaxPool1d" else nn.AvgPool1d
+        self.pool = pool(kernel_size=pool_kernel_size, stride=pool_kernel_size, ceil_mode=True)
+        pooled = -(-input_size // pool_kernel_size)
+        layers: list[nn.Module] = []
+        for fan_in, fan_out in zip([pooled, *mlp_units[:-1]], mlp_units, strict=True):
+            layers += [nn.Linear(fan_in, fan_out), activations.get(activation)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(mlp_units[-1], input_size + n_knots * outputs_per_step))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        theta = self.mlp(self.pool(residual.unsqueeze(1)).squeeze(1))
+        backcast = theta[:, : self.input_size]
+        knots = theta[:, self.input_size :].reshape(-1, self.outputs_per_step, self.n_knots)
+        if self.n_knots == self.h:
+            forecast = knots
+        elif self.interpolation_mode == "nearest":
+            forecast = functional.interpolate(knots, size=self.h, mode="nearest")
+        else:
+            forecast = functional.interpolate(
+                knots, size=self.h, mode="linear", align_corners=False
+            )
+        return backcast, forecast.permute(0, 2, 1)
+
+
+class NHITS(WindowModel):
+    """N-HiTS forecaster. Example: ``NHITS(h=48, input_size=96)``.
+
+    Args (beyond :class:`~zen.forecasting.models.base.WindowModel`'s, with neuralforecast's
+    names and defaults):
+        stack_types: one entry per stack (only ``"identity"`` exists for N-HiTS).
+        n_blocks: blocks per stack.
+        mlp_units: hidden widths of each stack's MLPs.
+        n_pool_kernel_size: input pooling kernel per stack.
+        n_freq_downsample: forecast downsampling per stack (``h // r`` knots).
+        pooling_mode: ``"MaxPool1d"`` or ``"AvgPool1d"``.
+        interpolation_mode: ``"linear"`` or ``"nearest"``.
+        activation: hidden activation (zen registry name).
+        dropout_prob_theta: dropout inside the block MLPs.
+    """
+
+    def __init__(
+        self,
+        h: int,
+        input_size: int,
+        stack_types: Sequence[str] = ("identity", "identity", "identity"),
+        n_blocks: Sequence[int] = (1, 1, 1),
+        mlp_units: Sequence[Sequence[int]] = ((512, 512), (512, 512), (512, 512)),
+        n_pool_kernel_size: Sequence[int] = (2, 2, 1),
+        n_freq_downsample: Sequence[int] = (4, 2, 1),
+        pooling_mode: str = "MaxPool1d",
+        interpolation_mode: str = "linear",
+        activation: str = "relu",
+        dropout_prob_theta: float = 0.0,
+        **base: Any,
+    ) -> None:
+        super().__init__(h, input_size, **base)
+        n_stacks = len(stack_types)
+        for name, value in (("n_blocks", n_blocks), ("mlp_units", mlp_units),
+                            ("n_pool_kernel_size", n_pool_kernel_size),
+                            ("n_freq_downsample", n_freq_downsample)):  # fmt: skip
+            if len(value) != n_stacks:
+                raise ConfigError(
+                    f"{name}: expected {n_stacks} entries (one per stack), got {len(value)}"
+                )
+        if pooling_mode not in ("MaxPool1d", "AvgPool1d"):
+            raise ConfigError(
+                f"pooling_mode: expected 'MaxPool1d' or 'AvgPool1d', got {pooling_mode!r}"
+            )
+        if interpolation_mode not in ("linear", "nearest"):
+            raise ConfigError(
+                f"interpolation_mode: expected 'linear' or 'nearest', got {interpolation_mode!r}"
+            )
+        activations.canonical_name(activation)
+        self.stack_types = list(stack_types)
+        self.n_blocks = list(n_blocks)
+        self.mlp_units = [list(units) for units in mlp_units]
+        self.n_pool_kernel_size = list(n_pool_kernel_size)
+        self.n_freq_downsample = list(n_freq_downsample)
+        self.pooling_mode = pooling_mode
+        self.interpolation_mode = interpolation_mode
+        self.activation = activation
+        self.dropout_prob_theta = dropout_prob_theta
+
+    def build_network(self) -> nn.Module:
+        blocks = [
+            NHITSBlock(
+                input_size=self.input_size,
+                h=self.h,
+                outputs_per_step=self.loss.outputs_per_step,
+                pool_kernel_size=kernel,
+                n_knots=max(self.h // downsample, 1),
+                mlp_units=units,
+                activation=self.activation,
+                dropout=self.dropout_prob_theta,
+                pooling_mode=self.pooling_mode,
+                interpolation_mode=self.interpolation_mode,
+            )
+            for count, units, kernel, downsample in zip(
+                self.n_blocks,
+                self.mlp_units,
+                self.n_pool_kernel_size,
+                self.n_freq_downsample,
+                strict=True,
+            )
+            for _ in range(count)
+        ]
+        return DoublyResidualStack(blocks)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **super().hyperparameters(),
+            "stack_types": self.stack_types,
+            "n_blocks": self.n_blocks,
+            "mlp_units": self.mlp_units,
+            "n_pool_kernel_size": self.n_pool_kernel_size,
+            "n_freq_downsample": self.n_freq_downsample,
+            "pooling_mode": self.pooling_mode,
+            "interpolation_mode": self.interpolation_mode,
+            "activation": self.activation,
+            "dropout_prob_theta": self.dropout_prob_theta,
+        }

@@ -1,0 +1,65 @@
+"""Cutting training windows out of :class:`~zen.forecasting.data.SeriesData` with tensor ops.
+
+A window is ``input_size`` observed values followed by ``h`` values to forecast. Windows are
+never materialised all at once: each batch draws series uniformly (every series counts the same,
+whatever its length), then a start position uniformly within that series, and gathers the values
+with one index tensor. Memory is ``O(batch · window)``, so a 10-million-point series trains in the
+same memory as a short one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from zen.forecasting.data import SeriesData
+
+
+class WindowSampler:
+    """An endless iterable of ``{"window": (batch, input_size + h)}`` training batches.
+
+    Args:
+        data: the training series (each at least ``input_size + h`` long).
+        input_size: length of the model's input.
+        h: forecast horizon.
+        batch_size: windows per batch.
+        generator: the random generator (seeded by the model's ``random_seed``).
+        end_trim: values at the end of every series kept out of training (the validation part).
+    """
+
+    def __init__(
+        self,
+        data: SeriesData,
+        input_size: int,
+        h: int,
+        batch_size: int,
+        generator: torch.Generator,
+        end_trim: int = 0,
+    ) -> None:
+        self.values = data.values
+        self.window = input_size + h
+        self.batch_size = batch_size
+        self.generator = generator
+        self.starts = torch.from_numpy(data.indptr[:-1].copy())
+        # Number of valid window positions per series (>= 1 by the length check upstream).
+        counts = data.lengths - end_trim - self.window + 1
+        self.counts = torch.from_numpy(np.maximum(counts, 1).astype(np.int64))
+        self.offsets = torch.arange(self.window)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        n_series = len(self.counts)
+        while True:
+            series = torch.randint(n_series, (self.batch_size,), generator=self.generator)
+            fraction = torch.rand(self.batch_size, generator=self.generator, dtype=torch.float64)
+            start = (fraction * self.counts[series]).long()
+            index = (self.starts[series] + start).unsqueeze(1) + self.offsets
+            yield {"window": self.values[index]}
+
+
+def last_windows(data: SeriesData, length: int, end_trim: int = 0) -> torch.Tensor:
+    """The last ``length`` values of every series (before ``end_trim`` values), ``(n, length)``."""
+    ends = torch.from_numpy(data.indptr[1:] - end_trim)
+    index = (ends - length).unsqueeze(1) + torch.arange(length)
+    return data.values[index]
