@@ -13,7 +13,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture(autouse=True)
 def _no_zen_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see the defaults, whatever the developer's shell exports."""
-    for name in ("ZEN_DEVICE", "ZEN_COMPILE", "ZEN_NUM_THREADS", "ZEN_HOME"):
+    for name in ("ZEN_DEVICE", "ZEN_COMPILE", "ZEN_NUM_THREADS", "ZEN_HOME", "ZEN_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
 
 

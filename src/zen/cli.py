@@ -78,8 +78,14 @@ def _options(
 @app.command()
 @_reports_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="CSV file, one row per sample.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="Column to predict.")],
+    data: Annotated[Path, typer.Argument(help="CSV file: a table, or time series.")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
+    horizon: Annotated[
+        int | None, typer.Option("--horizon", "-H", help="Steps to forecast (time series).")
+    ] = None,
+    budget: Annotated[
+        str, typer.Option(help="Training time budget for time series: 90s, 5m, 1h.")
+    ] = "5m",
     task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
     epochs: Annotated[int, typer.Option(help="Maximum training epochs.")] = 300,
     test_size: Annotated[float, typer.Option(help="Share of rows held out for scoring.")] = 0.2,
@@ -89,12 +95,15 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed for the split and training.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a network on a table and report its score next to a simple baseline."""
-    from zen.orchestrator import fit as fit_table
+    """Train on a table (or forecast time series) and report scores next to a baseline."""
+    from zen.orchestrator import fit as run_fit
+    from zen.orchestrator.forecast_job import ForecastRunResult
 
-    result = fit_table(
+    result = run_fit(
         data,
         target,
+        horizon=horizon,
+        budget_s=parse_duration(budget),
         task=task,
         test_size=test_size,
         runs_dir=runs_dir,
@@ -102,6 +111,9 @@ def fit(
         progress=progress,
         max_epochs=epochs,
     )
+    if isinstance(result, ForecastRunResult):
+        _show_forecast_run(result, data)
+        return
     profile = result.profile
     console.print(f"[bold]task[/]: {profile.kind} — {profile.reason}")
     if profile.dropped_rows:
@@ -121,6 +133,43 @@ def fit(
     console.print(f"  report           {result.run_dir / 'report.json'}")
     console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
     console.print(f"apply it: [bold]zen predict {result.run_dir} {data}[/]")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"5m"``, ``"1h"`` or a plain number of seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    cleaned = text.strip().lower()
+    try:
+        if cleaned and cleaned[-1] in units:
+            seconds = float(cleaned[:-1]) * units[cleaned[-1]]
+        else:
+            seconds = float(cleaned)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise zen.ConfigError(f"budget: expected a duration like 90s, 5m or 1h, got {text!r}")
+    return seconds
+
+
+def _show_forecast_run(result: Any, data: Path) -> None:
+    profile = result.profile
+    console.print(f"[bold]task[/]: forecasting {profile.horizon} steps — {profile.reason}")
+    console.print(
+        f"season length {result.season_length}, input size {result.input_size};"
+        f" scored on the last {profile.horizon} values of each series"
+    )
+    table = Table(title="leaderboard (held-out last window)")
+    for column in ("model", "sMAPE", "MASE", "fit s"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for row in result.leaderboard:
+        mase = "n/a" if row["mase"] is None else f"{row['mase']:.3f}"
+        best = " (best)" if row["model"] == result.best_model else ""
+        table.add_row(row["model"] + best, f"{row['smape']:.2f}", mase, f"{row['fit_s']:.1f}")
+    console.print(table)
+    console.print(f"[bold green]saved[/] {result.run_dir}/")
+    console.print(f"  model      {result.model_dir}/  (Forecaster.load(...).predict())")
+    console.print(f"  report     {result.run_dir / 'report.json'}")
+    console.print(f"  forecasts  {result.run_dir / 'forecasts.png'}")
 
 
 @app.command()

@@ -303,3 +303,13 @@ def test_compiled_training_matches_eager(regression_data) -> None:
     np.testing.assert_allclose(
         compiled.history["train_loss"], eager.history["train_loss"], rtol=1e-3
     )
+
+
+def test_time_limit_stops_after_the_budget(regression_data) -> None:
+    from zen.neural import TimeLimit
+
+    readings = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
+    limit = TimeLimit(25, clock=lambda: next(readings))
+    X, y = regression_data
+    result = Trainer(max_epochs=50, batch_size=400, callbacks=[limit]).fit(MLP([5, 4, 1]), X, y)
+    assert result.epochs == 3  # one reading at the start, then one per (single-batch) epoch

@@ -276,7 +276,7 @@ def _rebuild(entry: dict[str, Any], path: Path) -> Any:
         return ensemble
     if entry["class"] not in MODEL_CLASSES:
         raise DataError(f"{path}: unknown model class {entry['class']!r}")
-    model = MODEL_CLASSES[entry["class"]](**entry["hyperparameters"])
+    model: Any = MODEL_CLASSES[entry["class"]](**entry["hyperparameters"])
     if "weights" in entry:
         model.load_weights(checkpoint.load_tensors(path / entry["weights"]))
     return model

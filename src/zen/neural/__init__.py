@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from zen.neural import activations, checkpoint, losses
-from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar
+from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, TimeLimit
 from zen.neural.mlp import MLP
 from zen.neural.trainer import (
     FitResult,
@@ -30,6 +30,7 @@ __all__ = [
     "ModelCheckpoint",
     "ProgressBar",
     "StepOutput",
+    "TimeLimit",
     "Trainer",
     "TrainerConfig",
     "activations",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +158,31 @@ class ModelCheckpoint(Callback):
             self.best_score = value
         if improved or not self.save_best_only:
             trainer.save(self.path)
+
+
+class TimeLimit(Callback):
+    """Stop training at the first batch that ends after ``max_time_s`` seconds.
+
+    The epoch in progress is cut short and still validated. Used for time budgets
+    (``zen fit --budget``): the run keeps its best weights so far when combined with early
+    stopping, and its last weights otherwise.
+    """
+
+    def __init__(self, max_time_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not max_time_s > 0:
+            raise ConfigError(
+                f"max_time_s: expected a positive number of seconds, got {max_time_s!r}"
+            )
+        self.max_time_s = float(max_time_s)
+        self.clock = clock
+        self._started = 0.0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._started = self.clock()
+
+    def on_batch_end(self, trainer: Trainer, batch_size: int) -> None:
+        if self.clock() - self._started >= self.max_time_s:
+            trainer.should_stop = True
 
 
 class ProgressBar(Callback):

@@ -573,7 +573,9 @@ class Trainer:
             loss_sum += output.loss.detach() * output.size
             seen += output.size
             _emit(callbacks, "on_batch_end", self, output.size)
-            if not full_batch and config.max_steps is not None and self.step_ >= config.max_steps:
+            if self.should_stop or (
+                not full_batch and config.max_steps is not None and self.step_ >= config.max_steps
+            ):
                 break
         if full_batch and seen:
             self._optimizer_step(model, scaler)

@@ -18,7 +18,8 @@ import pandas as pd
 import zen
 from zen.errors import DataError
 from zen.neural.checkpoint import atomic_directory, write_json
-from zen.orchestrator.profile import TaskProfile, profile_table
+from zen.orchestrator.forecast_job import ForecastRunResult, forecast
+from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import new_run_id, plot_learning_curves
 from zen.tabular import TabularModel, score, train_test_split
 
@@ -76,30 +77,51 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def fit(
     data: str | Path | pd.DataFrame,
-    target: str,
+    target: str | None = None,
     *,
+    horizon: int | None = None,
+    budget_s: float = 300.0,
     task: str = "auto",
     test_size: float = 0.2,
     runs_dir: str | Path = "runs",
     seed: int = 0,
     progress: bool = False,
     **model_options: Any,
-) -> RunResult:
-    """Train on ``data`` to predict ``target``, score on held-out rows, save model and report.
+) -> RunResult | ForecastRunResult:
+    """The main job: look at ``data``, train what fits it, score it, save model and report.
+
+    Time series (a ``horizon`` is given, or the columns are ``unique_id, ds, y``) go to
+    :func:`zen.orchestrator.forecast_job.forecast`; tables are learned with a
+    :class:`~zen.tabular.TabularModel`, scored on held-out rows next to a baseline.
 
     Args:
         data: a CSV path or a DataFrame.
-        target: the column to predict.
-        task: ``"auto"``, ``"classification"`` or ``"regression"``.
+        target: the column to predict (tables: required; wide time series: that column only).
+        horizon: steps to forecast (time series).
+        budget_s: training time budget for time series, in seconds.
+        task: ``"auto"``, ``"classification"`` or ``"regression"`` (tables).
         test_size: share of rows held out for the final score (stratified for classification).
         runs_dir: parent of the run directory.
         seed: makes the split and the training repeatable.
         progress: show a progress bar while training.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
+    series, _ = is_time_series(frame, horizon)
+    if series:
+        if horizon is None:
+            raise zen.ConfigError(
+                "horizon: the data are time series (unique_id, ds, y); pass --horizon STEPS"
+            )
+        return forecast(
+            frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
+            progress=progress, source=source,
+        )  # fmt: skip
+    if target is None:
+        raise zen.ConfigError("target: name the column to predict (--target COLUMN)")
     if not 0.0 < test_size < 1.0:
         raise zen.ConfigError(f"test_size: expected a fraction in (0, 1), got {test_size!r}")
-    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     profile = profile_table(frame, target, task)
     frame = frame[frame[target].notna()].reset_index(drop=True)
     labels = frame[target].to_numpy()

@@ -15,6 +15,9 @@ import pandas as pd
 from zen.errors import ConfigError, DataError
 
 TASK_KINDS = ("classification", "regression")
+#: Column names read as the time axis of a wide table, in order of preference.
+TIME_COLUMNS = ("ds", "date", "datetime", "timestamp", "time")
+LONG_COLUMNS = ("unique_id", "ds", "y")
 
 #: An integer-valued target with at most this many distinct values is read as class labels...
 MAX_CLASSES = 20
@@ -34,6 +37,8 @@ class TaskProfile:
         numeric_features / categorical_features: the feature columns by type.
         n_classes: number of distinct labels (classification only).
         dropped_rows: rows dropped because their target was missing.
+        horizon, layout, time_column, n_series: for forecasting: steps to forecast, ``"long"``
+            (``unique_id, ds, y``) or ``"wide"`` (a time column, one column per series).
     """
 
     kind: str
@@ -44,6 +49,10 @@ class TaskProfile:
     categorical_features: list[str] = field(default_factory=list)
     n_classes: int | None = None
     dropped_rows: int = 0
+    horizon: int | None = None
+    layout: str | None = None
+    time_column: str | None = None
+    n_series: int | None = None
 
     @property
     def n_features(self) -> int:
@@ -125,4 +134,70 @@ def profile_table(frame: pd.DataFrame, target: str, task: str = "auto") -> TaskP
         categorical_features=categorical,
         n_classes=int(labels.nunique()) if kind == "classification" else None,
         dropped_rows=int((~present).sum()),
+    )
+
+
+def is_time_series(frame: pd.DataFrame, horizon: int | None) -> tuple[bool, str]:
+    """Whether ``frame`` should be forecast, and why: a horizon was asked for, or the frame has
+    the long forecasting columns ``unique_id, ds, y``."""
+    if horizon is not None:
+        return True, f"a forecast horizon was given ({horizon} steps)"
+    if set(LONG_COLUMNS) <= set(frame.columns):
+        return True, "the table has the long time-series columns unique_id, ds, y"
+    return False, "no horizon given and no unique_id/ds/y columns: a table to learn from"
+
+
+def profile_series(frame: pd.DataFrame, horizon: int, target: str | None = None) -> TaskProfile:
+    """Profile ``frame`` as time series to forecast ``horizon`` steps ahead.
+
+    Long frames have ``unique_id, ds, y``. Otherwise the frame is wide: a time column (one of
+    :data:`TIME_COLUMNS`) and one numeric column per series, or just ``target`` when given.
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"horizon: expected a positive number of steps, got {horizon!r}")
+    columns = [str(column) for column in frame.columns]
+    if set(LONG_COLUMNS) <= set(columns):
+        n_series = int(frame["unique_id"].nunique())
+        return TaskProfile(
+            kind="forecasting",
+            reason=f"long time series (unique_id, ds, y): {n_series} series",
+            target="y",
+            n_rows=len(frame),
+            horizon=horizon,
+            layout="long",
+            time_column="ds",
+            n_series=n_series,
+        )
+    time_column = next((name for name in TIME_COLUMNS if name in columns), None)
+    if time_column is None:
+        raise DataError(
+            "data: no time column; name it one of "
+            f"{', '.join(TIME_COLUMNS)} (wide layout) or use columns unique_id, ds, y (long)"
+        )
+    if target is not None and target not in columns:
+        raise DataError(
+            f"target: column {target!r} not found; columns are: {', '.join(columns[:20])}"
+        )
+    series = (
+        [target]
+        if target
+        else [
+            name
+            for name in columns
+            if name != time_column and pd.api.types.is_numeric_dtype(frame[name])
+        ]
+    )
+    if not series:
+        raise DataError(f"data: no numeric columns to forecast besides {time_column!r}")
+    return TaskProfile(
+        kind="forecasting",
+        reason=f"wide time series: {time_column!r} is the time axis, {len(series)} numeric"
+        f" column(s) are series",
+        target=target or "y",
+        n_rows=len(frame),
+        numeric_features=series,
+        horizon=horizon,
+        layout="wide",
+        time_column=time_column,
+        n_series=len(series),
     )

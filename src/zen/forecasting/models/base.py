@@ -24,7 +24,7 @@ from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.losses import ForecastLoss, MQLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows
-from zen.neural import StepOutput, Trainer
+from zen.neural import StepOutput, TimeLimit, Trainer
 
 _PREDICT_CHUNK = 8192
 
@@ -40,13 +40,14 @@ class DoublyResidualStack(nn.Module):
     def __init__(self, blocks: Sequence[nn.Module]) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
+        first: Any = blocks[0]
+        self.h, self.outputs_per_step = int(first.h), int(first.outputs_per_step)
 
     def forward(self, insample: torch.Tensor) -> torch.Tensor:
-        first = self.blocks[0]
         # Reference implementation's convention: blocks see the input newest-first.
         residual = insample.flip(dims=(-1,))
         level = insample[:, -1:].unsqueeze(-1)
-        forecast = level.expand(-1, first.h, first.outputs_per_step)
+        forecast = level.expand(-1, self.h, self.outputs_per_step)
         for block in self.blocks:
             backcast, block_forecast = block(residual)
             residual = residual - backcast
@@ -98,6 +99,8 @@ class WindowModel:
         random_seed: makes the initial weights and the window draws repeatable.
         alias: the forecast column name (default: the class name).
         progress: show a progress bar while training.
+        max_time_s: stop training after this many seconds (checked every
+            ``val_check_steps``); ``None``: no limit.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class WindowModel:
         random_seed: int = 1,
         alias: str | None = None,
         progress: bool = False,
+        max_time_s: float | None = None,
     ) -> None:
         for name, value in (("h", h), ("input_size", input_size), ("max_steps", max_steps),
                             ("windows_batch_size", windows_batch_size),
@@ -137,6 +141,7 @@ class WindowModel:
         self.random_seed = random_seed
         self._alias = alias
         self.progress = progress
+        self.max_time_s = max_time_s
 
     # ------------------------------------------------------------------ to override
     def build_network(self) -> nn.Module:
@@ -206,6 +211,7 @@ class WindowModel:
             early_stopping=self.early_stop_patience_steps if early_stopping else None,
             seed=self.random_seed,
             progress=self.progress,
+            callbacks=[TimeLimit(self.max_time_s)] if self.max_time_s else [],
         )
         self.result_ = self.trainer_.fit(self.model_, sampler, validation)
         self.model_.eval()

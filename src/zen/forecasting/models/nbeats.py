@@ -61,7 +61,7 @@ class NBEATSBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.input_size, self.h, self.outputs_per_step = input_size, h, outputs_per_step
-        if backcast_basis is None:
+        if backcast_basis is None or forecast_basis is None:
             n_backcast, n_forecast = input_size, h
         else:
             n_backcast, n_forecast = backcast_basis.shape[0], forecast_basis.shape[0]

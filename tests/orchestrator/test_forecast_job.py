@@ -1,0 +1,99 @@
+"""`zen fit --horizon`: time series are detected, models compared, the best one saved."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from zen import ConfigError, DataError
+from zen.cli import app
+from zen.forecasting import Forecaster
+from zen.orchestrator import fit
+from zen.orchestrator.forecast_job import forecast, season_length_for
+from zen.orchestrator.profile import is_time_series, profile_series
+
+
+def hourly_long(n_series: int = 2, length: int = 240) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    t = np.arange(length)
+    frames = [
+        pd.DataFrame(
+            {
+                "unique_id": f"meter{i}",
+                "ds": pd.date_range("2024-03-01", periods=length, freq="h"),
+                "y": 50 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, length) + 5 * i,
+            }
+        )
+        for i in range(n_series)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_time_series_are_detected_with_a_reason() -> None:
+    assert is_time_series(hourly_long(), None) == (
+        True,
+        "the table has the long time-series columns unique_id, ds, y",
+    )
+    wide = pd.DataFrame({"date": pd.date_range("2024", periods=5, freq="D"), "a": range(5)})
+    assert is_time_series(wide, None)[0] is False
+    profile = profile_series(wide, horizon=2)
+    assert profile.layout == "wide" and profile.numeric_features == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("freq", "season"), [("h", 24), ("D", 7), ("W-SUN", 52), ("MS", 12), (1, 1)]
+)
+def test_season_length_follows_the_frequency(freq, season) -> None:
+    assert season_length_for(freq) == season
+
+
+def test_forecast_run_ranks_models_and_saves_the_best(tmp_path) -> None:
+    result = forecast(hourly_long(), 24, runs_dir=tmp_path, max_steps=30)
+    assert result.leaderboard[0]["model"] == result.best_model
+    assert {row["model"] for row in result.leaderboard} == {"NHITS", "NBEATS", "SeasonalNaive"}
+    assert result.season_length == 24
+    report = json.loads((result.run_dir / "report.json").read_text())
+    assert report["best_model"] == result.best_model
+    assert (result.run_dir / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
+    future = Forecaster.load(result.model_dir).predict()
+    assert future["ds"].min() == pd.Timestamp("2024-03-11 00:00")  # after the full history
+    assert list(future.columns) == ["unique_id", "ds", result.best_model]
+
+
+def test_wide_frames_are_forecast_per_column(tmp_path) -> None:
+    long = hourly_long()
+    wide = long.pivot(index="ds", columns="unique_id", values="y").reset_index()
+    result = fit(wide, horizon=12, runs_dir=tmp_path, budget_s=5)
+    assert result.profile.layout == "wide" and result.profile.n_series == 2
+
+
+def test_long_series_without_horizon_ask_for_one(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="pass --horizon"):
+        fit(hourly_long(), runs_dir=tmp_path)
+
+
+def test_series_too_short_for_the_horizon(tmp_path) -> None:
+    with pytest.raises(DataError, match="lower --horizon"):
+        forecast(hourly_long(length=40), 24, runs_dir=tmp_path)
+
+
+def test_cli_forecasts_a_csv(tmp_path) -> None:
+    path = tmp_path / "meters.csv"
+    hourly_long().to_csv(path, index=False)
+    runs = str(tmp_path / "runs")
+    arguments = ["fit", str(path), "--horizon", "12", "--budget", "3s", "--runs-dir", runs]
+    result = CliRunner().invoke(app, [*arguments, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "leaderboard" in result.output and "(best)" in result.output
+    assert "sMAPE" in result.output and "MASE" in result.output
+
+
+def test_cli_rejects_a_bad_budget(tmp_path) -> None:
+    path = tmp_path / "meters.csv"
+    hourly_long().to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["fit", str(path), "--horizon", "12", "--budget", "soon"])
+    assert result.exit_code == 1 and "budget: expected a duration" in result.output
