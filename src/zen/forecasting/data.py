@@ -56,6 +56,11 @@ class SeriesData:
         if isinstance(self.freq, int):
             steps = np.arange(1, h + 1) * self.freq
             return self.last_ds.astype(np.int64)[:, None] + steps[None, :]
+        step = _fixed_step(self.last_ds, self.freq)
+        if step is not None:
+            unit = np.datetime_data(self.last_ds.dtype)[0]
+            offsets = (np.arange(1, h + 1) * step).astype(f"timedelta64[{unit}]")
+            return self.last_ds[:, None] + offsets[None, :]
         offset = pd.tseries.frequencies.to_offset(self.freq)
         return np.stack(
             [
@@ -141,41 +146,61 @@ def from_long(
             f"fill_missing: expected one of {FILL_METHODS} or None, got {fill_missing!r}"
         )
 
-    data = frame[list(REQUIRED_COLUMNS)].copy()
-    integer_ds = pd.api.types.is_integer_dtype(data["ds"])
-    if not integer_ds:
+    ds = frame["ds"]
+    integer_ds = pd.api.types.is_integer_dtype(ds)
+    if not integer_ds and not pd.api.types.is_datetime64_any_dtype(ds):
         try:
-            data["ds"] = pd.to_datetime(data["ds"])
+            ds = pd.to_datetime(ds)
         except (ValueError, TypeError) as error:
             raise DataError(
                 f"{name}: column 'ds' is neither integers nor timestamps ({error})"
             ) from None
-    if not pd.api.types.is_numeric_dtype(data["y"]):
-        raise DataError(f"{name}: column 'y' must be numeric, got dtype {data['y'].dtype}")
+    if not pd.api.types.is_numeric_dtype(frame["y"]):
+        raise DataError(f"{name}: column 'y' must be numeric, got dtype {frame['y'].dtype}")
 
-    duplicated = data.duplicated(["unique_id", "ds"], keep=False)
+    # NumPy from here on: pandas' groupby/sort machinery costs milliseconds even for one short
+    # series, which would dominate a single-series predict().
+    codes, ids = pd.factorize(frame["unique_id"], sort=True)
+    stamps = ds.to_numpy()
+    keys = stamps.astype(np.int64) if integer_ds else stamps.view(np.int64)
+    order = np.lexsort((keys, codes))
+    codes, stamps, keys = codes[order], stamps[order], keys[order]
+    y = frame["y"].to_numpy(dtype=np.float64)[order]
+    same_series = codes[1:] == codes[:-1]
+    steps = np.diff(keys)
+
+    duplicated = same_series & (steps == 0)
     if duplicated.any():
-        first = data[duplicated].iloc[0]
-        count = int(data[duplicated].groupby("unique_id").size().iloc[0] // 2 or 1)
+        first = int(np.argmax(duplicated))
         raise DataError(
-            f"{name}: duplicate (unique_id, ds) rows, e.g. unique_id {first['unique_id']!r} at"
-            f" {first['ds']} ({count}+ duplicates); drop or aggregate them"
+            f"{name}: duplicate (unique_id, ds) rows, e.g. unique_id {ids[codes[first]]!r} at"
+            f" {stamps[first]} ({int(duplicated.sum())} duplicate(s)); drop or aggregate them"
         )
-    # Sorting is cheap and harmless; irregular spacing after sorting is the real problem.
-    data = data.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
-    resolved_freq = _resolve_freq(data, freq, integer_ds, name)
-    _check_regular(data, resolved_freq, integer_ds, name)
-    y = _fill(data, fill_missing, name)
-
-    sizes = data.groupby("unique_id", sort=False).size()
-    ids = sizes.index.to_numpy(dtype=object)
-    indptr = np.concatenate([[0], np.cumsum(sizes.to_numpy())]).astype(np.int64)
-    last_ds = data["ds"].to_numpy()[indptr[1:] - 1]
-    return SeriesData(ids, torch.from_numpy(y.astype(np.float32)), indptr, last_ds, resolved_freq)
+    indptr = np.concatenate([[0], np.flatnonzero(~same_series) + 1, [len(codes)]]).astype(np.int64)
+    longest = int(np.argmax(np.diff(indptr)))
+    resolved_freq = _resolve_freq(
+        stamps[indptr[longest] : indptr[longest + 1]], freq, integer_ds, ids[longest], name
+    )
+    irregular = same_series & ~_regular_steps(stamps, keys, resolved_freq, integer_ds)
+    if irregular.any():
+        first = int(np.argmax(irregular))
+        raise DataError(
+            f"{name}: series {ids[codes[first]]!r} is irregular: {stamps[first]} is followed by"
+            f" {stamps[first + 1]} but freq is {resolved_freq!r}; fill the gaps (e.g. reindex"
+            " to a full range)"
+        )
+    y = _fill(y, codes, ids, stamps, fill_missing, name)
+    return SeriesData(
+        np.asarray(ids, dtype=object),
+        torch.from_numpy(y.astype(np.float32)),
+        indptr,
+        stamps[indptr[1:] - 1],
+        resolved_freq,
+    )
 
 
 def _resolve_freq(
-    data: pd.DataFrame, freq: str | int | None, integer_ds: bool, name: str
+    stamps: np.ndarray, freq: str | int | None, integer_ds: bool, series: object, name: str
 ) -> str | int:
     if integer_ds:
         if freq is None:
@@ -193,8 +218,6 @@ def _resolve_freq(
         return freq
     if freq is not None:
         raise DataError(f"freq: timestamps need a pandas frequency string, got {freq!r}")
-    longest = data.groupby("unique_id").size().idxmax()
-    stamps = data.loc[data["unique_id"] == longest, "ds"]
     inferred = None
     if len(stamps) >= 3:
         try:
@@ -203,52 +226,66 @@ def _resolve_freq(
             inferred = None
     if inferred is None:
         raise DataError(
-            f"{name}: cannot infer the frequency of 'ds' (series {longest!r});"
+            f"{name}: cannot infer the frequency of 'ds' (series {series!r});"
             " pass freq='h', 'D', ... explicitly"
         )
     return inferred
 
 
-def _check_regular(data: pd.DataFrame, freq: str | int, integer_ds: bool, name: str) -> None:
-    """Every series must advance by exactly one ``freq`` step between rows."""
+def _fixed_step(stamps: np.ndarray, freq: str) -> int | None:
+    """``freq`` in the integer units of ``stamps``, or None for calendar offsets (months...)."""
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (ValueError, TypeError):
+        return None
+    unit = np.datetime_data(stamps.dtype)[0]
+    return int(step.to_timedelta64().astype(f"timedelta64[{unit}]").astype(np.int64))
+
+
+def _regular_steps(
+    stamps: np.ndarray, keys: np.ndarray, freq: str | int, integer_ds: bool
+) -> np.ndarray:
+    """For each consecutive pair of rows: does the second follow the first by one ``freq``?"""
     if integer_ds:
-        steps = data.groupby("unique_id", sort=False)["ds"].diff().dropna()
-        bad = steps[steps != freq]
-    else:
-        offset = pd.tseries.frequencies.to_offset(freq)
-        expected = data.groupby("unique_id", sort=False)["ds"].shift(1) + offset
-        bad = data["ds"][expected.notna() & (expected != data["ds"])]
-    if len(bad):
-        row = data.loc[bad.index[0]]
-        previous = data.loc[bad.index[0] - 1, "ds"]
-        raise DataError(
-            f"{name}: series {row['unique_id']!r} is irregular: {previous} is followed by"
-            f" {row['ds']} but freq is {freq!r}; fill the gaps (e.g. reindex to a full range)"
-        )
+        return np.diff(keys) == freq
+    step = _fixed_step(stamps, str(freq))
+    if step is not None:
+        return np.diff(keys) == step
+    offset = pd.tseries.frequencies.to_offset(freq)
+    expected = (pd.DatetimeIndex(stamps[:-1]) + offset).to_numpy()
+    return expected == stamps[1:]
 
 
-def _fill(data: pd.DataFrame, method: str | None, name: str) -> np.ndarray:
-    y = data["y"].astype(np.float64)
-    if not np.isfinite(y.dropna()).all():
+def _fill(
+    y: np.ndarray,
+    codes: np.ndarray,
+    ids: np.ndarray,
+    stamps: np.ndarray,
+    method: str | None,
+    name: str,
+) -> np.ndarray:
+    if np.isinf(y).any():
         raise DataError(f"{name}: column 'y' contains infinite values")
-    if not y.isna().any():
-        return y.to_numpy()
+    missing = np.isnan(y)
+    if not missing.any():
+        return y
     if method is None:
-        first = data.loc[y.isna()].iloc[0]
+        first = int(np.argmax(missing))
         raise DataError(
-            f"{name}: y has {int(y.isna().sum())} missing value(s), first in series"
-            f" {first['unique_id']!r} at {first['ds']}; pass fill_missing='ffill',"
+            f"{name}: y has {int(missing.sum())} missing value(s), first in series"
+            f" {ids[codes[first]]!r} at {stamps[first]}; pass fill_missing='ffill',"
             " 'interpolate' or 'zero'"
         )
-    groups = y.groupby(data["unique_id"], sort=False)
+    values = pd.Series(y)
+    groups = values.groupby(codes, sort=False)
     if method == "zero":
-        filled = y.fillna(0.0)
+        filled = values.fillna(0.0)
     elif method == "ffill":
         filled = groups.ffill().fillna(groups.bfill())
     else:
-        filled = groups.transform(lambda s: s.interpolate(limit_direction="both"))
+        filled = groups.transform(lambda part: part.interpolate(limit_direction="both"))
     if filled.isna().any():
-        series = data.loc[filled.isna(), "unique_id"].iloc[0]
+        series = ids[codes[int(np.argmax(filled.isna().to_numpy()))]]
         raise DataError(f"{name}: series {series!r} has no observed y value to fill from")
     return filled.to_numpy()
 
