@@ -233,7 +233,7 @@ class WindowModel:
         self.model_ = network.eval()
         return self
 
-    @torch.no_grad()
+    @torch.inference_mode()  # cheaper than no_grad: no version counters on the outputs
     def predict_outputs(self, data: SeriesData) -> torch.Tensor:
         """Raw outputs ``(n_series, h, outputs_per_step)`` in data units."""
         model = self._fitted()
