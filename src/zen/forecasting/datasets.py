@@ -146,7 +146,12 @@ def load_m4(
 
 def _read_m4_rows(path: Path) -> tuple[list[str], list[np.ndarray]]:
     wide = pd.read_csv(path, index_col=0)
-    values = wide.to_numpy(dtype=np.float64)
+    try:
+        values = wide.to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        raise DataError(
+            f"{path.name}: expected numbers after each series id; some cells are not numeric"
+        ) from None
     observed = ~np.isnan(values)
     counts = observed.sum(axis=1)
     # Padding is only allowed at the end of a row: a gap inside a series would shift its steps.

@@ -21,7 +21,7 @@ from torch import nn
 
 from zen.errors import ConfigError, NotFittedError
 from zen.forecasting.data import SeriesData, check_min_length
-from zen.forecasting.losses import ForecastLoss, MQLoss, get_loss
+from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows
 from zen.neural import StepOutput, TimeLimit, Trainer
@@ -249,7 +249,7 @@ class WindowModel:
 
     def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of the ``level`` % interval; needs a quantile loss (``MQLoss``)."""
-        if not isinstance(self.loss, MQLoss):
+        if not hasattr(self.loss, "interval"):
             raise ConfigError(
                 f"level: {self.alias} was trained with loss={self.loss.name!r}, which gives no"
                 " intervals; train it with loss=MQLoss(level=[...])"

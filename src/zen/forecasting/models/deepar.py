@@ -1,0 +1,258 @@
+r"""DeepAR: probabilistic forecasting with autoregressive recurrent networks (Salinas, Flunkert,
+Gasthaus & Januschowski, International Journal of Forecasting 2020).
+
+An LSTM reads the (scaled) series one value at a time; its state gives the parameters of the
+distribution of the next value (paper eq. 1-2):
+
+.. math::
+    \mathbf h_t = \mathrm{LSTM}(\mathbf h_{t-1}, z_{t-1}), \quad
+    \theta_t = \mathrm{decoder}(\mathbf h_t), \quad z_t \sim \ell(\cdot \mid \theta_t)
+
+with :math:`\ell` a Normal, StudentT or NegativeBinomial
+(:class:`~zen.forecasting.losses.DistributionLoss`).
+
+* **Training** (teacher forcing): over the whole window of ``input_size + h`` values the network
+  sees the true :math:`z_{t-1}` and is scored by :math:`-\log \ell(z_t \mid \theta_t)` at every
+  step, input part included, as in the paper and GluonTS: the conditioning range is just as
+  informative about one-step dynamics, and it multiplies the training signal per window.
+* **Prediction** (ancestral sampling, paper sec. 3.1): the LSTM reads the input window, then
+  ``trajectory_samples`` paths are drawn step by step, each draw fed back as the next input.
+  Paths of many series run as one batch (up to 65 536 series x path rows); only the ``h``
+  steps are a Python loop. The point
+  forecast is the median of the paths (robust to heavy StudentT tails and always inside every
+  interval), intervals are their empirical quantiles. Draws are seeded by ``random_seed``, so
+  a fitted model predicts the same paths every time.
+* **Scaling**: Normal and StudentT work in the space of the chosen ``scaler_type`` and paths are
+  mapped back. A NegativeBinomial cannot live in a shifted, rescaled space (it is a law on
+  counts), so it follows the paper (sec. 3.3): inputs are divided by
+  :math:`\nu = 1 + \mathrm{mean}(z_{1:t_0})` and the likelihood of the raw counts uses
+  :math:`\mu = \nu\,\tilde\mu,\ \alpha = \tilde\alpha / \sqrt{\nu}`; ``scaler_type`` must then be
+  ``"identity"``.
+
+Exogenous inputs (the paper's covariates :math:`\mathbf x_t`) are not supported by the base
+yet; they would join :math:`z_{t-1}` as extra LSTM input features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zen.errors import ConfigError, DataError
+from zen.forecasting.data import SeriesData
+from zen.forecasting.losses import DistributionLoss, ForecastLoss, get_distribution_loss
+from zen.forecasting.models.base import WindowModel
+from zen.forecasting.scalers import WindowScaler
+from zen.neural import StepOutput
+
+# Rows (series x paths) sampled at once: bounds the LSTM state memory at prediction.
+_SAMPLING_ROWS = 65536
+
+
+class DeepARNetwork(nn.Module):
+    """LSTM + MLP decoder to distribution parameters, with its own scaling and sampling.
+
+    ``training_loss`` scores a batch of windows ``(batch, input_size + h)``; ``forward`` maps
+    raw input windows ``(batch, input_size)`` to sample paths ``(batch, h, trajectory_samples)``
+    in data units.
+    """
+
+    def __init__(
+        self,
+        loss: DistributionLoss,
+        scaler: WindowScaler,
+        h: int,
+        lstm_n_layers: int,
+        lstm_hidden_size: int,
+        lstm_dropout: float,
+        decoder_hidden_layers: int,
+        decoder_hidden_size: int,
+        trajectory_samples: int,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.loss, self.scaler, self.h = loss, scaler, h
+        self.trajectory_samples, self.seed = trajectory_samples, seed
+        self.count_scaling = loss.distribution == "NegativeBinomial"
+        self.lstm = nn.LSTM(
+            input_size=1,
+            hidden_size=lstm_hidden_size,
+            num_layers=lstm_n_layers,
+            dropout=lstm_dropout if lstm_n_layers > 1 else 0.0,  # torch drops between layers
+            batch_first=True,
+        )
+        layers: list[nn.Module] = []
+        fan_in = lstm_hidden_size
+        for _ in range(decoder_hidden_layers):
+            layers += [nn.Linear(fan_in, decoder_hidden_size), nn.ReLU()]
+            fan_in = decoder_hidden_size
+        layers.append(nn.Linear(fan_in, loss.outputs_per_step))
+        self.decoder = nn.Sequential(*layers)
+
+    def statistics(self, insample: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Location and scale ``(batch, 1)`` of each window, from its input part only."""
+        if self.count_scaling:
+            scale = 1 + insample.mean(dim=1, keepdim=True)
+            return torch.zeros_like(scale), scale
+        return self.scaler.statistics(insample)
+
+    def unroll(
+        self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Raw distribution outputs ``(batch, steps, k)``, one per input step."""
+        hidden, state = self.lstm(inputs.unsqueeze(-1), state)
+        return self.decoder(hidden), state
+
+    def training_loss(self, batch: dict[str, torch.Tensor], loss_fn: Any) -> StepOutput:
+        window = batch["window"]
+        location, scale = self.statistics(window[:, : -self.h])
+        scaled = self.scaler.transform(window, location, scale)
+        outputs, _ = self.unroll(scaled[:, :-1])
+        if self.count_scaling:
+            log_likelihood = self.loss.log_likelihood(outputs, window[:, 1:], scale)
+        else:
+            log_likelihood = self.loss.log_likelihood(outputs, scaled[:, 1:])
+        return StepOutput(-log_likelihood.mean(), size=len(window))
+
+    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+        """Sample paths ``(batch, h, trajectory_samples)`` in data units, seeded by ``seed``."""
+        # A private copy of the generator state: predictions repeat and callers' RNG is untouched.
+        # Each call restarts the stream, so calls on different chunks of series reuse the same
+        # innovations; that couples far-apart series' paths, not the forecasts' distributions.
+        devices = [insample.device.index or 0] if insample.is_cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            chunk = max(1, _SAMPLING_ROWS // self.trajectory_samples)
+            return torch.cat([self._sample_paths(part) for part in insample.split(chunk)])
+
+    def _sample_paths(self, insample: torch.Tensor) -> torch.Tensor:
+        n_series, n_paths = len(insample), self.trajectory_samples
+        location, scale = self.statistics(insample)
+        outputs, state = self.unroll(self.scaler.transform(insample, location, scale))
+        # One row per (series, path): every path starts from its series' state after the input.
+        state = (state[0].repeat_interleave(n_paths, 1), state[1].repeat_interleave(n_paths, 1))
+        step_outputs = outputs[:, -1].repeat_interleave(n_paths, 0)
+        row_scale = scale[:, 0].repeat_interleave(n_paths) if self.count_scaling else None
+        draws = []
+        for step in range(self.h):
+            draw = self.loss.sample(step_outputs, row_scale)
+            draws.append(draw)
+            if step + 1 < self.h:
+                fed_back = draw / row_scale if row_scale is not None else draw
+                hidden, state = self.lstm(fed_back.reshape(-1, 1, 1), state)
+                step_outputs = self.decoder(hidden[:, -1])
+        paths = torch.stack(draws, dim=1).reshape(n_series, n_paths, self.h).transpose(1, 2)
+        if self.count_scaling:
+            return paths
+        return self.scaler.inverse(paths, location, scale)
+
+
+class DeepAR(WindowModel):
+    """DeepAR forecaster. Example: ``DeepAR(h=48, input_size=96, scaler_type="robust")``.
+
+    Args (beyond :class:`~zen.forecasting.models.base.WindowModel`'s, with neuralforecast's
+    names and defaults):
+        lstm_n_layers: stacked LSTM layers.
+        lstm_hidden_size: units per LSTM layer.
+        lstm_dropout: dropout between LSTM layers (training only).
+        decoder_hidden_layers: hidden ReLU layers of the MLP from the LSTM state to the
+            distribution parameters (0: one linear map).
+        decoder_hidden_size: width of those layers.
+        trajectory_samples: sample paths drawn per series at prediction.
+        loss: a :class:`~zen.forecasting.losses.DistributionLoss` (default
+            ``DistributionLoss("StudentT", level=[80, 90])``) or a distribution name.
+
+    ``predict`` gives the median path value per step, ``predict_interval`` the empirical
+    quantiles of the paths, for any level.
+    """
+
+    def __init__(
+        self,
+        h: int,
+        input_size: int,
+        lstm_n_layers: int = 2,
+        lstm_hidden_size: int = 128,
+        lstm_dropout: float = 0.1,
+        decoder_hidden_layers: int = 0,
+        decoder_hidden_size: int = 0,
+        trajectory_samples: int = 100,
+        loss: str | ForecastLoss | dict | None = None,
+        **base: Any,
+    ) -> None:
+        distribution = get_distribution_loss(
+            DistributionLoss("StudentT", level=(80, 90)) if loss is None else loss
+        )
+        super().__init__(h, input_size, loss=distribution, **base)
+        self.loss: DistributionLoss = distribution
+        for name, value, minimum in (("lstm_n_layers", lstm_n_layers, 1),
+                                     ("lstm_hidden_size", lstm_hidden_size, 1),
+                                     ("decoder_hidden_layers", decoder_hidden_layers, 0),
+                                     ("decoder_hidden_size", decoder_hidden_size, 0),
+                                     ("trajectory_samples", trajectory_samples, 1)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        if decoder_hidden_layers > 0 and decoder_hidden_size < 1:
+            raise ConfigError(
+                f"decoder_hidden_size: expected a positive integer with decoder_hidden_layers ="
+                f" {decoder_hidden_layers}, got {decoder_hidden_size!r}"
+            )
+        if not 0 <= lstm_dropout < 1:
+            raise ConfigError(f"lstm_dropout: expected a fraction in [0, 1), got {lstm_dropout!r}")
+        if distribution.distribution == "NegativeBinomial" and self.scaler_type != "identity":
+            raise ConfigError(
+                f"scaler_type: NegativeBinomial scales each window by 1 + its mean (DeepAR paper"
+                f" sec. 3.3) and needs scaler_type='identity', got {self.scaler_type!r}"
+            )
+        self.lstm_n_layers = lstm_n_layers
+        self.lstm_hidden_size = lstm_hidden_size
+        self.lstm_dropout = lstm_dropout
+        self.decoder_hidden_layers = decoder_hidden_layers
+        self.decoder_hidden_size = decoder_hidden_size
+        self.trajectory_samples = trajectory_samples
+
+    def _new_network(self) -> DeepARNetwork:  # type: ignore[override]
+        # Not build_network: DeepAR needs the targets inside the network and scales itself.
+        return DeepARNetwork(
+            loss=self.loss,
+            scaler=WindowScaler(self.scaler_type),
+            h=self.h,
+            lstm_n_layers=self.lstm_n_layers,
+            lstm_hidden_size=self.lstm_hidden_size,
+            lstm_dropout=self.lstm_dropout,
+            decoder_hidden_layers=self.decoder_hidden_layers,
+            decoder_hidden_size=self.decoder_hidden_size,
+            trajectory_samples=self.trajectory_samples,
+            seed=self.random_seed,
+        )
+
+    def fit(self, data: SeriesData, val_size: int = 0) -> DeepAR:
+        """Train on every series of ``data`` (see :meth:`WindowModel.fit`)."""
+        if self.loss.distribution == "NegativeBinomial" and bool((data.values < 0).any()):
+            position = int(data.values.argmin())
+            series = data.ids[np.searchsorted(data.indptr, position, side="right") - 1]
+            raise DataError(
+                f"df: NegativeBinomial models counts, but series {series!r} has the negative"
+                f" value {float(data.values[position]):g}; use DistributionLoss('StudentT')"
+                " or 'Normal'"
+            )
+        super().fit(data, val_size)
+        return self
+
+    def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds ``(n_series, h)`` of the central ``level`` % interval of the sample paths."""
+        low, high = self.loss.interval(self.predict_outputs(data), level)
+        return low.numpy().astype(np.float64), high.numpy().astype(np.float64)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **super().hyperparameters(),
+            "lstm_n_layers": self.lstm_n_layers,
+            "lstm_hidden_size": self.lstm_hidden_size,
+            "lstm_dropout": self.lstm_dropout,
+            "decoder_hidden_layers": self.decoder_hidden_layers,
+            "decoder_hidden_size": self.decoder_hidden_size,
+            "trajectory_samples": self.trajectory_samples,
+        }

@@ -1,0 +1,224 @@
+r"""TCN: temporal convolutional network forecaster (Bai, Kolter & Koltun 2018, "An Empirical
+Evaluation of Generic Convolutional and Recurrent Networks for Sequence Modeling").
+
+The encoder is a stack of residual blocks (paper sec. 3.4, fig. 1b), each two dilated causal
+convolutions with an activation and dropout, and a skip connection (a 1x1 convolution when the
+widths differ):
+
+.. math::
+    (F *_d x)_t = \sum_{i=0}^{k-1} f_i\, x_{t - d\,i}, \qquad
+    o = \mathrm{act}\big(x + \mathcal F(x)\big)
+
+Block :math:`j` uses dilation :math:`d_j` (1, 2, 4, ...), so the last position sees
+:math:`1 + 2 (k - 1) \sum_j d_j` input steps (63 with the defaults); inputs further back cannot
+reach it and are not computed. The last hidden state is the context: a linear map spreads it
+into ``context_size`` values per horizon step, and an MLP decoder shared by all steps turns each
+into ``outputs_per_step`` forecasts (neuralforecast's TCN decoder). Future exogenous variables,
+once the base supplies them, would be concatenated to each step's context before the decoder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from zen.errors import ConfigError
+from zen.forecasting.models.base import WindowModel
+from zen.neural import activations
+
+logger = logging.getLogger(__name__)
+
+
+class TemporalBlock(nn.Module):
+    """Two dilated causal convolutions with a residual connection (Bai et al. fig. 1b)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int,
+        activation: str,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.first = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.second = nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation)
+        self.activation = activations.get(activation)
+        self.dropout = nn.Dropout(dropout)
+        self.skip = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
+
+    def causal(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+        # Padding on the left only: output t never sees inputs after t.
+        return conv(functional.pad(x, ((self.kernel_size - 1) * self.dilation, 0)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, in_channels, length)`` -> ``(batch, out_channels, length)``."""
+        out = self.dropout(self.activation(self.causal(self.first, x)))
+        out = self.dropout(self.activation(self.causal(self.second, out)))
+        residual = x if self.skip is None else self.skip(x)
+        return self.activation(out + residual)
+
+    def __repr__(self) -> str:
+        return (
+            f"TemporalBlock({self.first.in_channels}, {self.first.out_channels},"
+            f" kernel_size={self.kernel_size}, dilation={self.dilation})"
+        )
+
+
+class TCNNetwork(nn.Module):
+    """Scaled inputs ``(batch, input_size)`` -> forecasts ``(batch, h, outputs_per_step)``."""
+
+    def __init__(
+        self,
+        h: int,
+        outputs_per_step: int,
+        kernel_size: int,
+        dilations: Sequence[int],
+        encoder_hidden_size: int,
+        encoder_activation: str,
+        encoder_dropout: float,
+        context_size: int,
+        decoder_hidden_size: int,
+        decoder_layers: int,
+    ) -> None:
+        super().__init__()
+        self.h, self.context_size = h, context_size
+        self.receptive_field = receptive_field(kernel_size, dilations)
+        self.encoder = nn.Sequential(
+            *[
+                TemporalBlock(
+                    1 if index == 0 else encoder_hidden_size,
+                    encoder_hidden_size,
+                    kernel_size,
+                    dilation,
+                    encoder_activation,
+                    encoder_dropout,
+                )
+                for index, dilation in enumerate(dilations)
+            ]
+        )
+        self.context_adapter = nn.Linear(encoder_hidden_size, context_size * h)
+        layers: list[nn.Module] = []
+        fan_in = context_size
+        for _ in range(decoder_layers - 1):
+            layers += [nn.Linear(fan_in, decoder_hidden_size), nn.ReLU()]
+            fan_in = decoder_hidden_size
+        layers.append(nn.Linear(fan_in, outputs_per_step))
+        self.decoder = nn.Sequential(*layers)
+
+    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+        visible = insample[:, -self.receptive_field :]
+        hidden = self.encoder(visible.unsqueeze(1))
+        context = self.context_adapter(hidden[:, :, -1]).reshape(-1, self.h, self.context_size)
+        return self.decoder(context)
+
+
+def receptive_field(kernel_size: int, dilations: Sequence[int]) -> int:
+    """Input steps the last output sees: two convolutions per block, each reaching
+    ``(kernel_size - 1) * dilation`` steps back."""
+    return 1 + 2 * (kernel_size - 1) * sum(dilations)
+
+
+class TCN(WindowModel):
+    """TCN forecaster. Example: ``TCN(h=48, input_size=96)``.
+
+    Args (beyond :class:`~zen.forecasting.models.base.WindowModel`'s, with neuralforecast's
+    names and defaults; ``scaler_type`` defaults to ``"robust"`` as there):
+        kernel_size: width of the causal convolutions.
+        dilations: one residual block per dilation.
+        encoder_hidden_size: channels of the convolutions.
+        encoder_activation: activation inside the blocks (zen registry name).
+        encoder_dropout: dropout after each convolution (Bai et al.; 0 in neuralforecast).
+        context_size: context values per horizon step.
+        decoder_hidden_size: width of the decoder MLP.
+        decoder_layers: linear layers of the decoder MLP (1: a single linear map).
+    """
+
+    def __init__(
+        self,
+        h: int,
+        input_size: int,
+        kernel_size: int = 2,
+        dilations: Sequence[int] = (1, 2, 4, 8, 16),
+        encoder_hidden_size: int = 200,
+        encoder_activation: str = "relu",
+        encoder_dropout: float = 0.0,
+        context_size: int = 10,
+        decoder_hidden_size: int = 200,
+        decoder_layers: int = 2,
+        scaler_type: str = "robust",
+        **base: Any,
+    ) -> None:
+        super().__init__(h, input_size, scaler_type=scaler_type, **base)
+        for name, value in (("kernel_size", kernel_size),
+                            ("encoder_hidden_size", encoder_hidden_size),
+                            ("context_size", context_size),
+                            ("decoder_hidden_size", decoder_hidden_size),
+                            ("decoder_layers", decoder_layers)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if not dilations or any(
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+            for value in dilations
+        ):
+            raise ConfigError(
+                f"dilations: expected one or more positive integers, got {list(dilations)!r}"
+            )
+        if not 0 <= encoder_dropout < 1:
+            raise ConfigError(
+                f"encoder_dropout: expected a fraction in [0, 1), got {encoder_dropout!r}"
+            )
+        activations.canonical_name(encoder_activation)
+        self.kernel_size = kernel_size
+        self.dilations = list(dilations)
+        self.encoder_hidden_size = encoder_hidden_size
+        self.encoder_activation = encoder_activation
+        self.encoder_dropout = encoder_dropout
+        self.context_size = context_size
+        self.decoder_hidden_size = decoder_hidden_size
+        self.decoder_layers = decoder_layers
+
+    @property
+    def receptive_field(self) -> int:
+        """How many of the latest input steps the forecast depends on."""
+        return receptive_field(self.kernel_size, self.dilations)
+
+    def build_network(self) -> nn.Module:
+        if self.receptive_field < self.input_size:
+            logger.info(
+                "TCN sees only the last %d of input_size=%d steps; add dilations to use more",
+                self.receptive_field,
+                self.input_size,
+            )
+        return TCNNetwork(
+            h=self.h,
+            outputs_per_step=self.loss.outputs_per_step,
+            kernel_size=self.kernel_size,
+            dilations=self.dilations,
+            encoder_hidden_size=self.encoder_hidden_size,
+            encoder_activation=self.encoder_activation,
+            encoder_dropout=self.encoder_dropout,
+            context_size=self.context_size,
+            decoder_hidden_size=self.decoder_hidden_size,
+            decoder_layers=self.decoder_layers,
+        )
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **super().hyperparameters(),
+            "kernel_size": self.kernel_size,
+            "dilations": self.dilations,
+            "encoder_hidden_size": self.encoder_hidden_size,
+            "encoder_activation": self.encoder_activation,
+            "encoder_dropout": self.encoder_dropout,
+            "context_size": self.context_size,
+            "decoder_hidden_size": self.decoder_hidden_size,
+            "decoder_layers": self.decoder_layers,
+        }
