@@ -160,7 +160,7 @@ def from_long(
 
     # NumPy from here on: pandas' groupby/sort machinery costs milliseconds even for one short
     # series, which would dominate a single-series predict().
-    codes, ids = pd.factorize(frame["unique_id"], sort=True)
+    codes, ids = _factorize_ids(frame["unique_id"])
     stamps = ds.to_numpy()
     keys = stamps.astype(np.int64) if integer_ds else stamps.view(np.int64)
     order = np.lexsort((keys, codes))
@@ -197,6 +197,15 @@ def from_long(
         stamps[indptr[1:] - 1],
         resolved_freq,
     )
+
+
+def _factorize_ids(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and sorted unique ids; one series (the predict() case) skips the hashing."""
+    values = column.to_numpy()
+    if len(values) and (values == values[0]).all():
+        return np.zeros(len(values), dtype=np.intp), np.asarray([values[0]], dtype=object)
+    codes, ids = pd.factorize(column, sort=True)
+    return codes, np.asarray(ids, dtype=object)
 
 
 def _resolve_freq(
