@@ -130,7 +130,8 @@ def main() -> int:
     train, test = load()
     data = from_long(train)
     ids = list(data.ids)
-    truth = test.pivot(index="unique_id", columns="ds", values="y").loc[ids].to_numpy()
+    by_series = test.sort_values(["unique_id", "ds"]).groupby("unique_id")["y"]
+    truth = np.stack([by_series.get_group(key).to_numpy() for key in ids])
     train_series = [data.series(i).numpy().astype(np.float64) for i in range(data.n_series)]
     from zen.forecasting import metrics
 
