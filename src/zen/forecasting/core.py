@@ -142,7 +142,9 @@ class Forecaster:
 
         Window ``i`` (0 = oldest) ends ``step_size * (n_windows - 1 - i)`` steps before the end
         of each series. With ``refit=False`` the models are fitted once, on the data before the
-        first cutoff; with ``refit=True`` before every cutoff.
+        first cutoff; with ``refit=True`` before every cutoff. Afterwards the Forecaster holds
+        the models and history of the last window; call :meth:`fit` again to forecast from the
+        full data.
 
         Returns:
             ``unique_id, ds, cutoff, y`` and one column per model (plus interval columns).
