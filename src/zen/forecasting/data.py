@@ -83,23 +83,6 @@ class SeriesData:
             self.ids, self.values[torch.from_numpy(index)], indptr, last_ds, self.freq
         )
 
-    def select(self, ids: np.ndarray) -> SeriesData:
-        """The series whose ``unique_id`` is in ``ids``, in the order given."""
-        position = {key: i for i, key in enumerate(self.ids)}
-        missing = [key for key in ids if key not in position]
-        if missing:
-            raise DataError(f"unique_id: unknown series {missing[:5]}")
-        order = [position[key] for key in ids]
-        pieces = [self.series(i) for i in order]
-        indptr = np.concatenate([[0], np.cumsum([len(piece) for piece in pieces])])
-        return SeriesData(
-            np.asarray(ids, dtype=object),
-            torch.cat(pieces),
-            indptr,
-            self.last_ds[order],
-            self.freq,
-        )
-
 
 def _shift(last_ds: np.ndarray, steps: np.ndarray, freq: str | int) -> np.ndarray:
     if isinstance(freq, int):

@@ -24,9 +24,23 @@ from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows
-from zen.neural import StepOutput, TimeLimit, Trainer
+from zen.neural import StepOutput, TimeLimit, Trainer, activations
 
 _PREDICT_CHUNK = 8192
+
+
+def block_mlp(
+    fan_in: int, mlp_units: Sequence[int], fan_out: int, activation: str, dropout: float
+) -> nn.Sequential:
+    """The MLP of an N-BEATS/N-HiTS block: ``Linear -> activation [-> Dropout]`` per hidden
+    width, then a linear layer to the ``fan_out`` expansion coefficients."""
+    layers: list[nn.Module] = []
+    for width_in, width_out in zip([fan_in, *mlp_units[:-1]], mlp_units, strict=True):
+        layers += [nn.Linear(width_in, width_out), activations.get(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(mlp_units[-1], fan_out))
+    return nn.Sequential(*layers)
 
 
 class DoublyResidualStack(nn.Module):

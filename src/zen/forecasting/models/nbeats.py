@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError
-from zen.forecasting.models.base import DoublyResidualStack, WindowModel
+from zen.forecasting.models.base import DoublyResidualStack, WindowModel, block_mlp
 from zen.neural import activations
 
 STACK_TYPES = ("identity", "trend", "seasonality")
@@ -68,13 +68,9 @@ class NBEATSBlock(nn.Module):
             self.register_buffer("backcast_basis", backcast_basis)
             self.register_buffer("forecast_basis", forecast_basis)
         self.n_backcast, self.n_forecast = n_backcast, n_forecast
-        layers: list[nn.Module] = []
-        for fan_in, fan_out in zip([input_size, *mlp_units[:-1]], mlp_units, strict=True):
-            layers += [nn.Linear(fan_in, fan_out), activations.get(activation)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(mlp_units[-1], n_backcast + n_forecast * outputs_per_step))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = block_mlp(
+            input_size, mlp_units, n_backcast + n_forecast * outputs_per_step, activation, dropout
+        )
         self.generic = backcast_basis is None
 
     def forward(self, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

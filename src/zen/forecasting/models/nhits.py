@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional
 
 from zen.errors import ConfigError
-from zen.forecasting.models.base import DoublyResidualStack, WindowModel
+from zen.forecasting.models.base import DoublyResidualStack, WindowModel, block_mlp
 from zen.neural import activations
 
 
@@ -52,13 +52,9 @@ class NHITSBlock(nn.Module):
         pool = nn.MaxPool1d if pooling_mode == "MaxPool1d" else nn.AvgPool1d
         self.pool = pool(kernel_size=pool_kernel_size, stride=pool_kernel_size, ceil_mode=True)
         pooled = -(-input_size // pool_kernel_size)
-        layers: list[nn.Module] = []
-        for fan_in, fan_out in zip([pooled, *mlp_units[:-1]], mlp_units, strict=True):
-            layers += [nn.Linear(fan_in, fan_out), activations.get(activation)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(mlp_units[-1], input_size + n_knots * outputs_per_step))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = block_mlp(
+            pooled, mlp_units, input_size + n_knots * outputs_per_step, activation, dropout
+        )
 
     def forward(self, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         theta = self.mlp(self.pool(residual.unsqueeze(1)).squeeze(1))
