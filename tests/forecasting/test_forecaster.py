@@ -80,9 +80,6 @@ def test_errors(series_df) -> None:
         Forecaster([Naive(h=3), Naive(h=4, alias="other")])
     with pytest.raises(ConfigError, match="aliases must be unique"):
         Forecaster([Naive(h=3), Naive(h=3)])
-    fc = forecaster().fit(series_df)
-    with pytest.raises(ConfigError, match="futr_df"):
-        fc.predict(futr_df=series_df)
     with pytest.raises(DataError, match="too few for 20 windows"):
         forecaster().cross_validation(series_df, n_windows=20)
 

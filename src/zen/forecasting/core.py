@@ -21,7 +21,7 @@ import torch
 
 import zen
 from zen.errors import ConfigError, DataError, NotFittedError
-from zen.forecasting.data import SeriesData, from_long
+from zen.forecasting.data import SeriesData, from_long, with_future, with_static
 from zen.forecasting.ensemble import Ensemble, fit_model
 from zen.forecasting.models.base import WindowModel
 from zen.neural import checkpoint
@@ -67,23 +67,66 @@ class Forecaster:
                 if hasattr(model, "random_seed"):
                     model.random_seed = seed
 
+    # ------------------------------------------------------------------ exogenous variables
+    @property
+    def temporal_exog(self) -> tuple[str, ...]:
+        """Columns of ``df`` some model reads (its ``hist_exog_list`` or ``futr_exog_list``)."""
+        return _listed(self.models, ("hist_exog_list", "futr_exog_list"))
+
+    @property
+    def future_exog(self) -> tuple[str, ...]:
+        """Columns ``predict`` needs in ``futr_df`` (some model's ``futr_exog_list``)."""
+        return _listed(self.models, ("futr_exog_list",))
+
+    @property
+    def static_exog(self) -> tuple[str, ...]:
+        """Columns of ``static_df`` some model reads (its ``stat_exog_list``)."""
+        return _listed(self.models, ("stat_exog_list",))
+
     # ------------------------------------------------------------------ fitting
-    def fit(self, df: pd.DataFrame, val_size: int = 0) -> Forecaster:
-        """Fit every model on ``df`` (long format: ``unique_id, ds, y``).
+    def fit(
+        self, df: pd.DataFrame, static_df: pd.DataFrame | None = None, val_size: int = 0
+    ) -> Forecaster:
+        """Fit every model on ``df`` (long format: ``unique_id, ds, y`` + exogenous columns).
 
         Args:
+            static_df: ``unique_id`` and the static variables of the models'
+                ``stat_exog_list``, one row per series.
             val_size: the last ``val_size`` points of each series validate neural models
                 (early stopping); 0 lets each model decide.
         """
+        self.static_df_ = self._static_rows(static_df)
         self.data_ = self._series(df, "df")
         self.freq_ = self.data_.freq
         for model in self.models:
             fit_model(model, self.data_, val_size)
         return self
 
-    def _series(self, df: pd.DataFrame, name: str) -> SeriesData:
+    def _static_rows(self, static_df: pd.DataFrame | None) -> pd.DataFrame | None:
+        if not self.static_exog:
+            return None
+        if static_df is None:
+            raise DataError(
+                f"static_df: the models' stat_exog_list names {list(self.static_exog)}; pass"
+                " static_df with unique_id and those columns, one row per series"
+            )
+        if not isinstance(static_df, pd.DataFrame):
+            raise DataError(
+                f"static_df: expected a pandas DataFrame, got {type(static_df).__name__}"
+            )
+        return static_df
+
+    def _series(
+        self, df: pd.DataFrame, name: str, static_df: pd.DataFrame | None = None
+    ) -> SeriesData:
         freq = getattr(self, "freq_", self.freq)
-        return from_long(df, freq, fill_missing=self.fill_missing, name=name)
+        data = from_long(
+            df, freq, fill_missing=self.fill_missing, name=name, exog_columns=self.temporal_exog
+        )
+        static_rows = self.static_df_ if static_df is None else static_df
+        if self.static_exog:
+            data = with_static(data, self._static_rows(static_rows), self.static_exog)
+        return data
 
     # ------------------------------------------------------------------ forecasting
     def predict(
@@ -91,13 +134,18 @@ class Forecaster:
         df: pd.DataFrame | None = None,
         futr_df: pd.DataFrame | None = None,
         level: Sequence[float] | None = None,
+        static_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Forecast ``h`` steps after the end of each series.
 
         Args:
-            df: other or updated history to forecast from (default: the data given to fit).
-            futr_df: future values of exogenous variables (not supported yet: must be None).
+            df: other or updated history to forecast from (default: the data given to fit),
+                with the models' exogenous columns.
+            futr_df: ``unique_id, ds`` and the future exogenous variables (the models'
+                ``futr_exog_list``) for the ``h`` steps after each series; needed exactly
+                when a model has future variables, ignored otherwise.
             level: interval levels in %, e.g. ``[80, 95]``; models must support them.
+            static_df: static variables of the series in ``df`` (default: those given to fit).
 
         Returns:
             Columns ``unique_id, ds`` then one per model, and ``<model>-lo-<level>`` /
@@ -105,11 +153,15 @@ class Forecaster:
         """
         if not hasattr(self, "data_"):
             raise NotFittedError("Forecaster is not fitted; call fit(df) first")
-        if futr_df is not None:
-            raise ConfigError(
-                "futr_df: future exogenous variables are not supported yet by zen.forecasting"
-            )
-        data = self.data_ if df is None else self._series(df, "df")
+        data = self.data_ if df is None else self._series(df, "df", static_df)
+        if self.future_exog:
+            if futr_df is None:
+                raise DataError(
+                    f"futr_df: the models use future exogenous variables"
+                    f" {list(self.future_exog)}; pass futr_df with unique_id, ds and their"
+                    f" values for the {self.h} steps after each series"
+                )
+            data = with_future(data, futr_df, self.future_exog, self.h)
         return self._forecast_frame(data, level)
 
     def _forecast_frame(self, data: SeriesData, level: Sequence[float] | None) -> pd.DataFrame:
@@ -137,12 +189,14 @@ class Forecaster:
         step_size: int | None = None,
         refit: bool = False,
         level: Sequence[float] | None = None,
+        static_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Forecast the last ``n_windows`` windows of ``df`` as if each cutoff were "now".
 
         Window ``i`` (0 = oldest) ends ``step_size * (n_windows - 1 - i)`` steps before the end
         of each series. With ``refit=False`` the models are fitted once, on the data before the
-        first cutoff; with ``refit=True`` before every cutoff. Afterwards the Forecaster holds
+        first cutoff; with ``refit=True`` before every cutoff. Future exogenous variables over
+        each window come from ``df`` itself. Afterwards the Forecaster holds
         the models and history of the last window; call :meth:`fit` again to forecast from the
         full data.
 
@@ -154,6 +208,7 @@ class Forecaster:
         step = self.h if step_size is None else step_size
         if step < 1:
             raise ConfigError(f"step_size: expected a positive integer, got {step_size!r}")
+        self.static_df_ = self._static_rows(static_df)
         data = self._series(df, "df")
         self.freq_ = data.freq
         back = self.h + step * (n_windows - 1)
@@ -166,7 +221,7 @@ class Forecaster:
         frames = []
         for window in range(n_windows):
             keep = data.lengths - self.h - step * (n_windows - 1 - window)
-            history = data.head(keep)
+            history = data.head(keep, horizon=self.h)
             if refit or window == 0:
                 self._fit_series(history)
             forecast = self._forecast_frame(history, level)
@@ -202,15 +257,19 @@ class Forecaster:
                 },
             )
             # The training history, so predict() without df works after loading.
-            checkpoint.save_tensors(
-                staging / "history.safetensors",
-                {"values": self.data_.values, "indptr": torch.from_numpy(self.data_.indptr)},
-            )
+            tensors = {"values": self.data_.values, "indptr": torch.from_numpy(self.data_.indptr)}
+            for key in ("exog", "static"):
+                value = getattr(self.data_, key)
+                if value is not None:
+                    tensors[key] = value.contiguous()
+            checkpoint.save_tensors(staging / "history.safetensors", tensors)
             checkpoint.write_json(
                 staging / "history.json",
                 {
                     "ids": [_plain(key) for key in self.data_.ids],
                     "last_ds": [str(value) for value in self.data_.last_ds],
+                    "exog_names": list(self.data_.exog_names),
+                    "static_names": list(self.data_.static_names),
                 },
             )
         return Path(path)
@@ -239,7 +298,16 @@ class Forecaster:
             tensors["indptr"].numpy(),
             last_ds,
             freq,
+            exog=tensors.get("exog"),
+            exog_names=tuple(history.get("exog_names", ())),
+            static=tensors.get("static"),
+            static_names=tuple(history.get("static_names", ())),
         )
+        forecaster.static_df_ = None
+        if forecaster.data_.static is not None:
+            forecaster.static_df_ = pd.DataFrame(
+                forecaster.data_.static.numpy(), columns=list(forecaster.data_.static_names)
+            ).assign(unique_id=forecaster.data_.ids)
         for model in models:
             _fit_stateless(model, forecaster.data_)
         return forecaster
@@ -291,6 +359,17 @@ def _fit_stateless(model: Any, data: SeriesData) -> None:
             _fit_stateless(member, data)
     elif not isinstance(model, WindowModel):
         model.fit(data)
+
+
+def _listed(models: Sequence[Any], arguments: Sequence[str]) -> tuple[str, ...]:
+    """Column names in the models' (and ensemble members') ``arguments`` lists, in order."""
+    names: dict[str, None] = {}
+    for model in models:
+        if isinstance(model, Ensemble):
+            names.update(dict.fromkeys(_listed(model.models, arguments)))
+        for argument in arguments:
+            names.update(dict.fromkeys(getattr(model, argument, ())))
+    return tuple(names)
 
 
 def _plain(value: Any) -> Any:

@@ -4,10 +4,17 @@ Every forecasting model reads :class:`SeriesData`: all values of all series conc
 float32 tensor with an offsets array (CSR layout), so windows are cut by index arithmetic and
 no per-series Python objects are kept. :func:`from_long` checks the frame once, at the boundary,
 and reports problems per series.
+
+Exogenous variables ride along in the same layout: temporal columns (historic or future) as a
+``(total_points, k)`` tensor beside ``values``, static columns as one row per series
+(:func:`with_static`), and the values of future columns over the forecast horizon as
+``(n_series, h, k)`` (:func:`with_future`). Models pick their columns by name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +37,13 @@ class SeriesData:
         indptr: ``values[indptr[i]:indptr[i+1]]`` is series ``i``; shape ``(n_series + 1,)``.
         last_ds: the last timestamp (or integer step) of each series.
         freq: the pandas frequency of ``ds`` (``"h"``, ``"D"``...) or ``1`` for integer steps.
+        exog: temporal exogenous columns aligned with ``values``, ``(total_points, k)``.
+        exog_names: the names of ``exog``'s columns.
+        static: static exogenous values, one row per series, ``(n_series, s)``.
+        static_names: the names of ``static``'s columns.
+        future: values of temporal exogenous columns over the ``h`` steps after each series'
+            end, ``(n_series, h, f)``; what ``futr_df`` supplies at prediction time.
+        future_names: the names of ``future``'s columns.
     """
 
     ids: np.ndarray
@@ -37,6 +51,12 @@ class SeriesData:
     indptr: np.ndarray
     last_ds: np.ndarray
     freq: str | int
+    exog: torch.Tensor | None = None
+    exog_names: tuple[str, ...] = ()
+    static: torch.Tensor | None = None
+    static_names: tuple[str, ...] = ()
+    future: torch.Tensor | None = None
+    future_names: tuple[str, ...] = ()
 
     @property
     def n_series(self) -> int:
@@ -69,19 +89,68 @@ class SeriesData:
             ]
         )
 
-    def head(self, keep: np.ndarray) -> SeriesData:
-        """Each series cut to its first ``keep[i]`` values (for cross-validation cutoffs)."""
+    def head(self, keep: np.ndarray, horizon: int = 0) -> SeriesData:
+        """Each series cut to its first ``keep[i]`` values (for cross-validation cutoffs).
+
+        With ``horizon > 0``, the temporal exogenous values of the ``horizon`` steps after each
+        cut become the result's ``future``, as ``futr_df`` would supply them at that cutoff.
+        """
         keep = np.asarray(keep, dtype=np.int64)
-        if np.any(keep < 1) or np.any(keep > self.lengths):
-            raise DataError("head: every series must keep between 1 and all of its values")
+        if np.any(keep < 1) or np.any(keep + horizon > self.lengths):
+            raise DataError(
+                f"head: every series must keep between 1 and all of its values (less {horizon}"
+                " future steps)"
+            )
         starts = self.indptr[:-1]
-        index = np.concatenate([np.arange(s, s + k) for s, k in zip(starts, keep, strict=True)])
+        index = torch.from_numpy(
+            np.concatenate([np.arange(s, s + k) for s, k in zip(starts, keep, strict=True)])
+        )
         indptr = np.concatenate([[0], np.cumsum(keep)])
         dropped = self.lengths - keep
-        last_ds = _shift(self.last_ds, -dropped, self.freq)
-        return SeriesData(
-            self.ids, self.values[torch.from_numpy(index)], indptr, last_ds, self.freq
+        cut = dataclasses.replace(
+            self,
+            values=self.values[index],
+            indptr=indptr,
+            last_ds=_shift(self.last_ds, -dropped, self.freq),
+            future=None,
+            future_names=(),
         )
+        if self.exog is None:
+            return cut
+        cut = dataclasses.replace(cut, exog=self.exog[index])
+        if horizon:
+            after = torch.from_numpy(starts + keep)[:, None] + torch.arange(horizon)
+            cut = dataclasses.replace(cut, future=self.exog[after], future_names=self.exog_names)
+        return cut
+
+    def exog_columns(self, names: Sequence[str], argument: str) -> torch.Tensor:
+        """The temporal exogenous columns ``names``, ``(total_points, len(names))``."""
+        return self.exog[:, _positions(self.exog_names, names, argument, "df")]  # type: ignore[index]
+
+    def static_columns(self, names: Sequence[str], argument: str) -> torch.Tensor:
+        """The static columns ``names``, ``(n_series, len(names))``."""
+        return self.static[:, _positions(self.static_names, names, argument, "static_df")]  # type: ignore[index]
+
+    def future_columns(self, names: Sequence[str], argument: str) -> torch.Tensor:
+        """Future values of ``names`` over the horizon, ``(n_series, h, len(names))``."""
+        if self.future is None:
+            raise DataError(
+                f"futr_df: {argument} lists future exogenous variables {list(names)}, so"
+                " predict() needs futr_df with their values for the h steps after each series"
+            )
+        return self.future[..., _positions(self.future_names, names, argument, "futr_df")]
+
+
+def _positions(
+    available: Sequence[str], names: Sequence[str], argument: str, source: str
+) -> list[int]:
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise DataError(
+            f"{source}: missing exogenous column(s) {missing} listed in {argument}"
+            f" (it has {list(available)})"
+        )
+    return [available.index(name) for name in names]
 
 
 def _shift(last_ds: np.ndarray, steps: np.ndarray, freq: str | int) -> np.ndarray:
@@ -99,6 +168,7 @@ def from_long(
     *,
     fill_missing: str | None = None,
     name: str = "df",
+    exog_columns: Sequence[str] = (),
 ) -> SeriesData:
     """Validate a long data frame and convert it to :class:`SeriesData`.
 
@@ -109,6 +179,8 @@ def from_long(
         fill_missing: what to do with NaN in ``y``: ``None`` raises, ``"ffill"``,
             ``"interpolate"`` (linear) or ``"zero"``.
         name: the argument name used in error messages.
+        exog_columns: numeric temporal exogenous columns to keep (``SeriesData.exog``); their
+            missing values are filled like ``y``'s.
 
     Raises:
         DataError: missing columns, empty frame, duplicate or unsorted-irregular timestamps,
@@ -122,6 +194,8 @@ def from_long(
             f"{name}: missing column(s) {missing}; expected long format with columns"
             f" unique_id, ds, y (got {list(frame.columns)[:10]})"
         )
+    exog_columns = tuple(exog_columns)
+    _check_numeric_columns(frame, exog_columns, name, "exogenous")
     if frame.empty:
         raise DataError(f"{name}: has no rows")
     if fill_missing is not None and fill_missing not in FILL_METHODS:
@@ -172,14 +246,114 @@ def from_long(
             f" {stamps[first + 1]} but freq is {resolved_freq!r}; fill the gaps (e.g. reindex"
             " to a full range)"
         )
-    y = _fill(y, codes, ids, stamps, fill_missing, name)
+    y = _fill(y, codes, ids, stamps, fill_missing, name, "y")
+    exog = None
+    if exog_columns:
+        columns = frame[list(exog_columns)].to_numpy(dtype=np.float64)[order]
+        exog = np.stack(
+            [
+                _fill(column, codes, ids, stamps, fill_missing, name, label)
+                for column, label in zip(columns.T, exog_columns, strict=True)
+            ],
+            axis=1,
+        )
     return SeriesData(
         np.asarray(ids, dtype=object),
         torch.from_numpy(y.astype(np.float32)),
         indptr,
         stamps[indptr[1:] - 1],
         resolved_freq,
+        exog=None if exog is None else torch.from_numpy(exog.astype(np.float32)),
+        exog_names=exog_columns,
     )
+
+
+def with_static(
+    data: SeriesData, static_df: pd.DataFrame, columns: Sequence[str], name: str = "static_df"
+) -> SeriesData:
+    """``data`` with the static exogenous ``columns`` of ``static_df`` (one row per series).
+
+    Raises:
+        DataError: ``static_df`` lacks ``unique_id`` or a column, repeats a series, misses a
+            series of ``data``, or has non-numeric or missing values.
+    """
+    columns = tuple(columns)
+    if not isinstance(static_df, pd.DataFrame):
+        raise DataError(f"{name}: expected a pandas DataFrame, got {type(static_df).__name__}")
+    if "unique_id" not in static_df.columns:
+        raise DataError(f"{name}: missing column 'unique_id' (one row per series)")
+    _check_numeric_columns(static_df, columns, name, "static exogenous")
+    repeated = static_df["unique_id"].duplicated()
+    if repeated.any():
+        raise DataError(
+            f"{name}: series {static_df['unique_id'][repeated].iloc[0]!r} has more than one row;"
+            " static variables take one row per unique_id"
+        )
+    rows = static_df.set_index("unique_id").reindex(pd.Index(data.ids))[list(columns)]
+    absent = rows.isna().any(axis=1).to_numpy()
+    if absent.any():
+        raise DataError(
+            f"{name}: no complete row of {list(columns)} for series {data.ids[absent][0]!r}"
+            f" ({int(absent.sum())} series affected)"
+        )
+    values = torch.tensor(rows.to_numpy(dtype=np.float32))
+    return dataclasses.replace(data, static=values, static_names=columns)
+
+
+def with_future(
+    data: SeriesData,
+    futr_df: pd.DataFrame,
+    columns: Sequence[str],
+    h: int,
+    name: str = "futr_df",
+) -> SeriesData:
+    """``data`` with the values of ``columns`` over the ``h`` steps after each series' end.
+
+    ``futr_df`` has ``unique_id``, ``ds`` and the columns; it needs a row for every series and
+    future timestamp (extra rows are ignored).
+
+    Raises:
+        DataError: a missing column, a missing (series, timestamp) row, or missing values.
+    """
+    columns = tuple(columns)
+    if not isinstance(futr_df, pd.DataFrame):
+        raise DataError(f"{name}: expected a pandas DataFrame, got {type(futr_df).__name__}")
+    absent = [column for column in ("unique_id", "ds") if column not in futr_df.columns]
+    if absent:
+        raise DataError(f"{name}: missing column(s) {absent}")
+    _check_numeric_columns(futr_df, columns, name, "future exogenous")
+    future_ds = data.future_ds(h).reshape(-1)
+    wanted = pd.DataFrame({"unique_id": np.repeat(data.ids, h), "ds": future_ds})
+    given = futr_df[["unique_id", "ds", *columns]]
+    if not isinstance(data.freq, int):
+        given = given.assign(ds=pd.to_datetime(given["ds"]))
+    matched = wanted.merge(given.drop_duplicates(["unique_id", "ds"]), how="left")
+    holes = matched[list(columns)].isna().any(axis=1).to_numpy()
+    if holes.any():
+        first = int(np.argmax(holes))
+        raise DataError(
+            f"{name}: no value of {list(columns)} for series {wanted['unique_id'][first]!r} at"
+            f" {wanted['ds'][first]} ({int(holes.sum())} of {len(wanted)} future rows missing);"
+            f" futr_df needs the {h} steps after the end of every series"
+        )
+    values = matched[list(columns)].to_numpy(dtype=np.float32).reshape(data.n_series, h, -1)
+    return dataclasses.replace(data, future=torch.tensor(values), future_names=columns)
+
+
+def _check_numeric_columns(
+    frame: pd.DataFrame, columns: Sequence[str], name: str, kind: str
+) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name}: missing {kind} column(s) {missing} (it has {list(frame.columns)[:10]})"
+        )
+    for column in columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):  # booleans count as numeric
+            raise DataError(
+                f"{name}: {kind} column {column!r} must be numeric, got dtype"
+                f" {frame[column].dtype}; encode categories as numbers first"
+            )
 
 
 def _factorize_ids(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -255,16 +429,17 @@ def _fill(
     stamps: np.ndarray,
     method: str | None,
     name: str,
+    column: str,
 ) -> np.ndarray:
     if np.isinf(y).any():
-        raise DataError(f"{name}: column 'y' contains infinite values")
+        raise DataError(f"{name}: column {column!r} contains infinite values")
     missing = np.isnan(y)
     if not missing.any():
         return y
     if method is None:
         first = int(np.argmax(missing))
         raise DataError(
-            f"{name}: y has {int(missing.sum())} missing value(s), first in series"
+            f"{name}: {column} has {int(missing.sum())} missing value(s), first in series"
             f" {ids[codes[first]]!r} at {stamps[first]}; pass fill_missing='ffill',"
             " 'interpolate' or 'zero'"
         )
@@ -278,7 +453,7 @@ def _fill(
         filled = groups.transform(lambda part: part.interpolate(limit_direction="both"))
     if filled.isna().any():
         series = ids[codes[int(np.argmax(filled.isna().to_numpy()))]]
-        raise DataError(f"{name}: series {series!r} has no observed y value to fill from")
+        raise DataError(f"{name}: series {series!r} has no observed {column} value to fill from")
     return filled.to_numpy()
 
 

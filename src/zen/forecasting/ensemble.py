@@ -61,7 +61,7 @@ class Ensemble:
     def fit(self, data: SeriesData, val_size: int = 0) -> Ensemble:
         """Fit every member (and, for ``weighted``, score them on a held-out last window)."""
         if self.method == "weighted":
-            train = data.head(data.lengths - self.h)
+            train = data.head(data.lengths - self.h, horizon=self.h)
             truth = np.stack(
                 [data.series(i)[-self.h :].numpy() for i in range(data.n_series)]
             ).astype(np.float64)

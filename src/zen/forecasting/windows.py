@@ -20,6 +20,9 @@ from zen.forecasting.data import SeriesData
 class WindowSampler:
     """An endless iterable of ``{"window": (batch, input_size + h)}`` training batches.
 
+    With temporal covariates, batches also hold ``"exog": (batch, input_size + h, k)`` cut at
+    the same positions; with static ones, ``"static": (batch, s)`` of each window's series.
+
     Args:
         data: the training series (each at least ``input_size + h`` long).
         input_size: length of the model's input.
@@ -27,6 +30,8 @@ class WindowSampler:
         batch_size: windows per batch.
         generator: the random generator (seeded by the model's ``random_seed``).
         end_trim: values at the end of every series kept out of training (the validation part).
+        exog: temporal covariates aligned with ``data.values``, ``(total_points, k)``.
+        static: static covariates, ``(n_series, s)``.
     """
 
     def __init__(
@@ -37,8 +42,11 @@ class WindowSampler:
         batch_size: int,
         generator: torch.Generator,
         end_trim: int = 0,
+        exog: torch.Tensor | None = None,
+        static: torch.Tensor | None = None,
     ) -> None:
         self.values = data.values
+        self.exog, self.static = exog, static
         self.window = input_size + h
         self.batch_size = batch_size
         self.generator = generator
@@ -55,11 +63,22 @@ class WindowSampler:
             fraction = torch.rand(self.batch_size, generator=self.generator, dtype=torch.float64)
             start = (fraction * self.counts[series]).long()
             index = (self.starts[series] + start).unsqueeze(1) + self.offsets
-            yield {"window": self.values[index]}
+            batch = {"window": self.values[index]}
+            if self.exog is not None:
+                batch["exog"] = self.exog[index]
+            if self.static is not None:
+                batch["static"] = self.static[series]
+            yield batch
 
 
-def last_windows(data: SeriesData, length: int, end_trim: int = 0) -> torch.Tensor:
-    """The last ``length`` values of every series (before ``end_trim`` values), ``(n, length)``."""
+def last_windows(
+    data: SeriesData, length: int, end_trim: int = 0, values: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The last ``length`` values of every series (before ``end_trim`` values), ``(n, length)``.
+
+    ``values`` (default ``data.values``) may be any tensor aligned with the series' points,
+    e.g. covariates ``(total_points, k)``, giving ``(n, length, k)``.
+    """
     ends = torch.from_numpy(data.indptr[1:] - end_trim)
     index = (ends - length).unsqueeze(1) + torch.arange(length)
-    return data.values[index]
+    return (data.values if values is None else values)[index]

@@ -1,9 +1,11 @@
 """WindowModel: what every window-based neural forecaster shares, written once.
 
 A subclass only builds its network (``build_network``): a module mapping scaled inputs
-``(batch, input_size)`` to outputs ``(batch, h, outputs_per_step)``. Windowing, scaling, the
-loss, training with :class:`zen.neural.Trainer`, early stopping on a validation window,
-seeding, prediction and persistence live here. Hyperparameter names follow neuralforecast
+``(batch, input_size)`` to outputs ``(batch, h, outputs_per_step)``, and, for a model whose
+paper uses exogenous variables (``EXOGENOUS``), taking scaled
+:class:`~zen.forecasting.covariates.Covariates` as a second argument. Windowing, scaling, the
+loss, covariates, training with :class:`zen.neural.Trainer`, early stopping on a validation
+window, seeding, prediction and persistence live here. Hyperparameter names follow neuralforecast
 (``h``, ``input_size``, ``max_steps``, ``learning_rate``, ``windows_batch_size``,
 ``scaler_type``, ``early_stop_patience_steps``, ``val_check_steps``, ``random_seed``) so code
 moves over unchanged.
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError, NotFittedError
+from zen.forecasting.covariates import Covariates, CovariateScaler, exogenous_lists
 from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
@@ -57,40 +60,65 @@ class DoublyResidualStack(nn.Module):
         first: Any = blocks[0]
         self.h, self.outputs_per_step = int(first.h), int(first.outputs_per_step)
 
-    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+    def forward(self, insample: torch.Tensor, covariates: Covariates | None = None) -> torch.Tensor:
         # Reference implementation's convention: blocks see the input newest-first.
         residual = insample.flip(dims=(-1,))
         level = insample[:, -1:].unsqueeze(-1)
         forecast = level.expand(-1, self.h, self.outputs_per_step)
+        extra = None if covariates is None else covariates.flat()
         for block in self.blocks:
-            backcast, block_forecast = block(residual)
+            backcast, block_forecast = block(residual) if extra is None else block(residual, extra)
             residual = residual - backcast
             forecast = forecast + block_forecast
         return forecast
 
 
 class WindowNetwork(nn.Module):
-    """Scaler + network + loss as one module the Trainer can fit (``training_loss`` hook)."""
+    """Scalers + network + loss as one module the Trainer can fit (``training_loss`` hook)."""
 
-    def __init__(self, network: nn.Module, scaler: WindowScaler, loss: ForecastLoss, h: int):
+    def __init__(
+        self,
+        network: nn.Module,
+        scaler: WindowScaler,
+        loss: ForecastLoss,
+        h: int,
+        covariates: CovariateScaler,
+    ):
         super().__init__()
         self.network = network
         self.scaler = scaler
         self.loss = loss
         self.h = h
+        self.covariates = covariates
 
-    def forward(self, insample: torch.Tensor) -> torch.Tensor:
-        """Forecast outputs in data units, ``(batch, h, outputs_per_step)``, from raw inputs."""
+    def forward(
+        self,
+        insample: torch.Tensor,
+        exog: torch.Tensor | None = None,
+        static: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Forecast outputs in data units, ``(batch, h, outputs_per_step)``, from raw inputs
+        ``(batch, input_size)`` and raw covariates (see :class:`CovariateScaler`)."""
         location, scale = self.scaler.statistics(insample)
-        scaled = self.network(self.scaler.transform(insample, location, scale))
+        scaled = self._network(self.scaler.transform(insample, location, scale), exog, static)
         return self.scaler.inverse(scaled, location, scale)
+
+    def _network(
+        self, scaled: torch.Tensor, exog: torch.Tensor | None, static: torch.Tensor | None
+    ) -> torch.Tensor:
+        covariates = self.covariates.split(exog, static)
+        return self.network(scaled) if covariates is None else self.network(scaled, covariates)
 
     def training_loss(self, batch: dict[str, torch.Tensor], loss_fn: Any) -> StepOutput:
         window = batch["window"]
         insample, target = window[:, : -self.h], window[:, -self.h :]
         location, scale = self.scaler.statistics(insample)
         # The loss is taken in each window's own scale, so every series weighs the same.
-        outputs = self.network(self.scaler.transform(insample, location, scale))
+        outputs = self._network(
+            self.scaler.transform(insample, location, scale),
+            batch.get("exog"),
+            batch.get("static"),
+        )
         loss = self.loss(outputs, self.scaler.transform(target, location, scale))
         return StepOutput(loss, size=len(window))
 
@@ -115,7 +143,14 @@ class WindowModel:
         progress: show a progress bar while training.
         max_time_s: stop training after this many seconds (checked every
             ``val_check_steps``); ``None``: no limit.
+        futr_exog_list: columns of ``df`` known in advance (also needed in ``futr_df``).
+        hist_exog_list: columns of ``df`` known only up to the forecast origin.
+        stat_exog_list: columns of ``static_df`` (one row per series).
+
+    Subclasses name the exogenous kinds their paper supports in ``EXOGENOUS``.
     """
+
+    EXOGENOUS: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -133,6 +168,9 @@ class WindowModel:
         alias: str | None = None,
         progress: bool = False,
         max_time_s: float | None = None,
+        futr_exog_list: Sequence[str] | None = None,
+        hist_exog_list: Sequence[str] | None = None,
+        stat_exog_list: Sequence[str] | None = None,
     ) -> None:
         for name, value in (("h", h), ("input_size", input_size), ("max_steps", max_steps),
                             ("windows_batch_size", windows_batch_size),
@@ -156,6 +194,18 @@ class WindowModel:
         self._alias = alias
         self.progress = progress
         self.max_time_s = max_time_s
+        exogenous = exogenous_lists(
+            type(self).__name__,
+            self.EXOGENOUS,
+            {
+                "futr_exog_list": futr_exog_list,
+                "hist_exog_list": hist_exog_list,
+                "stat_exog_list": stat_exog_list,
+            },
+        )
+        self.futr_exog_list = exogenous["futr_exog_list"]
+        self.hist_exog_list = exogenous["hist_exog_list"]
+        self.stat_exog_list = exogenous["stat_exog_list"]
 
     # ------------------------------------------------------------------ to override
     def build_network(self) -> nn.Module:
@@ -177,6 +227,9 @@ class WindowModel:
             "early_stop_patience_steps": self.early_stop_patience_steps,
             "random_seed": self.random_seed,
             "alias": self._alias,
+            "futr_exog_list": self.futr_exog_list,
+            "hist_exog_list": self.hist_exog_list,
+            "stat_exog_list": self.stat_exog_list,
         }
 
     # ------------------------------------------------------------------ estimator API
@@ -198,16 +251,30 @@ class WindowModel:
             raise ConfigError(f"val_size: expected 0 or at least h={self.h}, got {val_size}")
         check_min_length(data, self.input_size, self.h + val_size)
 
+        exog, static = self._covariate_inputs(data)
         torch.manual_seed(self.random_seed)
         self.model_ = self._new_network()
+        self.model_.covariates.fit(exog, static)
         generator = torch.Generator().manual_seed(self.random_seed)
         sampler = WindowSampler(
-            data, self.input_size, self.h, self.windows_batch_size, generator, end_trim=val_size
+            data,
+            self.input_size,
+            self.h,
+            self.windows_batch_size,
+            generator,
+            end_trim=val_size,
+            exog=exog,
+            static=static,
         )
         validation = None
         if val_size:
-            windows = last_windows(data, self.input_size + self.h, end_trim=val_size - self.h)
-            validation = [{"window": chunk} for chunk in windows.split(_PREDICT_CHUNK)]
+            window = self.input_size + self.h
+            batch = {"window": last_windows(data, window, end_trim=val_size - self.h)}
+            if exog is not None:
+                batch["exog"] = last_windows(data, window, val_size - self.h, values=exog)
+            if static is not None:
+                batch["static"] = static
+            validation = _chunks(batch)
         epochs = math.ceil(self.max_steps / self.val_check_steps)
         decay_every = max(
             1, round(self.max_steps / max(self.num_lr_decays, 1) / self.val_check_steps)
@@ -233,8 +300,38 @@ class WindowModel:
 
     def _new_network(self) -> WindowNetwork:
         return WindowNetwork(
-            self.build_network(), WindowScaler(self.scaler_type), self.loss, self.h
+            self.build_network(),
+            WindowScaler(self.scaler_type),
+            self.loss,
+            self.h,
+            self._covariate_scaler(),
         )
+
+    def _covariate_scaler(self) -> CovariateScaler:
+        return CovariateScaler(
+            len(self.hist_exog_list),
+            len(self.futr_exog_list),
+            len(self.stat_exog_list),
+            self.input_size,
+        )
+
+    def _covariate_inputs(
+        self, data: SeriesData
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """This model's temporal covariates ``(total_points, n_hist + n_futr)`` and static
+        ones ``(n_series, n_stat)`` from ``data`` (None where it uses none)."""
+        exog = static = None
+        if self.hist_exog_list or self.futr_exog_list:
+            exog = torch.cat(
+                [
+                    data.exog_columns(self.hist_exog_list, f"{self.alias}'s hist_exog_list"),
+                    data.exog_columns(self.futr_exog_list, f"{self.alias}'s futr_exog_list"),
+                ],
+                dim=1,
+            )
+        if self.stat_exog_list:
+            static = data.static_columns(self.stat_exog_list, f"{self.alias}'s stat_exog_list")
+        return exog, static
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The fitted network's state (for saving with safetensors)."""
@@ -252,10 +349,32 @@ class WindowModel:
         """Raw outputs ``(n_series, h, outputs_per_step)`` in data units."""
         model = self._fitted()
         check_min_length(data, self.input_size, 0)
-        insample = last_windows(data, self.input_size)
+        batch = {"window": last_windows(data, self.input_size)}
+        exog, static = self._covariate_inputs(data)
+        if exog is not None:
+            batch["exog"] = self._prediction_exog(data, exog)
+        if static is not None:
+            batch["static"] = static
         device = next(model.parameters()).device
-        chunks = [model(chunk.to(device)).cpu() for chunk in insample.split(_PREDICT_CHUNK)]
-        return torch.cat(chunks)
+        outputs = []
+        for chunk in _chunks(batch):
+            on_device = {key: value.to(device) for key, value in chunk.items()}
+            outputs.append(
+                model(on_device["window"], on_device.get("exog"), on_device.get("static")).cpu()
+            )
+        return torch.cat(outputs)
+
+    def _prediction_exog(self, data: SeriesData, exog: torch.Tensor) -> torch.Tensor:
+        """Covariates ``(n_series, input_size + h, k)``: the input's from the history, the
+        horizon's future variables from ``data.future`` (historic ones are unknown there and
+        never read)."""
+        past = last_windows(data, self.input_size, values=exog)
+        ahead = past.new_zeros(data.n_series, self.h, exog.shape[1])
+        if self.futr_exog_list:
+            ahead[..., len(self.hist_exog_list) :] = data.future_columns(
+                self.futr_exog_list, f"{self.alias}'s futr_exog_list"
+            )
+        return torch.cat([past, ahead], dim=1)
 
     def predict(self, data: SeriesData) -> np.ndarray:
         """Point forecasts ``(n_series, h)`` continuing each series of ``data``."""
@@ -278,3 +397,9 @@ class WindowModel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(h={self.h}, input_size={self.input_size})"
+
+
+def _chunks(batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """``batch`` cut into parts of at most ``_PREDICT_CHUNK`` windows (bounded memory)."""
+    parts = {key: value.split(_PREDICT_CHUNK) for key, value in batch.items()}
+    return [dict(zip(parts, chunk, strict=True)) for chunk in zip(*parts.values(), strict=True)]

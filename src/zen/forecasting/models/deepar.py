@@ -29,8 +29,10 @@ with :math:`\ell` a Normal, StudentT or NegativeBinomial
   :math:`\mu = \nu\,\tilde\mu,\ \alpha = \tilde\alpha / \sqrt{\nu}`; ``scaler_type`` must then be
   ``"identity"``.
 
-Exogenous inputs (the paper's covariates :math:`\mathbf x_t`) are not supported by the base
-yet; they would join :math:`z_{t-1}` as extra LSTM input features.
+Covariates (the paper's :math:`\mathbf x_t`): future variables at step :math:`t` and static
+ones join :math:`z_{t-1}` as LSTM inputs, :math:`\mathbf h_t = \mathrm{LSTM}(\mathbf h_{t-1},
+z_{t-1}, \mathbf x_t)`. Historic-only variables cannot be fed while sampling the horizon, so
+DeepAR does not take them (as in neuralforecast).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError, DataError
+from zen.forecasting.covariates import Covariates, CovariateScaler
 from zen.forecasting.data import SeriesData
 from zen.forecasting.losses import DistributionLoss, ForecastLoss, get_distribution_loss
 from zen.forecasting.models.base import WindowModel
@@ -56,8 +59,8 @@ class DeepARNetwork(nn.Module):
     """LSTM + MLP decoder to distribution parameters, with its own scaling and sampling.
 
     ``training_loss`` scores a batch of windows ``(batch, input_size + h)``; ``forward`` maps
-    raw input windows ``(batch, input_size)`` to sample paths ``(batch, h, trajectory_samples)``
-    in data units.
+    raw input windows ``(batch, input_size)`` (and covariates) to sample paths
+    ``(batch, h, trajectory_samples)`` in data units.
     """
 
     def __init__(
@@ -72,13 +75,15 @@ class DeepARNetwork(nn.Module):
         decoder_hidden_size: int,
         trajectory_samples: int,
         seed: int,
+        covariates: CovariateScaler,
     ) -> None:
         super().__init__()
         self.loss, self.scaler, self.h = loss, scaler, h
+        self.covariates = covariates
         self.trajectory_samples, self.seed = trajectory_samples, seed
         self.count_scaling = loss.distribution == "NegativeBinomial"
         self.lstm = nn.LSTM(
-            input_size=1,
+            input_size=1 + covariates.n_futr + covariates.n_stat,
             hidden_size=lstm_hidden_size,
             num_layers=lstm_n_layers,
             dropout=lstm_dropout if lstm_n_layers > 1 else 0.0,  # torch drops between layers
@@ -100,24 +105,54 @@ class DeepARNetwork(nn.Module):
         return self.scaler.statistics(insample)
 
     def unroll(
-        self, inputs: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        inputs: torch.Tensor,
+        features: torch.Tensor | None = None,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Raw distribution outputs ``(batch, steps, k)``, one per input step."""
-        hidden, state = self.lstm(inputs.unsqueeze(-1), state)
+        """Raw distribution outputs ``(batch, steps, k)``, one per input step.
+
+        ``features``: the covariates of the step each input predicts, ``(batch, steps, f)``.
+        """
+        inputs = inputs.unsqueeze(-1)
+        if features is not None:
+            inputs = torch.cat([inputs, features], dim=-1)
+        hidden, state = self.lstm(inputs, state)
         return self.decoder(hidden), state
+
+    @staticmethod
+    def step_features(covariates: Covariates | None, start: int, stop: int) -> torch.Tensor | None:
+        """Covariates of window positions ``start..stop-1``: future ones and the static ones
+        repeated, ``(batch, stop - start, f)``; None without covariates."""
+        if covariates is None:
+            return None
+        parts = []
+        if covariates.futr is not None:
+            parts.append(covariates.futr[:, start:stop])
+        if covariates.static is not None:
+            parts.append(covariates.static.unsqueeze(1).expand(-1, stop - start, -1))
+        return torch.cat(parts, dim=-1)
 
     def training_loss(self, batch: dict[str, torch.Tensor], loss_fn: Any) -> StepOutput:
         window = batch["window"]
         location, scale = self.statistics(window[:, : -self.h])
         scaled = self.scaler.transform(window, location, scale)
-        outputs, _ = self.unroll(scaled[:, :-1])
+        covariates = self.covariates.split(batch.get("exog"), batch.get("static"))
+        # Input z_{t-1} predicts z_t, together with x_t: positions 1 .. end.
+        features = self.step_features(covariates, 1, window.shape[1])
+        outputs, _ = self.unroll(scaled[:, :-1], features)
         if self.count_scaling:
             log_likelihood = self.loss.log_likelihood(outputs, window[:, 1:], scale)
         else:
             log_likelihood = self.loss.log_likelihood(outputs, scaled[:, 1:])
         return StepOutput(-log_likelihood.mean(), size=len(window))
 
-    def forward(self, insample: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        insample: torch.Tensor,
+        exog: torch.Tensor | None = None,
+        static: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Sample paths ``(batch, h, trajectory_samples)`` in data units, seeded by ``seed``."""
         # A private copy of the generator state: predictions repeat and callers' RNG is untouched.
         # Each call restarts the stream, so calls on different chunks of series reuse the same
@@ -125,13 +160,33 @@ class DeepARNetwork(nn.Module):
         devices = [insample.device.index or 0] if insample.is_cuda else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
-            chunk = max(1, _SAMPLING_ROWS // self.trajectory_samples)
-            return torch.cat([self._sample_paths(part) for part in insample.split(chunk)])
+            rows = max(1, _SAMPLING_ROWS // self.trajectory_samples)
+            paths = []
+            for first in range(0, len(insample), rows):
+                part = slice(first, first + rows)
+                paths.append(
+                    self._sample_paths(
+                        insample[part],
+                        None if exog is None else exog[part],
+                        None if static is None else static[part],
+                    )
+                )
+            return torch.cat(paths)
 
-    def _sample_paths(self, insample: torch.Tensor) -> torch.Tensor:
+    def _sample_paths(
+        self, insample: torch.Tensor, exog: torch.Tensor | None, static: torch.Tensor | None
+    ) -> torch.Tensor:
         n_series, n_paths = len(insample), self.trajectory_samples
+        input_size = insample.shape[1]
         location, scale = self.statistics(insample)
-        outputs, state = self.unroll(self.scaler.transform(insample, location, scale))
+        # features[:, j] belongs to position j + 1: the input reads positions 1..input_size,
+        # horizon step s feeds its draw to predict position input_size + s + 1.
+        features = self.step_features(self.covariates.split(exog, static), 1, input_size + self.h)
+        outputs, state = self.unroll(
+            self.scaler.transform(insample, location, scale),
+            None if features is None else features[:, :input_size],
+        )
+        path_features = None if features is None else features.repeat_interleave(n_paths, 0)
         # One row per (series, path): every path starts from its series' state after the input.
         state = (state[0].repeat_interleave(n_paths, 1), state[1].repeat_interleave(n_paths, 1))
         step_outputs = outputs[:, -1].repeat_interleave(n_paths, 0)
@@ -142,8 +197,13 @@ class DeepARNetwork(nn.Module):
             draws.append(draw)
             if step + 1 < self.h:
                 fed_back = draw / row_scale if row_scale is not None else draw
-                hidden, state = self.lstm(fed_back.reshape(-1, 1, 1), state)
-                step_outputs = self.decoder(hidden[:, -1])
+                next_features = (
+                    None
+                    if path_features is None
+                    else path_features[:, input_size + step : input_size + step + 1]
+                )
+                next_outputs, state = self.unroll(fed_back.reshape(-1, 1), next_features, state)
+                step_outputs = next_outputs[:, -1]
         paths = torch.stack(draws, dim=1).reshape(n_series, n_paths, self.h).transpose(1, 2)
         if self.count_scaling:
             return paths
@@ -165,9 +225,13 @@ class DeepAR(WindowModel):
         loss: a :class:`~zen.forecasting.losses.DistributionLoss` (default
             ``DistributionLoss("StudentT", level=[80, 90])``) or a distribution name.
 
+    Supports ``futr_exog_list`` and ``stat_exog_list``.
+
     ``predict`` gives the median path value per step, ``predict_interval`` the empirical
     quantiles of the paths, for any level.
     """
+
+    EXOGENOUS = ("futr_exog_list", "stat_exog_list")
 
     def __init__(
         self,
@@ -226,6 +290,7 @@ class DeepAR(WindowModel):
             decoder_hidden_size=self.decoder_hidden_size,
             trajectory_samples=self.trajectory_samples,
             seed=self.random_seed,
+            covariates=self._covariate_scaler(),
         )
 
     def fit(self, data: SeriesData, val_size: int = 0) -> DeepAR:

@@ -11,7 +11,9 @@ interpolated back to the horizon (paper eq. 1-3):
 
 Blocks are chained doubly residually: the input loses each block's backcast, the forecast adds
 each block's forecast. Stacks with large pooling kernels and downsampling capture low
-frequencies, later stacks the details. As in the reference implementation, the forecast starts
+frequencies, later stacks the details. Exogenous variables (historic over the input, future over
+input and horizon, static), scaled, join every block's pooled input unpooled, as in the
+reference implementation. As in the reference implementation, the forecast starts
 from the last observed value (naive level) and the blocks learn corrections to it.
 """
 
@@ -44,6 +46,7 @@ class NHITSBlock(nn.Module):
         dropout: float,
         pooling_mode: str,
         interpolation_mode: str,
+        covariate_size: int = 0,
     ) -> None:
         super().__init__()
         self.input_size, self.h = input_size, h
@@ -53,11 +56,21 @@ class NHITSBlock(nn.Module):
         self.pool = pool(kernel_size=pool_kernel_size, stride=pool_kernel_size, ceil_mode=True)
         pooled = -(-input_size // pool_kernel_size)
         self.mlp = block_mlp(
-            pooled, mlp_units, input_size + n_knots * outputs_per_step, activation, dropout
+            pooled + covariate_size,
+            mlp_units,
+            input_size + n_knots * outputs_per_step,
+            activation,
+            dropout,
         )
 
-    def forward(self, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        theta = self.mlp(self.pool(residual.unsqueeze(1)).squeeze(1))
+    def forward(
+        self, residual: torch.Tensor, covariates: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``covariates``: the window's flattened scaled covariates ``(batch, covariate_size)``."""
+        pooled = self.pool(residual.unsqueeze(1)).squeeze(1)
+        if covariates is not None:
+            pooled = torch.cat([pooled, covariates], dim=1)
+        theta = self.mlp(pooled)
         backcast = theta[:, : self.input_size]
         knots = theta[:, self.input_size :].reshape(-1, self.outputs_per_step, self.n_knots)
         if self.n_knots == self.h:
@@ -85,7 +98,11 @@ class NHITS(WindowModel):
         interpolation_mode: ``"linear"`` or ``"nearest"``.
         activation: hidden activation (zen registry name).
         dropout_prob_theta: dropout inside the block MLPs.
+
+    Supports ``futr_exog_list``, ``hist_exog_list`` and ``stat_exog_list``.
     """
+
+    EXOGENOUS = ("futr_exog_list", "hist_exog_list", "stat_exog_list")
 
     def __init__(
         self,
@@ -131,6 +148,11 @@ class NHITS(WindowModel):
         self.dropout_prob_theta = dropout_prob_theta
 
     def build_network(self) -> nn.Module:
+        covariate_size = (
+            self.input_size * len(self.hist_exog_list)
+            + (self.input_size + self.h) * len(self.futr_exog_list)
+            + len(self.stat_exog_list)
+        )
         blocks = [
             NHITSBlock(
                 input_size=self.input_size,
@@ -143,6 +165,7 @@ class NHITS(WindowModel):
                 dropout=self.dropout_prob_theta,
                 pooling_mode=self.pooling_mode,
                 interpolation_mode=self.interpolation_mode,
+                covariate_size=covariate_size,
             )
             for count, units, kernel, downsample in zip(
                 self.n_blocks,

@@ -13,8 +13,11 @@ Block :math:`j` uses dilation :math:`d_j` (1, 2, 4, ...), so the last position s
 :math:`1 + 2 (k - 1) \sum_j d_j` input steps (63 with the defaults); inputs further back cannot
 reach it and are not computed. The last hidden state is the context: a linear map spreads it
 into ``context_size`` values per horizon step, and an MLP decoder shared by all steps turns each
-into ``outputs_per_step`` forecasts (neuralforecast's TCN decoder). Future exogenous variables,
-once the base supplies them, would be concatenated to each step's context before the decoder.
+into ``outputs_per_step`` forecasts (neuralforecast's TCN decoder).
+
+Exogenous variables: historic and future ones (over the input) are extra input channels of the
+encoder; each horizon step's decoder input also holds that step's future variables and the
+static ones, so known future events shape the forecast directly.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from torch import nn
 from torch.nn import functional
 
 from zen.errors import ConfigError
+from zen.forecasting.covariates import Covariates
 from zen.forecasting.models.base import WindowModel
 from zen.neural import activations
 
@@ -87,6 +91,9 @@ class TCNNetwork(nn.Module):
         context_size: int,
         decoder_hidden_size: int,
         decoder_layers: int,
+        n_hist: int = 0,
+        n_futr: int = 0,
+        n_stat: int = 0,
     ) -> None:
         super().__init__()
         self.h, self.context_size = h, context_size
@@ -94,7 +101,7 @@ class TCNNetwork(nn.Module):
         self.encoder = nn.Sequential(
             *[
                 TemporalBlock(
-                    1 if index == 0 else encoder_hidden_size,
+                    1 + n_hist + n_futr if index == 0 else encoder_hidden_size,
                     encoder_hidden_size,
                     kernel_size,
                     dilation,
@@ -106,17 +113,28 @@ class TCNNetwork(nn.Module):
         )
         self.context_adapter = nn.Linear(encoder_hidden_size, context_size * h)
         layers: list[nn.Module] = []
-        fan_in = context_size
+        fan_in = context_size + n_futr + n_stat
         for _ in range(decoder_layers - 1):
             layers += [nn.Linear(fan_in, decoder_hidden_size), nn.ReLU()]
             fan_in = decoder_hidden_size
         layers.append(nn.Linear(fan_in, outputs_per_step))
         self.decoder = nn.Sequential(*layers)
 
-    def forward(self, insample: torch.Tensor) -> torch.Tensor:
-        visible = insample[:, -self.receptive_field :]
-        hidden = self.encoder(visible.unsqueeze(1))
+    def forward(self, insample: torch.Tensor, covariates: Covariates | None = None) -> torch.Tensor:
+        input_size = insample.shape[1]
+        first = max(input_size - self.receptive_field, 0)
+        channels = [insample[:, first:].unsqueeze(-1)]
+        if covariates is not None:
+            channels += [part[:, first:input_size] for part in covariates[:2] if part is not None]
+        hidden = self.encoder(torch.cat(channels, dim=-1).transpose(1, 2))
         context = self.context_adapter(hidden[:, :, -1]).reshape(-1, self.h, self.context_size)
+        if covariates is not None:
+            steps = [context]
+            if covariates.futr is not None:
+                steps.append(covariates.futr[:, input_size:])
+            if covariates.static is not None:
+                steps.append(covariates.static.unsqueeze(1).expand(-1, self.h, -1))
+            context = torch.cat(steps, dim=-1)
         return self.decoder(context)
 
 
@@ -139,7 +157,11 @@ class TCN(WindowModel):
         context_size: context values per horizon step.
         decoder_hidden_size: width of the decoder MLP.
         decoder_layers: linear layers of the decoder MLP (1: a single linear map).
+
+    Supports ``futr_exog_list``, ``hist_exog_list`` and ``stat_exog_list``.
     """
+
+    EXOGENOUS = ("futr_exog_list", "hist_exog_list", "stat_exog_list")
 
     def __init__(
         self,
@@ -208,6 +230,9 @@ class TCN(WindowModel):
             context_size=self.context_size,
             decoder_hidden_size=self.decoder_hidden_size,
             decoder_layers=self.decoder_layers,
+            n_hist=len(self.hist_exog_list),
+            n_futr=len(self.futr_exog_list),
+            n_stat=len(self.stat_exog_list),
         )
 
     def hyperparameters(self) -> dict[str, Any]:
