@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from zen import DataError
 from zen.forecasting.data import check_min_length, from_long
-from zen.forecasting.windows import WindowSampler, last_windows
+from zen.forecasting.windows import WindowSampler, last_windows, validation_index
 
 
 def test_converts_long_frame_to_compact_series(series_df) -> None:
@@ -84,3 +85,18 @@ def test_sampled_windows_are_contiguous_pieces_of_one_series(series_df) -> None:
 def test_last_windows_are_the_series_ends(series_df) -> None:
     data = from_long(series_df)
     np.testing.assert_array_equal(last_windows(data, 5)[2].numpy(), data.series(2)[-5:].numpy())
+
+
+@pytest.mark.parametrize(("max_windows", "expected_per_series"), [(10_000, 41), (30, 9)])
+def test_validation_windows_have_their_targets_in_the_validation_part(
+    series_factory, max_windows, expected_per_series
+) -> None:
+    data = from_long(series_factory(n_series=3, length=200, freq=None))
+    index, series = validation_index(data, 24, 12, val_size=52, max_windows=max_windows)
+    assert index.shape == (3 * expected_per_series, 36)
+    local = index - torch.from_numpy(data.indptr[:-1])[series].unsqueeze(1)
+    targets = local[:, 24:]
+    assert int(targets.min()) == 200 - 52  # the first window's targets start the part
+    assert int(targets.max()) == 199  # the last one ends each series
+    assert bool((local[:, 0] >= 0).all())
+    assert bool((series.diff() >= 0).all())

@@ -275,10 +275,10 @@ def _parse_time(column: pd.Series, time_col: str, name: str) -> pd.Series:
         ) from None
 
 
-# ---------------------------------------------------------------------------- ETT split
+# ---------------------------------------------------------------------------- splits
 @dataclass(frozen=True)
 class EttSplit:
-    """Row ranges of the standard ETT split; use them as ``values[split.train]``.
+    """Row ranges of a train/validation/test split in time; use them as ``values[split.train]``.
 
     ``val`` and ``test`` start ``input_size`` rows early so that their first window's input
     comes from the previous part; the targets stay inside their own part.
@@ -327,6 +327,35 @@ def ett_split(n: int | None = None, input_size: int = 0, name: str = "ETTh1") ->
         train=slice(0, 12 * month),
         val=slice(12 * month - input_size, 16 * month),
         test=slice(16 * month - input_size, 20 * month),
+    )
+
+
+def ratio_split(n: int, input_size: int = 0, train: float = 0.7, test: float = 0.2) -> EttSplit:
+    """Borders of the 70/10/20 split in time used for exchange rate, ILI, weather, traffic...
+    in the long-horizon literature (Autoformer's ``Dataset_Custom``).
+
+    - train: rows ``[0, ⌊0.7 n⌋)``;
+    - test: the last ``⌊0.2 n⌋`` rows, starting ``input_size`` rows early;
+    - val: the rows in between, starting ``input_size`` rows early.
+
+    >>> ratio_split(966, input_size=24)
+    EttSplit(train=slice(0, 676, None), val=slice(652, 773, None), test=slice(749, 966, None))
+    """
+    n_train, n_test = int(n * train), int(n * test)
+    n_val = n - n_train - n_test
+    if not (0 < train < 1 and 0 < test < 1 and n_val > 0):
+        raise ConfigError(
+            f"train, test: expected positive fractions leaving rows for validation, got"
+            f" {train!r} and {test!r}"
+        )
+    if isinstance(input_size, bool) or not 0 <= input_size <= n_train:
+        raise ConfigError(
+            f"input_size: expected an integer between 0 and {n_train}, got {input_size!r}"
+        )
+    return EttSplit(
+        train=slice(0, n_train),
+        val=slice(n_train - input_size, n_train + n_val),
+        test=slice(n - n_test - input_size, n),
     )
 
 

@@ -9,6 +9,7 @@ same memory as a short one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -82,3 +83,24 @@ def last_windows(
     ends = torch.from_numpy(data.indptr[1:] - end_trim)
     index = (ends - length).unsqueeze(1) + torch.arange(length)
     return (data.values if values is None else values)[index]
+
+
+def validation_index(
+    data: SeriesData, input_size: int, h: int, val_size: int, max_windows: int = 32768
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions of the validation windows: those whose ``h`` targets lie in the last
+    ``val_size`` points of each series, ``(n_windows, input_size + h)``, and each window's
+    series ``(n_windows,)``.
+
+    Every such window is used (stride 1, as in the long-horizon literature's validation) unless
+    there are more than ``max_windows``; then they are evenly thinned to bound the cost of a
+    validation pass.
+    """
+    per_series = val_size - h + 1
+    stride = max(1, math.ceil(data.n_series * per_series / max_windows))
+    offsets = torch.arange(0, per_series, stride)
+    ends = torch.from_numpy(data.indptr[1:])
+    starts = (ends - val_size - input_size).unsqueeze(1) + offsets  # (n_series, per_series)
+    index = starts.reshape(-1, 1) + torch.arange(input_size + h)
+    series = torch.arange(data.n_series).repeat_interleave(len(offsets))
+    return index, series

@@ -26,7 +26,7 @@ from zen.forecasting.covariates import Covariates, CovariateScaler, exogenous_li
 from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
-from zen.forecasting.windows import WindowSampler, last_windows
+from zen.forecasting.windows import WindowSampler, last_windows, validation_index
 from zen.neural import StepOutput, TimeLimit, Trainer, activations
 
 _PREDICT_CHUNK = 8192
@@ -241,8 +241,10 @@ class WindowModel:
     def fit(self, data: SeriesData, val_size: int = 0) -> WindowModel:
         """Train on every series of ``data``; the last ``val_size`` points of each validate.
 
-        With ``early_stop_patience_steps > 0`` and no ``val_size``, the last ``h`` points are
-        held out for validation.
+        Training windows end before the validation part; validation scores every window whose
+        targets lie in it (:func:`~zen.forecasting.windows.validation_index`). With
+        ``early_stop_patience_steps > 0`` and no ``val_size``, the last ``h`` points are held
+        out for validation.
         """
         early_stopping = self.early_stop_patience_steps > 0
         if early_stopping and val_size == 0:
@@ -268,12 +270,12 @@ class WindowModel:
         )
         validation = None
         if val_size:
-            window = self.input_size + self.h
-            batch = {"window": last_windows(data, window, end_trim=val_size - self.h)}
+            index, series = validation_index(data, self.input_size, self.h, val_size)
+            batch = {"window": data.values[index]}
             if exog is not None:
-                batch["exog"] = last_windows(data, window, val_size - self.h, values=exog)
+                batch["exog"] = exog[index]
             if static is not None:
-                batch["static"] = static
+                batch["static"] = static[series]
             validation = _chunks(batch)
         epochs = math.ceil(self.max_steps / self.val_check_steps)
         decay_every = max(
