@@ -235,6 +235,22 @@ def test_trains_from_a_list_of_batches(regression_data) -> None:
     assert result.steps == 16
 
 
+def test_lists_of_batches_for_training_and_validation(regression_data) -> None:
+    X, y = (torch.from_numpy(a) for a in regression_data)
+    train = [(X[i : i + 50], y[i : i + 50]) for i in range(0, 300, 50)]
+    val = [(X[300:], y[300:])]
+    result = Trainer(max_epochs=2).fit(MLP([5, 4, 1]), train, val)
+    assert result.steps == 12
+    assert len(result.history["val_loss"]) == 2
+
+
+def test_a_nested_list_with_targets_is_still_an_array() -> None:
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]] * 4
+    y = [1.0, 1.0, 0.0, 0.0] * 4
+    result = Trainer(max_epochs=1, batch_size=4, val_split=0).fit(MLP([2, 4, 1]), X, y)
+    assert result.steps == 4
+
+
 def test_max_steps_and_steps_per_epoch_bound_training(regression_data) -> None:
     X, y = regression_data
     result = Trainer(max_epochs=50, batch_size=100, max_steps=10).fit(MLP([5, 4, 1]), X, y)

@@ -67,6 +67,17 @@ _ARRAY_TYPES = (np.ndarray, pd.DataFrame, pd.Series, torch.Tensor, list)
 _CUSTOM_LOSS_PREFIX = "custom:"
 
 
+def _is_batch(item: Any) -> bool:
+    """Whether ``item`` looks like one batch: a dict, or a tuple/list of tensors."""
+    if isinstance(item, Mapping):
+        return True
+    return (
+        isinstance(item, (tuple, list))
+        and bool(item)
+        and all(isinstance(part, torch.Tensor) for part in item)
+    )
+
+
 @dataclass
 class TrainerConfig:
     """Every setting of a :class:`Trainer`; the defaults train a small MLP well on a CPU.
@@ -467,8 +478,12 @@ class Trainer:
         device: torch.device,
     ) -> tuple[Iterable, Iterable | None, int | None]:
         config = self.config
-        # A list with y is a nested-list X; a list without y is a list of batches.
-        is_arrays = isinstance(train, _ARRAY_TYPES) and not (isinstance(train, list) and y is None)
+        # A list is a list of batches when it has no y or holds batches (a dict, or a tuple of
+        # tensors); otherwise it is a nested-list X.
+        batch_list = isinstance(train, list) and (
+            y is None or (bool(train) and _is_batch(train[0]))
+        )
+        is_arrays = isinstance(train, _ARRAY_TYPES) and not batch_list
         if not is_arrays:
             if y is not None:
                 # fit(model, train_loader, val_loader): the second iterable is validation.
