@@ -1,0 +1,101 @@
+"""Batches of graphs for :class:`zen.neural.Trainer`: whole-graph node splits and mini-batches.
+
+The Trainer iterates a loader once per epoch and hands each item to the model's
+``training_loss``; graph models (:mod:`zen.graph.models`) understand both kinds.
+
+Example (node classification, full batch):
+    >>> # Trainer(loss="cross_entropy", lr=0.01).fit(model, NodeLoader(g, "train"),
+    >>> #                                            NodeLoader(g, "val"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from zen.errors import DataError, expect_one_of
+from zen.graph.batch import Batch
+from zen.graph.data import MASK_NAMES, Graph
+
+
+@dataclass
+class NodeSplit:
+    """A whole graph plus the nodes whose labels count (the loss and metrics use only those)."""
+
+    graph: Graph
+    mask: torch.Tensor
+
+
+class NodeLoader:
+    """Yields the whole graph once per epoch with the mask of one split (full-batch training).
+
+    Args:
+        graph: a graph with labels ``y`` per node.
+        split: ``train``, ``val`` or ``test`` (reads ``graph.<split>_mask``), or a boolean mask.
+    """
+
+    def __init__(self, graph: Graph, split: str | torch.Tensor = "train") -> None:
+        if isinstance(split, torch.Tensor):
+            mask = split
+        else:
+            names = [name.removesuffix("_mask") for name in MASK_NAMES]
+            if split not in names:
+                raise expect_one_of("split", split, names)
+            mask = getattr(graph, f"{split}_mask")
+            if mask is None:
+                raise DataError(
+                    f"{split}_mask: the graph has no {split} split; make one with"
+                    " zen.graph.sampling.random_node_split(graph)"
+                )
+        if graph.y is None:
+            raise DataError("y: node classification needs labels on the graph")
+        if mask.dtype != torch.bool or mask.shape != (graph.num_nodes,):
+            raise DataError(f"split: expected a boolean mask of {graph.num_nodes} entries")
+        if not bool(mask.any()):
+            raise DataError(f"split: the {split if isinstance(split, str) else ''} mask is empty")
+        self.split = NodeSplit(graph, mask)
+
+    def __iter__(self) -> Iterator[NodeSplit]:
+        yield self.split
+
+    def __len__(self) -> int:
+        return 1
+
+
+class GraphLoader:
+    """Mini-batches of whole graphs, each a :class:`Batch` (graph classification/regression).
+
+    Args:
+        graphs: the graphs (a dataset or any sequence).
+        batch_size: graphs per batch.
+        shuffle: new random order every epoch.
+        seed: makes the orders repeatable (epoch ``k`` uses ``seed + k``).
+    """
+
+    def __init__(
+        self, graphs: Sequence[Graph], batch_size: int = 32, shuffle: bool = False, seed: int = 0
+    ) -> None:
+        if len(graphs) == 0:
+            raise DataError("graphs: the loader got no graphs")
+        if batch_size < 1:
+            raise DataError(f"batch_size: expected a positive integer, got {batch_size}")
+        self.graphs, self.batch_size, self.shuffle, self.seed = graphs, batch_size, shuffle, seed
+        self._epoch = 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        count = len(self.graphs)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self._epoch)
+            order = torch.randperm(count, generator=generator).tolist()
+        else:
+            order = list(range(count))
+        self._epoch += 1
+        for start in range(0, count, self.batch_size):
+            yield Batch.from_graphs(
+                [self.graphs[i] for i in order[start : start + self.batch_size]]
+            )
+
+    def __len__(self) -> int:
+        return -(-len(self.graphs) // self.batch_size)

@@ -1,0 +1,287 @@
+"""Ready-made networks: GCN, GAT, GraphSAGE and GIN stacks for node and graph classification.
+
+They share :class:`GNN`, which owns the layer loop, dropout, the optional graph readout and the
+``training_loss`` hook through which :class:`zen.neural.Trainer` trains them::
+
+    model = GCN(data.num_features, 16, num_layers=2, out_channels=data.num_classes, dropout=0.5)
+    Trainer(max_epochs=200, lr=0.01, weight_decay=5e-4, loss="cross_entropy").fit(
+        model, NodeLoader(g, "train"), NodeLoader(g, "val"))
+
+With ``readout="mean"`` (or ``max``/``add``) the node vectors of each graph are pooled and a
+linear head classifies the graph; train on a :class:`~zen.graph.loader.GraphLoader`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zen.errors import ConfigError, expect_one_of
+from zen.graph.data import Graph
+from zen.graph.inits import reset
+from zen.graph.layers import GATConv, GCNConv, GINConv, SAGEConv
+from zen.graph.loader import NodeSplit
+from zen.graph.pool import global_add_pool, global_max_pool, global_mean_pool
+from zen.neural import activations
+from zen.neural.trainer import StepOutput
+
+READOUTS = {
+    "mean": global_mean_pool,
+    "max": global_max_pool,
+    "add": global_add_pool,
+    "sum": global_add_pool,
+}
+
+
+class GNN(nn.Module):
+    """A stack of ``num_layers`` convolutions: dropout before each, activation between them.
+
+    Dropout on the input of every layer follows the GCN and GAT papers' training setup. Without
+    ``readout`` the last layer outputs ``out_channels`` per node (logits); with it every layer
+    outputs hidden features, which are pooled per graph and mapped to ``out_channels``.
+
+    Subclasses implement :meth:`build_conv` (and :meth:`layer_output_size` when a layer's
+    output is not ``out_channels``).
+
+    Args:
+        in_channels: node features.
+        hidden_channels: features between layers.
+        num_layers: number of convolutions (>= 1).
+        out_channels: classes (or targets) per node, or per graph with ``readout``.
+        dropout: dropout probability before each layer.
+        activation: name (see :mod:`zen.neural.activations`) or module; a per-model default.
+        readout: ``None`` (node-level), ``mean``, ``max`` or ``add`` (graph-level).
+    """
+
+    default_activation = "relu"
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        dropout: float = 0.0,
+        activation: str | nn.Module | None = None,
+        readout: str | None = None,
+    ) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ConfigError(f"num_layers: expected at least 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        if readout is not None and readout not in READOUTS:
+            raise expect_one_of("readout", readout, list(READOUTS))
+        self.in_channels, self.hidden_channels = in_channels, hidden_channels
+        self.num_layers, self.out_channels = num_layers, out_channels
+        self.dropout, self.readout = dropout, readout
+        self.activation = activations.resolve(activation or self.default_activation)
+        self.convs = nn.ModuleList()
+        size = in_channels
+        for layer in range(num_layers):
+            last = layer == num_layers - 1 and readout is None
+            self.convs.append(
+                self.build_conv(size, out_channels if last else hidden_channels, last)
+            )
+            size = self.layer_output_size(out_channels if last else hidden_channels, last)
+        self.head = nn.Linear(size, out_channels) if readout is not None else None
+
+    def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        """The convolution of one layer; ``last`` marks the output layer of a node model."""
+        raise NotImplementedError
+
+    def layer_output_size(self, out_channels: int, last: bool) -> int:
+        """Features a layer built with ``out_channels`` outputs (GAT concatenates heads)."""
+        return out_channels
+
+    def conv_forward(
+        self, conv: nn.Module, x: torch.Tensor, edge_index: torch.Tensor, graph_kwargs: dict
+    ) -> torch.Tensor:
+        """Call one convolution; models whose layers take edge inputs pass them on."""
+        return conv(x, edge_index)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer."""
+        for module in self.children():
+            reset(module)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        edge_index: torch.Tensor,
+        batch: torch.Tensor | None = None,
+        **graph_kwargs: Any,
+    ) -> torch.Tensor:
+        """Logits per node ``(num_nodes, out_channels)``, or per graph with a readout.
+
+        ``graph_kwargs`` carries edge inputs some models use (``edge_weight`` for GCN).
+        """
+        for layer, conv in enumerate(self.convs):
+            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = self.conv_forward(conv, x, edge_index, graph_kwargs)
+            if layer < self.num_layers - 1 or self.head is not None:
+                x = self.activation(x)
+        if self.head is None or self.readout is None:
+            return x
+        pooled = READOUTS[self.readout](x, batch)
+        pooled = F.dropout(pooled, p=self.dropout, training=self.training)
+        return self.head(pooled)
+
+    def forward_graph(self, graph: Graph) -> torch.Tensor:
+        """:meth:`forward` on a :class:`Graph` or :class:`~zen.graph.Batch`."""
+        extra = {key: getattr(graph, key) for key in ("edge_weight", "edge_attr") if key in graph}
+        if graph.x is None:
+            raise ConfigError("x: the model needs node features; give the graph an x")
+        return self(graph.x, graph.edge_index, getattr(graph, "batch", None), **extra)
+
+    @torch.no_grad()
+    def predict(self, graph: Graph) -> torch.Tensor:
+        """Logits in evaluation mode (no dropout), without changing the training mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.forward_graph(graph.to(_device_of(self)))
+        finally:
+            self.train(was_training)
+
+    def training_loss(self, batch: NodeSplit | Graph, loss_fn: Any) -> StepOutput:
+        """The Trainer hook: loss on a node split (node models) or on a batch of graphs."""
+        graph, mask = (batch.graph, batch.mask) if isinstance(batch, NodeSplit) else (batch, None)
+        device = _device_of(self)
+        if graph.edge_index.device != device:
+            graph = graph.to(device)
+            mask = None if mask is None else mask.to(device)
+        if graph.y is None:
+            raise ConfigError("y: training needs labels on the graph")
+        predictions, targets = self.forward_graph(graph), graph.y
+        if mask is not None and self.readout is None:
+            predictions, targets = predictions[mask], targets[mask]
+        loss = loss_fn(predictions, targets)
+        return StepOutput(loss, predictions.detach(), targets, int(targets.size(0)))
+
+    #: Constructor options of a subclass beyond GNN's, saved by :meth:`config`.
+    extra_options: tuple[str, ...] = ()
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON) from which :meth:`from_config` rebuilds the model;
+        with them :class:`zen.neural.Trainer` checkpoints restore it by class name."""
+        activation = activations.name_of(self.activation)
+        if activation is None:
+            raise ConfigError(
+                "activation: a custom module cannot be saved by name; use a registered"
+                " activation (zen.neural.activations.names())"
+            )
+        return {
+            "in_channels": self.in_channels,
+            "hidden_channels": self.hidden_channels,
+            "num_layers": self.num_layers,
+            "out_channels": self.out_channels,
+            "dropout": self.dropout,
+            "activation": activation,
+            "readout": self.readout,
+            **{name: getattr(self, name) for name in self.extra_options},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GNN:
+        """A fresh (untrained) model with the settings of :meth:`config`."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        readout = f", readout={self.readout!r}" if self.readout else ""
+        return (
+            f"{type(self).__name__}({self.in_channels}, {self.hidden_channels},"
+            f" num_layers={self.num_layers}, out_channels={self.out_channels}{readout})"
+        )
+
+
+class GCN(GNN):
+    """Graph convolutional network (Kipf & Welling 2017): :class:`GCNConv` layers.
+
+    Example: ``GCN(1433, 16, num_layers=2, out_channels=7, dropout=0.5)``, the paper's Cora
+    model. Extra args: ``cached=True`` reuses the normalised adjacency (one fixed graph).
+    """
+
+    extra_options = ("cached",)
+
+    def __init__(self, *args: Any, cached: bool = False, **kwargs: Any) -> None:
+        self.cached = cached
+        super().__init__(*args, **kwargs)
+
+    def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return GCNConv(in_channels, out_channels, cached=self.cached)
+
+    def conv_forward(
+        self, conv: nn.Module, x: torch.Tensor, edge_index: torch.Tensor, graph_kwargs: dict
+    ) -> torch.Tensor:
+        return conv(x, edge_index, graph_kwargs.get("edge_weight"))
+
+
+class GraphSAGE(GNN):
+    """GraphSAGE (Hamilton et al. 2017): :class:`SAGEConv` layers; ``aggr`` mean or max."""
+
+    extra_options = ("aggr",)
+
+    def __init__(self, *args: Any, aggr: str = "mean", **kwargs: Any) -> None:
+        self.aggr = aggr
+        super().__init__(*args, **kwargs)
+
+    def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        return SAGEConv(in_channels, out_channels, aggr=self.aggr)
+
+
+class GAT(GNN):
+    """Graph attention network (Veličković et al. 2018): :class:`GATConv` layers.
+
+    ``hidden_channels`` is per head: hidden layers output ``heads * hidden_channels``
+    (concatenated); the output layer averages ``output_heads`` heads. Attention dropout equals
+    ``dropout``, as in the paper. The paper's Cora model:
+    ``GAT(1433, 8, num_layers=2, out_channels=7, heads=8, dropout=0.6)`` (ELU by default).
+    """
+
+    default_activation = "elu"
+
+    extra_options = ("heads", "output_heads")
+
+    def __init__(self, *args: Any, heads: int = 8, output_heads: int = 1, **kwargs: Any) -> None:
+        self.heads, self.output_heads = heads, output_heads
+        super().__init__(*args, **kwargs)
+
+    def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        if last:
+            return GATConv(
+                in_channels, out_channels, self.output_heads, concat=False, dropout=self.dropout
+            )
+        return GATConv(in_channels, out_channels, self.heads, dropout=self.dropout)
+
+    def layer_output_size(self, out_channels: int, last: bool) -> int:
+        return out_channels if last else out_channels * self.heads
+
+
+class GIN(GNN):
+    """Graph isomorphism network (Xu et al. 2019): :class:`GINConv` with two-layer MLPs
+    (Linear, BatchNorm, activation, Linear), the paper's architecture. ``train_eps`` learns
+    :math:`\\epsilon` (GIN-:math:`\\epsilon`); the default is GIN-0, the paper's best."""
+
+    extra_options = ("train_eps",)
+
+    def __init__(self, *args: Any, train_eps: bool = False, **kwargs: Any) -> None:
+        self.train_eps = train_eps
+        super().__init__(*args, **kwargs)
+
+    def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
+        mlp = nn.Sequential(
+            nn.Linear(in_channels, self.hidden_channels),
+            nn.BatchNorm1d(self.hidden_channels),
+            self.activation,
+            nn.Linear(self.hidden_channels, out_channels),
+        )
+        return GINConv(mlp, train_eps=self.train_eps)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    parameter = next(module.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
