@@ -78,13 +78,22 @@ def _options(
 @app.command()
 @_reports_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="CSV file: a table, or time series.")],
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="CSV file (a table or time series) or a Planetoid graph folder."),
+    ] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
+    edges: Annotated[
+        Path | None, typer.Option(help="Graph as an edge-list CSV (with --nodes, --target).")
+    ] = None,
+    nodes: Annotated[
+        Path | None, typer.Option(help="Node CSV of --edges: id, features and the label.")
+    ] = None,
     horizon: Annotated[
         int | None, typer.Option("--horizon", "-H", help="Steps to forecast (time series).")
     ] = None,
     budget: Annotated[
-        str, typer.Option(help="Training time budget for time series: 90s, 5m, 1h.")
+        str, typer.Option(help="Training time budget for time series and graphs: 90s, 5m, 1h.")
     ] = "5m",
     task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
     epochs: Annotated[int, typer.Option(help="Maximum training epochs.")] = 300,
@@ -95,13 +104,16 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed for the split and training.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train on a table (or forecast time series) and report scores next to a baseline."""
+    """Train on a table, time series or a graph, and report held-out scores."""
     from zen.orchestrator import fit as run_fit
     from zen.orchestrator.forecast_job import ForecastRunResult
+    from zen.orchestrator.graph_job import GraphRunResult
 
     result = run_fit(
         data,
         target,
+        edges=edges,
+        nodes=nodes,
         horizon=horizon,
         budget_s=parse_duration(budget),
         task=task,
@@ -112,7 +124,10 @@ def fit(
         max_epochs=epochs,
     )
     if isinstance(result, ForecastRunResult):
-        _show_forecast_run(result, data)
+        _show_forecast_run(result, data or Path("."))
+        return
+    if isinstance(result, GraphRunResult):
+        _show_graph_run(result)
         return
     profile = result.profile
     console.print(f"[bold]task[/]: {profile.kind} — {profile.reason}")
@@ -149,6 +164,28 @@ def parse_duration(text: str) -> float:
     if not seconds > 0:
         raise zen.ConfigError(f"budget: expected a duration like 90s, 5m or 1h, got {text!r}")
     return seconds
+
+
+def _show_graph_run(result: Any) -> None:
+    console.print(f"[bold]task[/]: {result.profile.kind} — {result.profile.reason}")
+    console.print(f"split: {result.split}; models ranked by validation accuracy")
+    table = Table(title="leaderboard")
+    for column in ("model", "val accuracy", "test accuracy", "epochs", "fit s"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for row in result.leaderboard:
+        test = "–" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}"
+        table.add_row(
+            row["model"] + (" (best)" if row["model"] == result.best_model else ""),
+            f"{row['val_accuracy']:.4f}",
+            test,
+            str(row["epochs"]),
+            f"{row['fit_s']:.1f}",
+        )
+    console.print(table)
+    console.print(f"[bold green]saved[/] {result.run_dir}/")
+    console.print(f"  best model       {result.model_dir}/ ({result.best_model})")
+    console.print(f"  report           {result.run_dir / 'report.json'}")
+    console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
 
 
 def _show_forecast_run(result: Any, data: Path) -> None:

@@ -19,6 +19,7 @@ import zen
 from zen.errors import DataError
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.forecast_job import ForecastRunResult, forecast
+from zen.orchestrator.graph_job import GraphRunResult, fit_graph, load_graph
 from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import new_run_id, plot_learning_curves
 from zen.tabular import TabularModel, score, train_test_split
@@ -76,9 +77,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def fit(
-    data: str | Path | pd.DataFrame,
+    data: str | Path | pd.DataFrame | None,
     target: str | None = None,
     *,
+    edges: str | Path | None = None,
+    nodes: str | Path | None = None,
     horizon: int | None = None,
     budget_s: float = 300.0,
     task: str = "auto",
@@ -87,16 +90,20 @@ def fit(
     seed: int = 0,
     progress: bool = False,
     **model_options: Any,
-) -> RunResult | ForecastRunResult:
+) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
 
-    Time series (a ``horizon`` is given, or the columns are ``unique_id, ds, y``) go to
-    :func:`zen.orchestrator.forecast_job.forecast`; tables are learned with a
-    :class:`~zen.tabular.TabularModel`, scored on held-out rows next to a baseline.
+    Graphs (a folder of Planetoid files, or ``edges`` + ``nodes``) go to
+    :func:`zen.orchestrator.graph_job.fit_graph`; time series (a ``horizon`` is given, or the
+    columns are ``unique_id, ds, y``) to :func:`zen.orchestrator.forecast_job.forecast`; tables
+    are learned with a :class:`~zen.tabular.TabularModel`, scored on held-out rows next to a
+    baseline.
 
     Args:
-        data: a CSV path or a DataFrame.
-        target: the column to predict (tables: required; wide time series: that column only).
+        data: a CSV path, a DataFrame, or a folder with a graph.
+        target: the column to predict (tables: required; wide time series: that column only;
+            graphs from ``edges``: the label column of ``nodes``).
+        edges, nodes: a graph as an edge-list CSV and a node CSV (features and labels).
         horizon: steps to forecast (time series).
         budget_s: training time budget for time series, in seconds.
         task: ``"auto"``, ``"classification"`` or ``"regression"`` (tables).
@@ -106,6 +113,18 @@ def fit(
         progress: show a progress bar while training.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
+    if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
+        graph, name = load_graph(
+            None if data is None else Path(data),
+            edges=None if edges is None else Path(edges),
+            nodes=None if nodes is None else Path(nodes),
+            target=target,
+        )
+        return fit_graph(
+            graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress
+        )
+    if data is None:
+        raise zen.ConfigError("data: pass a CSV file, a graph folder, or --edges/--nodes")
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
     series, _ = is_time_series(frame, horizon)
