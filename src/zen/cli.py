@@ -8,6 +8,7 @@ This is the only module that prints or exits. Every error a user can cause is a
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import platform
 import sys
@@ -17,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import zen
@@ -265,6 +267,94 @@ def info() -> None:
     table.add_row("threads", f"{threads} of {compute.available_cores()} cores")
     table.add_row("compile", compute.compile_status())
     console.print(table)
+
+
+history_app = typer.Typer(
+    help="List the recorded runs (newest first), or `zen history show ID` for one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback()
+@_reports_errors
+def history(
+    context: typer.Context,
+    kind: Annotated[str | None, typer.Option(help="Only runs of this task kind.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only runs with this status: running, done, failed...")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many runs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead.")] = False,
+) -> None:
+    """List recorded runs from $ZEN_HOME/zen.db, newest first."""
+    if context.invoked_subcommand is not None:
+        return
+    from zen.orchestrator.history import History
+
+    with History() as recorded:
+        runs = recorded.runs(kind=kind, model=model, status=status, limit=limit)
+        path = recorded.path
+    if as_json:
+        typer.echo(json.dumps([run.to_json() for run in runs], indent=2))
+        return
+    if not runs:
+        filtered = kind or model or status
+        console.print(f"no runs in {path}" + (" match these filters" if filtered else " yet"))
+        return
+    table = Table(title=f"runs in {path}")
+    for column in ("id", "kind", "model", "status", "started (UTC)", "duration", "metrics"):
+        table.add_column(column, justify="right" if column in ("id", "duration") else "left")
+    for run in runs:
+        table.add_row(
+            str(run.id) if run.parent_id is None else f"{run.id} (of {run.parent_id})",
+            escape(run.kind),
+            escape(run.model),
+            _styled_status(run.status),
+            run.started_at[:19].replace("T", " "),
+            "–" if run.duration_s is None else f"{run.duration_s:.1f} s",
+            escape(", ".join(f"{name}={_short(value)}" for name, value in run.metrics.items())),
+        )
+    console.print(table)
+
+
+@history_app.command("show")
+@_reports_errors
+def history_show(
+    run_id: Annotated[int, typer.Argument(help="The run's id, as `zen history` lists it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+) -> None:
+    """Show one recorded run in full."""
+    from zen.orchestrator.history import History
+
+    with History() as recorded:
+        run = recorded.get(run_id)
+    if as_json:
+        typer.echo(json.dumps(run.to_json(), indent=2))
+        return
+    table = Table(title=f"run {run.id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for name, value in run.to_json().items():
+        if name == "status":
+            shown = _styled_status(value)
+        elif isinstance(value, dict):
+            shown = json.dumps(value, indent=2) if value else "–"
+        else:
+            shown = "–" if value is None else f"{value:.3f}" if name == "duration_s" else str(value)
+        table.add_row(name, shown if name == "status" else escape(shown))
+    console.print(table)
+
+
+def _styled_status(status: str) -> str:
+    colour = {"done": "green", "failed": "red", "interrupted": "yellow"}.get(status, "cyan")
+    return f"[{colour}]{status}[/]"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def main() -> None:

@@ -1,0 +1,656 @@
+"""History: every run zen trains, recorded in SQLite so that routing can learn from it.
+
+One file, ``$ZEN_HOME/zen.db`` (``ZEN_HOME`` defaults to ``~/.zen``), holds a ``runs`` table:
+what was trained (kind, model, hyperparameters, task profile), how it went (status, metrics,
+error, duration) and where (hardware, seed, zen version, data). A workflow run is the parent of
+its candidate runs.
+
+Several processes may record at once (two ``zen fit`` in two shells, workflow steps in worker
+processes): the database runs in WAL mode, so readers never wait for writers, and every write is
+one short ``BEGIN IMMEDIATE`` transaction that other writers wait for (``busy_timeout``) instead
+of failing. A run whose process died is marked failed the next time History is opened on the
+same host, so no crashed run is left ``running``.
+
+The schema is versioned with ``PRAGMA user_version`` and grows by appending to
+:data:`MIGRATIONS`. A database from a newer zen, or a file that is not SQLite, is refused with a
+:class:`~zen.errors.DataError` and never modified.
+
+>>> import tempfile, pathlib
+>>> with History(pathlib.Path(tempfile.mkdtemp()) / "zen.db") as history:
+...     with history.record("tabular regression", "mlp", {"lr": 1e-3}, seed=0) as run:
+...         run.metrics["r2"] = 0.91
+...     [(r.model, r.status, r.metrics) for r in history.runs()]
+[('mlp', 'done', {'r2': 0.91})]
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import zen
+from zen.errors import ConfigError, DataError, expect_one_of
+
+logger = logging.getLogger(__name__)
+
+ENV_VAR = "ZEN_HOME"
+DEFAULT_HOME = "~/.zen"
+DATABASE_FILE = "zen.db"
+STATUSES = ("running", "done", "failed", "interrupted")
+#: How long a write waits for another process's transaction; writes take milliseconds, so
+#: reaching this means a process holds the database and is stuck.
+BUSY_TIMEOUT_S = 30.0
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+#: Schema changes in order: migration ``i`` takes the database from ``user_version`` ``i`` to
+#: ``i + 1``. A released migration is never edited, only followed by a new one.
+MIGRATIONS: list[Migration] = [
+    # 1: what a run is. JSON columns hold what differs between model families and would
+    # otherwise need one table each; the indexes serve the filters of History.runs().
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        parent_id INTEGER REFERENCES runs (id),
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+        hyperparameters TEXT NOT NULL DEFAULT '{}',
+        profile TEXT NOT NULL DEFAULT '{}',
+        metrics TEXT NOT NULL DEFAULT '{}',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL,
+        hardware TEXT NOT NULL DEFAULT '{}',
+        seed INTEGER,
+        zen_version TEXT NOT NULL,
+        data TEXT,
+        error TEXT
+    );
+    CREATE INDEX runs_kind ON runs (kind);
+    CREATE INDEX runs_model ON runs (model);
+    CREATE INDEX runs_status ON runs (status);
+    CREATE INDEX runs_started_at ON runs (started_at);
+    """,
+    # 2: which process owns a running run, so that a run whose process died can be marked failed.
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN hostname TEXT;
+    """,
+]
+
+
+@runtime_checkable
+class SupportsToJson(Protocol):
+    """Anything with a ``to_json()`` dict, such as :class:`~zen.orchestrator.TaskProfile`."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the ``runs`` table.
+
+    Attributes:
+        id: the run's number in this database.
+        kind: the task, e.g. ``"tabular regression"``, ``"forecasting"``, ``"node classification"``.
+        model: the model family, e.g. ``"nhits"``.
+        status: ``"running"``, ``"done"``, ``"failed"`` or ``"interrupted"``.
+        metrics: scores of a finished run (empty until then).
+        started_at, finished_at: ISO 8601 times in UTC.
+        duration_s: wall time from start to finish (``None`` while running or after a crash).
+        hardware: ``cpu``, ``cores``, ``torch`` version and ``device`` of the run.
+        parent_id: the workflow run this candidate belongs to.
+        pid, hostname: the process that records the run (used to detect crashes).
+    """
+
+    id: int
+    kind: str
+    model: str
+    status: str
+    hyperparameters: dict[str, Any]
+    profile: dict[str, Any]
+    metrics: dict[str, Any]
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    hardware: dict[str, Any]
+    seed: int | None
+    zen_version: str
+    data: str | None
+    error: str | None
+    parent_id: int | None
+    pid: int | None
+    hostname: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict (what ``zen history --json`` prints)."""
+        return asdict(self)
+
+
+@dataclass
+class ActiveRun:
+    """The run inside :meth:`History.record`: fill ``metrics``; they are saved when it ends."""
+
+    id: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def default_path() -> Path:
+    """``$ZEN_HOME/zen.db``, with ``ZEN_HOME`` defaulting to ``~/.zen``."""
+    home = os.environ.get(ENV_VAR) or DEFAULT_HOME
+    return Path(home).expanduser() / DATABASE_FILE
+
+
+class History:
+    """The run history in one SQLite file; open one per process (and close it, or use ``with``).
+
+    Args:
+        path: the database file; default :func:`default_path` (``$ZEN_HOME/zen.db``). Its folder
+            is created if needed. Keep it on a local disk: WAL mode needs shared memory that
+            network file systems do not provide.
+
+    Raises:
+        DataError: the file is not an SQLite database, or was written by a newer zen.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        self._owner_pid = os.getpid()
+        # Monotonic start times of the runs this object started: immune to clock changes.
+        self._started_monotonic: dict[int, float] = {}
+        self._connection = self._open()
+        try:
+            self.recover_crashed_runs()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise DataError(f"history: {self.path} is a directory; expected a database file path")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, because a deferred
+        # transaction that later upgrades to a write lock fails with SQLITE_BUSY at once instead
+        # of waiting for busy_timeout.
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            # Read the version before anything that writes (journal_mode does): a newer or
+            # foreign file must be left exactly as it was.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise DataError(
+                    f"history: {self.path} has schema version {version} but this zen"
+                    f" ({zen.__version__}) knows up to {len(MIGRATIONS)}: it was created by a"
+                    f" newer zen; upgrade zen or point {ENV_VAR} elsewhere"
+                )
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is safe from corruption in WAL mode; only the last commits may be lost on
+            # power failure, which for a run log beats an fsync per write.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self._migrate(connection)
+        except sqlite3.Error as error:
+            connection.close()
+            raise self._data_error(error) from None
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        """Apply the missing migrations, each in its own transaction with its version bump."""
+        for target, migration in enumerate(MIGRATIONS, start=1):
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-read under the write lock: another process may have just migrated.
+                if connection.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    connection.execute("COMMIT")
+                    continue
+                if isinstance(migration, str):
+                    for statement in _statements(migration):
+                        connection.execute(statement)
+                else:
+                    migration(connection)
+                connection.execute(f"PRAGMA user_version = {target}")
+                connection.execute("COMMIT")
+            except BaseException as error:
+                connection.rollback()
+                if isinstance(error, sqlite3.Error):
+                    raise DataError(
+                        f"history: migrating {self.path} to schema version {target} failed"
+                        f" ({error}); the database was left at version {target - 1}"
+                    ) from None
+                raise
+            logger.info("history: %s migrated to schema version %d", self.path, target)
+
+    def _data_error(self, error: sqlite3.Error) -> DataError:
+        name = getattr(error, "sqlite_errorname", "")
+        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return DataError(
+                f"history: {self.path} is not a readable SQLite database ({error}); move it"
+                f" aside or point {ENV_VAR} elsewhere (zen does not delete it)"
+            )
+        if name == "SQLITE_BUSY":
+            return DataError(
+                f"history: {self.path} stayed locked by another process for"
+                f" {BUSY_TIMEOUT_S:.0f} s ({error})"
+            )
+        return DataError(f"history: {self.path}: {error}")
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._connection.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"History({str(self.path)!r})"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; other processes' writes wait for it, never interleave."""
+        connection = self._checked_connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._data_error(error) from None
+
+    @staticmethod
+    def _exists(connection: sqlite3.Connection, run_id: int) -> bool:
+        return (
+            connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+        )
+
+    def _checked_connection(self) -> sqlite3.Connection:
+        # A connection copied into a forked child shares locks and file offsets with the
+        # parent's; using it from both can corrupt the database.
+        if os.getpid() != self._owner_pid:
+            raise ConfigError(
+                "history: this History was opened in another process (before a fork);"
+                " open a new History in each process"
+            )
+        return self._connection
+
+    def start_run(
+        self,
+        kind: str,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        profile: Mapping[str, Any] | SupportsToJson | None = None,
+        seed: int | None = None,
+        data: str | Path | None = None,
+        parent: int | None = None,
+        *,
+        device: str = "cpu",
+    ) -> int:
+        """Record that a run starts now, owned by this process; returns its id.
+
+        Args:
+            kind: the task, e.g. ``"tabular classification"`` or ``"forecasting"``.
+            model: the model family.
+            hyperparameters: the settings that define the model (JSON-serialisable).
+            profile: the task profile, as a dict or a :class:`~zen.orchestrator.TaskProfile`.
+            seed: the seed of the run.
+            data: where the data came from (a path or a short description).
+            parent: id of the workflow run this run is a candidate of.
+            device: the device it trains on (recorded with the hardware).
+        """
+        for argument, value in (("kind", kind), ("model", model)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{argument}: expected a non-empty string, got {value!r}")
+        profile_json = profile.to_json() if isinstance(profile, SupportsToJson) else profile
+        row = {
+            "parent_id": parent,
+            "kind": kind,
+            "model": model,
+            "status": "running",
+            "hyperparameters": _to_json("hyperparameters", hyperparameters or {}),
+            "profile": _to_json("profile", profile_json or {}),
+            "started_at": _now(),
+            "hardware": _to_json("hardware", {**_machine(), "device": device}),
+            "seed": seed,
+            "zen_version": zen.__version__,
+            "data": None if data is None else str(data),
+            "pid": os.getpid(),
+            "hostname": _hostname(),
+        }
+        columns = ", ".join(row)
+        placeholders = ", ".join(f":{name}" for name in row)
+        with self._write() as connection:
+            # Checked here for a clear message; the foreign key is the backstop.
+            if parent is not None and not self._exists(connection, parent):
+                raise ConfigError(f"parent: no run {parent!r} in {self.path}")
+            cursor = connection.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({placeholders})", row
+            )
+        run_id = cursor.lastrowid
+        assert run_id is not None  # an INSERT into a rowid table always sets it
+        self._started_monotonic[run_id] = time.monotonic()
+        return run_id
+
+    def finish_run(self, run_id: int, metrics: Mapping[str, Any] | None = None) -> None:
+        """Mark a run done, with its metrics (JSON-serialisable, e.g. ``{"r2": 0.91}``)."""
+        self._end_run(run_id, "done", metrics=_to_json("metrics", metrics or {}))
+
+    def fail_run(self, run_id: int, error: str, status: str = "failed") -> None:
+        """Mark a run ``"failed"`` (or ``"interrupted"``) with the error that ended it."""
+        if status not in ("failed", "interrupted"):
+            raise expect_one_of("status", status, ["failed", "interrupted"])
+        self._end_run(run_id, status, error=str(error))
+
+    def _end_run(self, run_id: int, status: str, **values: str) -> None:
+        finished_at = _now()
+        with self._write() as connection:
+            found = connection.execute(
+                "SELECT status, started_at FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if found is None:
+                raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+            previous, started_at = found
+            if previous != "running":
+                # E.g. mark_stale_running() gave up on a slow run that did finish after all:
+                # its real outcome is worth more than the guess.
+                logger.warning(
+                    "history: run %d was %s; recording it as %s", run_id, previous, status
+                )
+            started = self._started_monotonic.pop(run_id, None)
+            if started is not None:
+                duration_s = time.monotonic() - started
+            else:
+                duration_s = (
+                    datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)
+                ).total_seconds()
+            assignments = "".join(f", {name} = :{name}" for name in values)
+            connection.execute(
+                "UPDATE runs SET status = :status, finished_at = :finished_at,"
+                f" duration_s = :duration_s{assignments} WHERE id = :id",
+                {"status": status, "finished_at": finished_at, "duration_s": duration_s,
+                 "id": run_id, **values},
+            )  # fmt: skip
+
+    @contextmanager
+    def record(
+        self,
+        kind: str,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        profile: Mapping[str, Any] | SupportsToJson | None = None,
+        seed: int | None = None,
+        data: str | Path | None = None,
+        parent: int | None = None,
+        *,
+        device: str = "cpu",
+    ) -> Iterator[ActiveRun]:
+        """Record the run of a ``with`` block: done on success, failed or interrupted otherwise.
+
+        The block fills ``run.metrics``. An exception marks the run ``failed`` and Ctrl-C
+        (``KeyboardInterrupt``) ``interrupted``; either is re-raised. Arguments as
+        :meth:`start_run`.
+
+        >>> with history.record("forecasting", "nhits", {"h": 24}) as run:  # doctest: +SKIP
+        ...     run.metrics.update(train_and_score())
+        """
+        run = ActiveRun(
+            self.start_run(kind, model, hyperparameters, profile, seed, data, parent, device=device)
+        )
+        try:
+            yield run
+        except KeyboardInterrupt:
+            self._record_failure(run.id, "interrupted (KeyboardInterrupt)", "interrupted")
+            raise
+        except BaseException as error:
+            self._record_failure(run.id, f"{type(error).__name__}: {error}", "failed")
+            raise
+        self.finish_run(run.id, run.metrics)
+
+    def _record_failure(self, run_id: int, error: str, status: str) -> None:
+        # The run's own exception is what the caller must see; a history problem is secondary.
+        try:
+            self.fail_run(run_id, error, status)
+        except Exception as history_error:
+            logger.warning(
+                "history: could not record run %d as %s: %s", run_id, status, history_error
+            )
+
+    # -- crashed runs ----------------------------------------------------------------------
+
+    def recover_crashed_runs(self) -> list[int]:
+        """Mark failed the runs left ``running`` by processes of this host that no longer exist.
+
+        Called on opening. Runs of other hosts cannot be checked from here; see
+        :meth:`mark_stale_running`. Returns the ids it marked.
+        """
+        host = _hostname()
+        # Looked up without the write lock, so that opening History (as `zen history` does)
+        # never waits for other writers unless there is something to mark.
+        running = self._read(
+            "SELECT id, pid FROM runs WHERE status = 'running' AND hostname = ?", [host]
+        )
+        dead = [(run_id, pid) for run_id, pid in running if not _process_alive(pid)]
+        if dead:
+            with self._write() as connection:
+                connection.executemany(
+                    # status = 'running' again: another process may have marked it meanwhile.
+                    "UPDATE runs SET status = 'failed', error = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    [(f"process {pid} on {host} exited without finishing the run (crashed, was"
+                      " killed or never called finish_run)", run_id) for run_id, pid in dead],
+                )  # fmt: skip
+        for run_id, pid in dead:
+            logger.info("history: run %d marked failed: its process %d is gone", run_id, pid)
+        return [run_id for run_id, _ in dead]
+
+    def mark_stale_running(self, older_than_s: float) -> list[int]:
+        """Mark failed the runs still ``running`` that started more than ``older_than_s`` ago.
+
+        For runs of other hosts (whose processes cannot be checked) and processes whose id was
+        reused. A run of a live process on this host is left alone. Returns the ids it marked.
+        """
+        if not older_than_s >= 0:
+            raise ConfigError(f"older_than_s: expected seconds >= 0, got {older_than_s!r}")
+        cutoff = _iso(time.time() - older_than_s)
+        host = _hostname()
+        with self._write() as connection:
+            candidates = connection.execute(
+                "SELECT id, pid, hostname FROM runs WHERE status = 'running' AND started_at < ?",
+                (cutoff,),
+            ).fetchall()
+            stale = [
+                run_id
+                for run_id, pid, hostname in candidates
+                if not (hostname == host and _process_alive(pid))
+            ]
+            connection.executemany(
+                "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+                [(f"still running after {older_than_s:g} s; presumed lost", run_id)
+                 for run_id in stale],
+            )  # fmt: skip
+        return stale
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def runs(
+        self,
+        kind: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        since: datetime | str | None = None,
+    ) -> list[RunRecord]:
+        """Recorded runs, newest first, filtered by what is given.
+
+        Args:
+            kind, model: exact matches.
+            status: one of :data:`STATUSES`.
+            limit: at most this many runs.
+            since: only runs started at or after this time (a datetime, naive meaning local
+                time, or an ISO 8601 string).
+        """
+        where: list[str] = []
+        parameters: list[Any] = []
+        if status is not None and status not in STATUSES:
+            raise expect_one_of("status", status, STATUSES)
+        for column, value in (("kind", kind), ("model", model), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                parameters.append(value)
+        if since is not None:
+            where.append("started_at >= ?")
+            parameters.append(_since(since))
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, id DESC"
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ConfigError(f"limit: expected a positive number of runs, got {limit!r}")
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        return [_record(row) for row in self._read(sql, parameters)]
+
+    def get(self, run_id: int) -> RunRecord:
+        """The run with this id; a :class:`~zen.errors.ConfigError` if there is none."""
+        rows = self._read("SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
+            raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+        return _record(rows[0])
+
+    def _read(self, sql: str, parameters: list[Any]) -> list[sqlite3.Row]:
+        connection = self._checked_connection()
+        try:
+            cursor = connection.execute(sql, parameters)
+            cursor.row_factory = sqlite3.Row
+            return cursor.fetchall()
+        except sqlite3.Error as error:
+            raise self._data_error(error) from None
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a script, split where SQLite itself sees a statement end."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                yield pending.strip()
+            pending = ""
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    values = dict(row)
+    for column in ("hyperparameters", "profile", "metrics", "hardware"):
+        values[column] = json.loads(values[column])
+    return RunRecord(**values)
+
+
+def _to_json(argument: str, value: Any) -> str:
+    try:
+        return json.dumps(value, default=_plain, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{argument}: cannot be stored as JSON ({error})") from None
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the values runs produce that ``json`` does not know: numpy scalars, paths."""
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON-serialisable")
+
+
+def _iso(timestamp: float) -> str:
+    # Always with microseconds: stored times are compared as strings, and isoformat() drops
+    # the fraction when it is zero, which would break the ordering.
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return _iso(time.time())
+
+
+def _since(since: datetime | str) -> str:
+    if isinstance(since, str):
+        try:
+            since = datetime.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(
+                f"since: expected an ISO 8601 time like 2024-05-01T12:00, got {since!r}"
+            ) from None
+    return _iso(since.astimezone(UTC).timestamp())
+
+
+def _process_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` of this host exists (unknown counts as alive: never guess dead)."""
+    if pid is None or os.name == "nt":
+        # os.kill(pid, 0) terminates the process on Windows instead of probing it.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists but belongs to another user
+        return True
+    return True
+
+
+@functools.cache
+def _hostname() -> str:
+    return socket.gethostname()
+
+
+@functools.cache
+def _machine() -> dict[str, Any]:
+    """CPU, cores, torch and Python versions, read without importing torch (it takes seconds)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    try:
+        torch_version: str | None = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "torch": torch_version,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

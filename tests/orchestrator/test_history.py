@@ -1,0 +1,297 @@
+"""History: runs recorded in SQLite, safe across processes, crashes and schema versions."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from zen import ConfigError, DataError
+from zen.cli import app
+from zen.orchestrator import TaskProfile, history
+from zen.orchestrator.history import History
+
+runner = CliRunner()
+
+#: The schema of version 1 as released, written out by hand: what an old zen left on disk.
+VERSION_1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES runs (id), kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+    hyperparameters TEXT NOT NULL DEFAULT '{}', profile TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}', started_at TEXT NOT NULL, finished_at TEXT,
+    duration_s REAL, hardware TEXT NOT NULL DEFAULT '{}', seed INTEGER,
+    zen_version TEXT NOT NULL, data TEXT, error TEXT
+);
+INSERT INTO runs (kind, model, status, metrics, started_at, zen_version)
+VALUES ('forecasting', 'nhits', 'done', '{"smape": 12.5}', '2024-05-01T12:00:00.000000+00:00',
+        '0.0.9');
+PRAGMA user_version = 1;
+"""
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    """A fresh ZEN_HOME; returns the path History uses by default."""
+    monkeypatch.setenv("ZEN_HOME", str(tmp_path / "home"))
+    return tmp_path / "home" / "zen.db"
+
+
+@pytest.fixture
+def recorded(database):
+    """A History with three finished runs and one failed, oldest first."""
+    with History() as runs:
+        for kind, model, metrics in [
+            ("tabular regression", "mlp", {"r2": 0.8}),
+            ("tabular regression", "linear", {"r2": 0.6}),
+            ("forecasting", "nhits", {"smape": 12.0}),
+        ]:
+            with runs.record(kind, model, {"lr": 1e-3}, seed=0) as run:
+                run.metrics.update(metrics)
+        failed = runs.start_run("forecasting", "nbeats")
+        runs.fail_run(failed, "DataError: too short")
+        yield runs
+
+
+def _record_runs(path: str, worker: int, barrier, count: int) -> None:
+    """A process that records ``count`` runs (at module level so that spawn can import it)."""
+    with History(path) as runs:
+        barrier.wait()
+        for index in range(count):
+            with runs.record("tabular regression", f"worker-{worker}", {"index": index}) as run:
+                run.metrics["loss"] = float(index)
+
+
+def test_a_run_round_trips_with_everything_recorded(database) -> None:
+    profile = TaskProfile(kind="regression", reason="fractional target", target="y", n_rows=150)
+    with History() as runs:
+        parent = runs.start_run("workflow", "fit", data="table.csv")
+        run_id = runs.start_run(
+            "tabular regression", "mlp", {"hidden": [64, 64], "lr": 1e-3}, profile, seed=7,
+            data="table.csv", parent=parent,
+        )  # fmt: skip
+        runs.finish_run(run_id, {"r2": np.float32(0.5), "rmse": 0.25})
+        run = runs.get(run_id)
+    assert database.is_file()
+    assert (run.kind, run.model, run.status, run.seed, run.data) == (
+        "tabular regression", "mlp", "done", 7, "table.csv"
+    )  # fmt: skip
+    assert run.parent_id == parent
+    assert run.hyperparameters == {"hidden": [64, 64], "lr": 1e-3}
+    assert run.profile["target"] == "y" and run.profile["n_features"] == 0
+    assert run.metrics == {"r2": 0.5, "rmse": 0.25}
+    assert run.duration_s is not None and run.duration_s >= 0
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert {"cpu", "cores", "torch", "device"} <= set(run.hardware)
+    assert run.error is None
+    assert {"id", "kind", "model", "metrics", "status", "started_at", "duration_s"} <= set(
+        json.loads(json.dumps(run.to_json()))
+    )
+
+
+@pytest.mark.parametrize(
+    ("filters", "models"),
+    [
+        ({}, ["nbeats", "nhits", "linear", "mlp"]),
+        ({"kind": "tabular regression"}, ["linear", "mlp"]),
+        ({"model": "nhits"}, ["nhits"]),
+        ({"status": "failed"}, ["nbeats"]),
+        ({"kind": "forecasting", "status": "done"}, ["nhits"]),
+        ({"limit": 2}, ["nbeats", "nhits"]),
+        ({"since": datetime.now(UTC) - timedelta(hours=1)}, ["nbeats", "nhits", "linear", "mlp"]),
+        ({"since": "2999-01-01T00:00:00+00:00"}, []),
+    ],
+)
+def test_runs_are_listed_newest_first_and_filtered(recorded, filters, models) -> None:
+    assert [run.model for run in recorded.runs(**filters)] == models
+
+
+@pytest.mark.parametrize(
+    ("filters", "argument"),
+    [({"status": "crashed"}, "status"), ({"limit": 0}, "limit"), ({"since": "May"}, "since")],
+)
+def test_runs_rejects_bad_filters_naming_them(recorded, filters, argument) -> None:
+    with pytest.raises(ConfigError, match=f"^{argument}:"):
+        recorded.runs(**filters)
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "error"),
+    [
+        (ValueError("loss is nan"), "failed", "ValueError: loss is nan"),
+        (KeyboardInterrupt(), "interrupted", "interrupted (KeyboardInterrupt)"),
+    ],
+)
+def test_record_marks_a_run_that_raises_and_reraises(database, raised, status, error) -> None:
+    with History() as runs:
+        with pytest.raises(type(raised)), runs.record("forecasting", "nhits"):
+            raise raised
+        [run] = runs.runs()
+    assert (run.status, run.error) == (status, error)
+    assert run.duration_s is not None
+
+
+def test_unknown_run_ids_are_clear_errors(recorded) -> None:
+    with pytest.raises(ConfigError, match=r"^run_id: no run 99 in .*zen\.db"):
+        recorded.get(99)
+    with pytest.raises(ConfigError, match=r"^run_id: no run 99"):
+        recorded.finish_run(99, {})
+    with pytest.raises(ConfigError, match=r"^parent: no run 99"):
+        recorded.start_run("forecasting", "nhits", parent=99)
+
+
+def test_values_that_are_not_json_are_rejected_naming_the_argument(database) -> None:
+    with History() as runs, pytest.raises(ConfigError, match=r"^hyperparameters: cannot be stored"):
+        runs.start_run("forecasting", "nhits", {"activation": object()})
+
+
+def test_the_database_is_in_wal_mode_with_foreign_keys(recorded, database) -> None:
+    connection = recorded._connection
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+
+
+def test_a_version_1_database_is_migrated_keeping_its_runs(database) -> None:
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.executescript(VERSION_1)
+    connection.close()
+    with History() as runs:
+        [old] = runs.runs()
+        new = runs.start_run("forecasting", "nhits")
+        assert runs.get(new).pid is not None
+    assert (old.model, old.metrics, old.zen_version, old.pid) == (
+        "nhits", {"smape": 12.5}, "0.0.9", None
+    )  # fmt: skip
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+    connection.close()
+
+
+def test_a_failing_migration_leaves_the_database_at_its_version(database, monkeypatch) -> None:
+    History().close()
+    version = len(history.MIGRATIONS)
+    broken = "ALTER TABLE runs ADD COLUMN note TEXT; ALTER TABLE nowhere ADD COLUMN x TEXT;"
+    monkeypatch.setattr(history, "MIGRATIONS", [*history.MIGRATIONS, broken])
+    with pytest.raises(
+        DataError, match=f"version {version + 1} failed .*left at version {version}"
+    ):
+        History()
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == version
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
+    connection.close()
+    assert "note" not in columns  # the half-applied migration was rolled back
+
+
+def test_a_database_from_a_newer_zen_is_refused_untouched(database) -> None:
+    database.parent.mkdir()
+    with sqlite3.connect(database) as connection:
+        connection.execute(f"PRAGMA user_version = {len(history.MIGRATIONS) + 1}")
+    connection.close()
+    before = database.read_bytes()
+    with pytest.raises(DataError, match="created by a newer zen; upgrade zen or point ZEN_HOME"):
+        History()
+    assert database.read_bytes() == before
+    assert sorted(path.name for path in database.parent.iterdir()) == ["zen.db"]
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(database) -> None:
+    database.parent.mkdir()
+    database.write_bytes(b"runs.csv: id,model\n1,mlp\n" * 200)
+    before = database.read_bytes()
+    with pytest.raises(DataError, match=f"{database} is not a readable SQLite database"):
+        History()
+    assert database.read_bytes() == before
+
+
+def test_a_run_whose_process_crashed_is_marked_failed_on_opening(database) -> None:
+    script = (
+        "import os, sys\n"
+        "from zen.orchestrator.history import History\n"
+        "print(History(sys.argv[1]).start_run('forecasting', 'nhits'), flush=True)\n"
+        "os._exit(3)\n"
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-c", script, str(database)], capture_output=True, text=True, timeout=60
+    )
+    assert crashed.returncode == 3, crashed.stderr
+    with History() as runs:
+        run = runs.get(int(crashed.stdout))
+    assert run.status == "failed"
+    assert f"process {run.pid} " in (run.error or "") and "crashed" in (run.error or "")
+
+
+def test_stale_runs_of_other_hosts_are_marked_failed_but_live_ones_kept(database) -> None:
+    with History() as runs:
+        mine = runs.start_run("forecasting", "nhits")
+        elsewhere = runs.start_run("forecasting", "nbeats")
+        runs._connection.execute(
+            "UPDATE runs SET hostname = 'other-host' WHERE id = ?", (elsewhere,)
+        )
+        assert runs.mark_stale_running(older_than_s=3600) == []
+        assert runs.mark_stale_running(older_than_s=0) == [elsewhere]
+        assert runs.get(mine).status == "running"
+        assert runs.get(elsewhere).status == "failed"
+
+
+def test_two_processes_record_at_once(database) -> None:
+    History().close()  # create it first, so the workers race on writes rather than on creation
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [
+        context.Process(target=_record_runs, args=(str(database), worker, barrier, 50))
+        for worker in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=90)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    with History() as runs:
+        recorded = runs.runs(status="done")
+        assert len(recorded) == 100
+        assert {run.model for run in recorded} == {"worker-0", "worker-1"}
+        assert runs._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_cli_history_json_lists_runs(recorded) -> None:
+    result = runner.invoke(app, ["history", "--kind", "tabular regression", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert [run["model"] for run in listed] == ["linear", "mlp"]
+    assert {"id", "kind", "model", "metrics", "status", "started_at", "duration_s"} <= set(
+        listed[0]
+    )
+    assert listed[0]["metrics"] == {"r2": 0.6}
+
+
+def test_cli_history_shows_a_table_and_one_run(recorded) -> None:
+    listing = runner.invoke(app, ["history", "--status", "failed"])
+    assert listing.exit_code == 0, listing.output
+    assert "nbeats" in listing.output and "mlp" not in listing.output
+    run_id = recorded.runs(model="nbeats")[0].id
+    shown = runner.invoke(app, ["history", "show", str(run_id)])
+    assert shown.exit_code == 0, shown.output
+    assert "DataError: too short" in shown.output
+    as_json = runner.invoke(app, ["history", "show", str(run_id), "--json"])
+    assert json.loads(as_json.stdout)["error"] == "DataError: too short"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["history", "show", "99"], "run_id: no run 99"), (["history", "--status", "x"], "status:")],
+)
+def test_cli_history_errors_are_one_line(recorded, arguments, message) -> None:
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
