@@ -8,6 +8,7 @@ from torch import nn
 from zen.graph.inits import glorot
 from zen.graph.message_passing import MessagePassing
 from zen.graph.scatter import scatter
+from zen.graph.sparse import AdjacencyCache, spmm_applies
 from zen.graph.utils import add_remaining_self_loops, infer_num_nodes
 
 
@@ -86,6 +87,7 @@ class GCNConv(MessagePassing):
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._adjacency = AdjacencyCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -94,6 +96,7 @@ class GCNConv(MessagePassing):
         if self.bias is not None:
             nn.init.zeros_(self.bias)
         self._cache = None
+        self._adjacency.clear()
 
     def forward(
         self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None
@@ -109,7 +112,12 @@ class GCNConv(MessagePassing):
                     self._cache = (edge_index, edge_weight)
         # Transform before propagating: aggregation then runs on out_channels (usually far
         # fewer than in_channels) and the result is the same by linearity.
-        out = self.propagate(edge_index, x=self.lin(x), edge_weight=edge_weight)
+        h = self.lin(x)
+        if spmm_applies(h, edge_weight):
+            n = x.size(0)
+            out = torch.sparse.mm(self._adjacency.get(edge_index, edge_weight, n, n), h)
+        else:
+            out = self.propagate(edge_index, x=h, edge_weight=edge_weight)
         return out if self.bias is None else out + self.bias
 
     def message(self, x_j: torch.Tensor, edge_weight: torch.Tensor | None) -> torch.Tensor:  # type: ignore[override]

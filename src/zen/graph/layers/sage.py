@@ -8,6 +8,7 @@ from torch import nn
 
 from zen.errors import expect_one_of
 from zen.graph.message_passing import MessagePassing
+from zen.graph.sparse import AdjacencyCache, spmm_applies
 
 AGGREGATIONS = ("mean", "max", "sum", "add", "min")
 
@@ -55,6 +56,7 @@ class SAGEConv(MessagePassing):
         self.normalize, self.root_weight = normalize, root_weight
         self.lin_l = nn.Linear(sizes[0], out_channels, bias=bias)
         self.lin_r = nn.Linear(sizes[1], out_channels, bias=False) if root_weight else None
+        self._adjacency = AdjacencyCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -71,17 +73,39 @@ class SAGEConv(MessagePassing):
     ) -> torch.Tensor:
         source, target = (x, x) if isinstance(x, torch.Tensor) else x
         weight, bias = self.lin_l.weight, self.lin_l.bias
-        if self.aggr in ("mean", "sum", "add") and weight.size(1) > weight.size(0):
-            # Linear maps commute with sums and means: transforming first makes the gather and
-            # scatter move out_channels instead of in_channels per edge.
-            out = self.propagate(edge_index, x=(F.linear(source, weight), target), size=size)
-            if bias is not None:
-                out = out + bias
+        if self.aggr in ("mean", "sum", "add"):
+            # Linear maps commute with sums and means: transforming first makes aggregation
+            # move out_channels instead of in_channels per edge when that is fewer.
+            transform_first = weight.size(1) > weight.size(0)
+            features = F.linear(source, weight) if transform_first else source
+            out = self._aggregate_linear(features, target, edge_index, size)
+            out = out + bias if transform_first and bias is not None else out
+            out = out if transform_first else self.lin_l(out)
         else:
             out = self.lin_l(self.propagate(edge_index, x=(source, target), size=size))
         if self.lin_r is not None and target is not None:
             out = out + self.lin_r(target)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
+
+    def _aggregate_linear(
+        self,
+        features: torch.Tensor,
+        target: torch.Tensor | None,
+        edge_index: torch.Tensor,
+        size: tuple[int, int] | None,
+    ) -> torch.Tensor:
+        """Sum or mean of the source ``features`` over each target's in-edges."""
+        if not spmm_applies(features):
+            return self.propagate(edge_index, x=(features, target), size=size)
+        num_sources = features.size(0)
+        if size is not None:
+            num_targets = size[1]
+        else:
+            num_targets = target.size(0) if target is not None else num_sources
+        adjacency = self._adjacency.get(
+            edge_index, None, num_targets, num_sources, mean=self.aggr == "mean"
+        )
+        return torch.sparse.mm(adjacency, features)
 
     def __repr__(self) -> str:
         return f"SAGEConv({self.in_channels}, {self.out_channels}, aggr={self.aggr!r})"
