@@ -146,6 +146,8 @@ class WindowModel:
         futr_exog_list: columns of ``df`` known in advance (also needed in ``futr_df``).
         hist_exog_list: columns of ``df`` known only up to the forecast origin.
         stat_exog_list: columns of ``static_df`` (one row per series).
+        callbacks: extra :class:`zen.neural.Callback` objects for the Trainer (e.g. Optuna
+            pruning); not a hyperparameter, so neither saved nor in :meth:`hyperparameters`.
 
     Subclasses name the exogenous kinds their paper supports in ``EXOGENOUS``.
     """
@@ -171,6 +173,7 @@ class WindowModel:
         futr_exog_list: Sequence[str] | None = None,
         hist_exog_list: Sequence[str] | None = None,
         stat_exog_list: Sequence[str] | None = None,
+        callbacks: Sequence[Any] = (),
     ) -> None:
         for name, value in (("h", h), ("input_size", input_size), ("max_steps", max_steps),
                             ("windows_batch_size", windows_batch_size),
@@ -194,6 +197,7 @@ class WindowModel:
         self._alias = alias
         self.progress = progress
         self.max_time_s = max_time_s
+        self.callbacks = list(callbacks)
         exogenous = exogenous_lists(
             type(self).__name__,
             self.EXOGENOUS,
@@ -294,7 +298,10 @@ class WindowModel:
             early_stopping=self.early_stop_patience_steps if early_stopping else None,
             seed=self.random_seed,
             progress=self.progress,
-            callbacks=[TimeLimit(self.max_time_s)] if self.max_time_s else [],
+            callbacks=[
+                *([TimeLimit(self.max_time_s)] if self.max_time_s else []),
+                *self.callbacks,
+            ],
         )
         self.result_ = self.trainer_.fit(self.model_, sampler, validation)
         self.model_.eval()

@@ -1,0 +1,716 @@
+r"""Hyperparameter tuning with Optuna: TPE sampling, median pruning, studies kept with History.
+
+Every trial samples hyperparameters with the Tree-structured Parzen Estimator (Bergstra et al.,
+"Algorithms for hyper-parameter optimization", NeurIPS 2011): past trials are split at the
+:math:`\gamma`-quantile of their scores into good and bad, densities :math:`l(x)` and
+:math:`g(x)` are fitted to each, and the next :math:`x` maximises :math:`l(x)/g(x)`, which is
+proportional to the expected improvement. The first trials are random (seeded).
+
+Training reports the monitored validation value after every epoch through
+:class:`OptunaPruningCallback`; the median rule stops a trial whose best value so far is worse
+than the median of the completed trials at the same epoch (Golovin et al., "Google Vizier",
+KDD 2017), so bad configurations cost a few epochs instead of a full fit.
+
+Studies are stored by default in the History database (``$ZEN_HOME/zen.db``) next to its
+``runs`` table: Optuna's tables (``studies``, ``trials``, ...) have other names, its schema is
+versioned in its own ``alembic_version`` table rather than ``PRAGMA user_version``, and the file
+stays in WAL mode, so both keep working on the same file. A study with the same name continues
+where it stopped (``load_if_exists``).
+
+>>> def objective(trial):
+...     x = trial.suggest_float("x", -2.0, 2.0)
+...     return (x - 1.0) ** 2
+>>> result = tune(objective, n_trials=20, storage=optuna.storages.InMemoryStorage(), seed=0)
+>>> abs(result.best_params["x"] - 1.0) < 0.5
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import statistics
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from zen.errors import BackendUnavailable, ConfigError, DataError, expect_one_of
+from zen.neural import Callback, TimeLimit, Trainer
+from zen.orchestrator import history
+from zen.orchestrator.search_spaces import (
+    FORECASTERS,
+    NODE_CLASSIFIERS,
+    SEARCH_SPACES,
+    SearchSpace,
+    canonical_model,
+)
+
+try:
+    import optuna
+    from optuna.trial import FixedTrial, TrialState
+except ImportError as error:  # pragma: no cover - optuna is a dependency of zen
+    raise BackendUnavailable(
+        f"zen.orchestrator.tune needs optuna ({error}); install it with pip install optuna"
+    ) from None
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from zen.forecasting.data import SeriesData
+    from zen.neural.trainer import Trainer as TrainerType
+
+logger = logging.getLogger(__name__)
+
+#: Trial user attribute where :class:`OptunaPruningCallback` records how long training ran.
+EPOCHS_ATTR = "zen_epochs"
+DIRECTIONS = ("minimize", "maximize")
+FORECAST_METRICS = ("mae", "mse", "smape", "mase")
+
+Objective = Callable[[optuna.Trial], float]
+Storage = str | Path | optuna.storages.BaseStorage | None
+
+
+class OptunaPruningCallback(Callback):
+    """Report ``monitor`` to an Optuna trial after every epoch; prune the trial when told to.
+
+    When the study's pruner says so, training stops and :class:`optuna.TrialPruned` propagates
+    out of ``fit`` (after every callback's ``on_fit_end``), which the study records as a pruned
+    trial. At the end of training the callback stores in the trial's user attribute
+    :data:`EPOCHS_ATTR` the epochs run, the epochs planned and the median epoch time, from which
+    :func:`tune` estimates the time pruning saved.
+
+    Args:
+        trial: the trial being evaluated (a :class:`optuna.trial.FixedTrial` never prunes).
+        monitor: key of the epoch logs to report (``val_loss``, ``val_accuracy``, or a key a
+            callback placed before this one adds); the study's direction says which way is
+            better. Use one callback per ``fit``: Optuna keeps one value per epoch.
+
+    Example:
+        >>> study = optuna.create_study(pruner=optuna.pruners.MedianPruner())  # doctest: +SKIP
+        >>> trainer = Trainer(callbacks=[OptunaPruningCallback(trial)])  # doctest: +SKIP
+    """
+
+    def __init__(self, trial: optuna.trial.BaseTrial, monitor: str = "val_loss") -> None:
+        self.trial = trial
+        self.monitor = monitor
+        self.pruned_epoch: int | None = None
+        self._epoch_times_s: list[float] = []
+        self._epoch_started = 0.0
+        self._epochs = 0
+        self._max_epochs = 0
+
+    def on_fit_start(self, trainer: TrainerType) -> None:
+        self.pruned_epoch, self._epoch_times_s, self._epochs = None, [], 0
+        self._max_epochs = trainer.config.max_epochs
+
+    def on_epoch_start(self, trainer: TrainerType, epoch: int) -> None:
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, trainer: TrainerType, epoch: int, logs: dict[str, Any]) -> None:
+        # Measured here rather than read from logs["time_s"], which leaves out validation:
+        # a pruned epoch saves its validation too.
+        self._epoch_times_s.append(time.perf_counter() - self._epoch_started)
+        self._epochs = epoch
+        if self.monitor not in logs:
+            # Reporting train_loss instead (as early stopping falls back to) would rank trials
+            # by how well they fit the training data: a silent misconfiguration.
+            raise ConfigError(
+                f"monitor: {self.monitor!r} is not in the epoch logs (got"
+                f" {', '.join(sorted(logs))}); give the model validation data or monitor one of"
+                " those keys"
+            )
+        value = float(logs[self.monitor])
+        self.trial.report(value, step=epoch)
+        if self.trial.should_prune():
+            self.pruned_epoch = epoch
+            trainer.should_stop = True
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} with {self.monitor}={value:.6g}")
+
+    def on_fit_end(self, trainer: TrainerType) -> None:
+        if not self._epoch_times_s:
+            return
+        self.trial.set_user_attr(
+            EPOCHS_ATTR,
+            {
+                "epochs": self._epochs,
+                "max_epochs": self._max_epochs,
+                "median_epoch_s": statistics.median(self._epoch_times_s),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What a tuning run found; the counts cover the whole study, resumed runs included.
+
+    Attributes:
+        study_name: the study's name in ``storage`` (pass it again to continue it).
+        storage: where the study is kept (a database URL, or the storage's class name).
+        direction: ``"minimize"`` or ``"maximize"``.
+        best_value: the best trial's objective value.
+        best_params: the best trial's parameters as Optuna stores them (scalars).
+        best_hyperparameters: the model's arguments they stand for (with a search space:
+            decoded, fixed settings included); else equal to ``best_params``.
+        n_trials: trials in the study; ``n_complete``, ``n_pruned``, ``n_failed`` by state.
+        n_new_trials: trials this call ran.
+        time_saved_s: estimated training time pruning saved: for each pruned trial, the epochs it
+            did not run times its median epoch time. An upper bound when early stopping would
+            have ended a trial anyway.
+        elapsed_s: wall time of this call.
+    """
+
+    study_name: str
+    storage: str
+    direction: str
+    best_value: float
+    best_params: dict[str, Any]
+    best_hyperparameters: dict[str, Any]
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    n_new_trials: int
+    time_saved_s: float
+    elapsed_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def tune(
+    objective: Objective,
+    *,
+    n_trials: int = 20,
+    timeout_s: float | None = None,
+    storage: Storage = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    direction: str = "minimize",
+    space: SearchSpace | None = None,
+    catch: tuple[type[Exception], ...] = (),
+    sampler_startup_trials: int = 10,
+    pruner_startup_trials: int = 5,
+    warmup_epochs: int = 1,
+    verbose: bool = False,
+) -> TuneResult:
+    """Run ``n_trials`` more trials of a study (TPE sampler, median pruner); return the best.
+
+    Args:
+        objective: ``(trial) -> float``; it samples with ``trial.suggest_*`` (or a search space
+            from :mod:`zen.orchestrator.search_spaces`), trains with an
+            :class:`OptunaPruningCallback`, and returns the validation score.
+        n_trials: trials to run in this call (a resumed study keeps its earlier ones).
+        timeout_s: stop starting trials after this many seconds; the running one finishes.
+        storage: a SQLite file path, a database URL, or an Optuna storage; ``None`` is the
+            History database, ``$ZEN_HOME/zen.db``.
+        study_name: the study to create or continue; ``None`` starts a study with a fresh name.
+        seed: seeds the sampler (offset by the number of earlier trials, so a resumed study
+            does not replay its random start).
+        direction: ``"minimize"`` (losses) or ``"maximize"`` (accuracy).
+        space: the search space ``objective`` samples from; used to turn the best trial's stored
+            parameters back into model arguments (``best_hyperparameters``).
+        catch: exceptions that fail one trial and let the study go on (e.g. a diverged fit).
+        sampler_startup_trials: random trials before TPE takes over.
+        pruner_startup_trials: completed trials before any trial is pruned.
+        warmup_epochs: epochs every trial trains before it may be pruned.
+        verbose: keep Optuna's per-trial INFO logging.
+
+    Raises:
+        ConfigError: an invalid setting (named), or a stored study of the other direction.
+        DataError: the storage file is not a usable database, or no trial completed.
+    """
+    check_budget(n_trials, timeout_s)
+    if direction not in DIRECTIONS:
+        raise expect_one_of("direction", direction, DIRECTIONS)
+    for name, value in (("sampler_startup_trials", sampler_startup_trials),
+                        ("pruner_startup_trials", pruner_startup_trials),
+                        ("warmup_epochs", warmup_epochs)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name}: expected an integer >= 0, got {value!r}")
+
+    started = time.perf_counter()
+    opened, description = open_storage(storage)
+    first_error: list[BaseException] = []
+
+    def recorded(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except catch as error:
+            first_error.append(error)
+            raise
+
+    try:
+        with optuna_logging(verbose):
+            study = optuna.create_study(
+                storage=opened,
+                study_name=study_name,
+                direction=optuna.study.StudyDirection[direction.upper()],
+                load_if_exists=True,
+                # Median rule; n_warmup_steps counts reported steps, which start at epoch 1.
+                pruner=optuna.pruners.MedianPruner(
+                    n_startup_trials=pruner_startup_trials, n_warmup_steps=warmup_epochs + 1
+                ),
+            )
+            stored = study.direction.name.lower()
+            if stored != direction:
+                raise ConfigError(
+                    f"direction: study {study.study_name!r} in {description} was created to"
+                    f" {stored}; pass direction={stored!r} or another study_name"
+                )
+            existing = len(study.trials)
+            # Set after loading: the seed is offset by the trials already run, otherwise a
+            # resumed study would draw the same random startup points again.
+            study.sampler = optuna.samplers.TPESampler(
+                seed=seed + existing, n_startup_trials=sampler_startup_trials
+            )
+            study.optimize(recorded, n_trials=n_trials, timeout=timeout_s, catch=catch)
+            return _result(study, description, space, existing, first_error, started)
+    finally:
+        if isinstance(opened, optuna.storages.RDBStorage):
+            # Release the file: pooled connections would keep it open for the process' life.
+            opened.remove_session()
+            opened.engine.dispose()
+
+
+def check_budget(n_trials: int, timeout_s: float | None) -> None:
+    """Raise :class:`ConfigError` unless ``n_trials`` >= 1 and ``timeout_s`` is None or > 0."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"n_trials: expected a positive integer, got {n_trials!r}")
+    if timeout_s is not None and not (
+        isinstance(timeout_s, (int, float)) and not isinstance(timeout_s, bool) and timeout_s > 0
+    ):
+        raise ConfigError(f"timeout_s: expected a positive number of seconds, got {timeout_s!r}")
+
+
+def open_storage(storage: Storage) -> tuple[optuna.storages.BaseStorage, str]:
+    """The Optuna storage for ``storage`` (see :func:`tune`) and a description for messages.
+
+    A file path is opened as History first: that checks the file (a foreign or newer database
+    is refused with History's message, untouched), creates the ``runs`` table and turns on WAL
+    mode, which SQLite keeps in the file, so Optuna's connections use it too.
+    """
+    if isinstance(storage, optuna.storages.BaseStorage):
+        return storage, type(storage).__name__
+    if isinstance(storage, str) and "://" in storage:
+        return _rdb_storage(storage, storage), storage
+    if storage is not None and not isinstance(storage, (str, Path)):
+        raise ConfigError(
+            "storage: expected a file path, a database URL or an optuna storage, got"
+            f" {type(storage).__name__}"
+        )
+    path = Path(storage).expanduser() if storage is not None else history.default_path()
+    history.History(path).close()
+    url = f"sqlite:///{path.resolve()}"
+    return _rdb_storage(url, str(path)), url
+
+
+def _rdb_storage(url: str, description: str) -> optuna.storages.RDBStorage:
+    import sqlalchemy.exc
+
+    options: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Wait for History's (and other processes') write transactions like History does,
+        # instead of failing with "database is locked" after pysqlite's default 5 s.
+        options["connect_args"] = {"timeout": history.BUSY_TIMEOUT_S}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=options)
+    except (sqlalchemy.exc.SQLAlchemyError, RuntimeError) as error:
+        # RuntimeError: Optuna's schema check (a study database written by a newer Optuna).
+        raise DataError(f"storage: cannot keep studies in {description}: {error}") from None
+
+
+@contextlib.contextmanager
+def optuna_logging(verbose: bool) -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines for the duration of a tuning run.
+
+    Optuna logs through its own handler at INFO by default; library code must not print, so
+    zen lowers it to WARNING (failed trials still show) and restores the caller's level after,
+    rather than changing it for the whole process.
+    """
+    previous = optuna.logging.get_verbosity()
+    if not verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _result(
+    study: optuna.Study,
+    description: str,
+    space: SearchSpace | None,
+    existing: int,
+    errors: list[BaseException],
+    started: float,
+) -> TuneResult:
+    trials = study.get_trials(deepcopy=False)
+    count = {state: sum(trial.state == state for trial in trials) for state in TrialState}
+    if count[TrialState.COMPLETE] == 0:
+        reason = f" (first error: {type(errors[0]).__name__}: {errors[0]})" if errors else ""
+        raise DataError(
+            f"tune: no trial of study {study.study_name!r} completed: {count[TrialState.PRUNED]}"
+            f" pruned, {count[TrialState.FAIL]} failed{reason}; allow more trials or time"
+        )
+    best = study.best_trial
+    params = dict(best.params)
+    return TuneResult(
+        study_name=study.study_name,
+        storage=description,
+        direction=study.direction.name.lower(),
+        best_value=float(best.value) if best.value is not None else float("nan"),
+        best_params=params,
+        best_hyperparameters=space(FixedTrial(params)) if space is not None else dict(params),
+        n_trials=len(trials),
+        n_complete=count[TrialState.COMPLETE],
+        n_pruned=count[TrialState.PRUNED],
+        n_failed=count[TrialState.FAIL],
+        n_new_trials=len(trials) - existing,
+        time_saved_s=pruning_savings_s(trials),
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def pruning_savings_s(trials: Sequence[optuna.trial.FrozenTrial]) -> float:
+    """Estimated seconds pruning saved: epochs not run by pruned trials times their median
+    epoch time (a pruned configuration's own epochs are the best guess of its remaining ones)."""
+    saved = 0.0
+    for trial in trials:
+        info = trial.user_attrs.get(EPOCHS_ATTR)
+        if trial.state == TrialState.PRUNED and info:
+            saved += max(info["max_epochs"] - info["epochs"], 0) * info["median_epoch_s"]
+    return saved
+
+
+def _time_limit(deadline: float | None) -> list[Callback]:
+    """A TimeLimit for the rest of the budget: Optuna only checks its timeout between trials."""
+    if deadline is None:
+        return []
+    return [TimeLimit(max(deadline - time.monotonic(), 1e-3))]
+
+
+def _digest(*parts: Any) -> str:
+    """A short content hash naming a default study: same data and settings, same study."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            part = part.detach().cpu().numpy()
+        hasher.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+    return hasher.hexdigest()[:12]
+
+
+# -- forecasting ---------------------------------------------------------------------------
+
+
+class _HeldOutScore(Callback):
+    """Adds ``val_<metric>`` to each epoch's logs: the forecast of the held-out last window
+    from the training part, in data units, so trials with different scalers compare fairly
+    (the model's own ``val_loss`` is taken in each window's scale)."""
+
+    def __init__(
+        self, train: SeriesData, truth: np.ndarray, metric: str, season_length: int
+    ) -> None:
+        self.train, self.truth = train, truth
+        self.metric, self.season_length = metric, season_length
+        self.forecaster: Any = None
+        self.value = float("nan")
+
+    def on_epoch_end(self, trainer: TrainerType, epoch: int, logs: dict[str, Any]) -> None:
+        from zen.forecasting import metrics
+
+        network = self.forecaster.model_
+        was_training = network.training
+        network.eval()
+        try:
+            forecast = self.forecaster.predict(self.train)
+        finally:
+            network.train(was_training)
+        if not np.all(np.isfinite(forecast)):
+            self.value = float("nan")  # a diverged model: the median pruner prunes NaN
+        elif self.metric == "mase":
+            self.value = metrics.mase(self.truth, forecast, self.train, self.season_length)
+        else:
+            self.value = getattr(metrics, self.metric)(self.truth, forecast)
+        logs[f"val_{self.metric}"] = self.value
+
+
+def tune_forecaster(
+    df: pd.DataFrame | SeriesData,
+    model: str = "NHITS",
+    *,
+    h: int,
+    input_size: int | None = None,
+    n_trials: int = 20,
+    timeout_s: float | None = None,
+    max_steps: int = 500,
+    val_check_steps: int = 50,
+    metric: str = "mae",
+    season_length: int = 1,
+    freq: str | int | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+    storage: Storage = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    verbose: bool = False,
+) -> TuneResult:
+    """Tune a neural forecaster on the last ``h`` points of every series.
+
+    Each trial trains on the series without their last ``h`` points and forecasts those
+    (evaluated every ``val_check_steps`` steps, which drives pruning); its score is ``metric``
+    after the last step. Build the final model with
+    ``MODEL_CLASSES[model](**result.best_hyperparameters)`` and fit it on the full series.
+
+    Args:
+        df: long frame (``unique_id``, ``ds``, ``y``) or :class:`~zen.forecasting.SeriesData`.
+        model: ``NHITS``, ``NBEATS``, ``TCN`` or ``DeepAR``.
+        h: forecast horizon.
+        input_size: input window; ``None`` tunes it as ``h`` times 1..5 (neuralforecast's
+            ``input_size_multiplier``), as far as the shortest series allows.
+        max_steps, val_check_steps: optimisation steps per trial, and steps per pruning check.
+        metric: ``mae``, ``mse``, ``smape`` or ``mase`` (with ``season_length``) in data units.
+        model_kwargs: fixed constructor arguments (e.g. ``{"loss": "mse"}``); they win over
+            sampled ones.
+        study_name: default: the model, horizon and a hash of data and settings, so a re-run
+            on the same data continues its study and other data get their own.
+        n_trials, timeout_s, storage, seed, verbose: as :func:`tune`.
+    """
+    from zen.forecasting import NBEATS, NHITS, TCN, DeepAR, WindowModel
+    from zen.forecasting.data import SeriesData, check_min_length, from_long
+
+    name = canonical_model(model, FORECASTERS)
+    classes: dict[str, type[WindowModel]] = {
+        cls.__name__: cls for cls in (NHITS, NBEATS, TCN, DeepAR)
+    }
+    check_budget(n_trials, timeout_s)
+    if metric not in FORECAST_METRICS:
+        raise expect_one_of("metric", metric, FORECAST_METRICS)
+    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+        raise ConfigError(f"h: expected a positive integer, got {h!r}")
+    data = df if isinstance(df, SeriesData) else from_long(df, freq)
+    shortest = int(data.lengths.min())
+    if shortest <= 2 * h:
+        raise DataError(
+            f"df: the shortest series has {shortest} values; tuning with h={h} holds out {h}"
+            f" and needs an input window and a training target before them; lower h"
+        )
+    if input_size is None and model_kwargs and "input_size" in model_kwargs:
+        input_size = model_kwargs["input_size"]  # fixed there: not to be tuned
+    train = data.head(data.lengths - h)
+    truth = np.stack([data.series(i)[-h:].numpy() for i in range(data.n_series)])
+    if input_size is not None:
+        check_min_length(train, input_size, h, name="df (without its held-out last h)")
+        multipliers: list[int] = []
+    else:
+        multipliers = [m for m in range(1, 6) if m * h + h <= shortest - h]
+
+    fixed: dict[str, Any] = {
+        "h": h,
+        "max_steps": max_steps,
+        "val_check_steps": val_check_steps,
+        "random_seed": seed,
+        **({"input_size": input_size} if input_size is not None else {}),
+        **(model_kwargs or {}),
+    }
+    sample = SEARCH_SPACES[name]
+
+    def space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+        values = sample(trial)
+        if multipliers:
+            values["input_size"] = h * trial.suggest_categorical(
+                "input_size_multiplier", multipliers
+            )
+        return {**values, **fixed}
+
+    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+
+    def objective(trial: optuna.Trial) -> float:
+        score = _HeldOutScore(train, truth, metric, season_length)
+        forecaster = classes[name](
+            **space(trial),
+            callbacks=[
+                score,
+                OptunaPruningCallback(trial, monitor=f"val_{metric}"),
+                *_time_limit(deadline),
+            ],
+        )
+        score.forecaster = forecaster
+        forecaster.fit(train)
+        return score.value
+
+    if study_name is None:
+        fingerprint = _digest(data.values, data.indptr, sorted(fixed.items()), metric)
+        study_name = f"forecast-{name}-h{h}-{fingerprint}"
+    return tune(
+        objective,
+        n_trials=n_trials,
+        timeout_s=timeout_s,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        direction="minimize",
+        space=space,
+        # A diverged fit (DataError from the Trainer) fails its trial, not the study.
+        catch=(DataError,),
+        verbose=verbose,
+    )
+
+
+# -- graphs and tables ---------------------------------------------------------------------
+
+
+def tune_node_classifier(
+    graph: Any,
+    model: str = "GCN",
+    *,
+    n_trials: int = 20,
+    timeout_s: float | None = None,
+    max_epochs: int = 200,
+    patience: int = 50,
+    metric: str = "accuracy",
+    storage: Storage = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    verbose: bool = False,
+) -> TuneResult:
+    """Tune a GNN for node classification on the graph's validation nodes.
+
+    Trials train full-batch with Adam on ``train_mask`` and early stopping on the validation
+    nodes; the score is the best epoch's validation ``metric``. A graph without masks gets the
+    graph job's random 60/20/20 split (seeded). ``best_hyperparameters`` holds the model's
+    ``hidden_channels``, ``num_layers``, ``dropout`` (and ``heads`` or ``aggr``) and the
+    Trainer's ``lr`` and ``weight_decay``.
+
+    Args:
+        graph: a :class:`zen.graph.Graph` with features ``x`` and labels ``y``.
+        model: ``GCN``, ``GAT`` or ``GraphSAGE``.
+        max_epochs, patience: epochs per trial, and epochs without improvement before stopping.
+        metric: ``accuracy`` (maximised) or ``loss`` (cross-entropy, minimised).
+        n_trials, timeout_s, storage, study_name, seed, verbose: as :func:`tune_forecaster`.
+    """
+    import zen.graph
+    from zen.graph import NodeLoader
+    from zen.graph.sampling import random_node_split
+    from zen.orchestrator.graph_job import profile_graph
+
+    name = canonical_model(model, NODE_CLASSIFIERS)
+    check_budget(n_trials, timeout_s)
+    if metric not in ("accuracy", "loss"):
+        raise expect_one_of("metric", metric, ["accuracy", "loss"])
+    n_classes = int(profile_graph(graph, "graph").n_classes or 0)
+    if any(getattr(graph, mask, None) is None for mask in ("train_mask", "val_mask")):
+        graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
+    direction = "maximize" if metric == "accuracy" else "minimize"
+    model_class = getattr(zen.graph, name)
+    space = SEARCH_SPACES[name]
+    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+
+    def objective(trial: optuna.Trial) -> float:
+        settings = space(trial)
+        lr, weight_decay = settings.pop("lr"), settings.pop("weight_decay")
+        hidden, layers = settings.pop("hidden_channels"), settings.pop("num_layers")
+        torch.manual_seed(seed)  # the initial weights, drawn before the Trainer seeds
+        network = model_class(graph.num_features, hidden, layers, n_classes, **settings)
+        trainer = Trainer(
+            max_epochs=max_epochs,
+            optimizer="adam",
+            lr=lr,
+            weight_decay=weight_decay,
+            loss="cross_entropy",
+            monitor=f"val_{metric}",
+            monitor_mode="max" if metric == "accuracy" else "min",
+            early_stopping=patience,
+            seed=seed,
+            callbacks=[OptunaPruningCallback(trial, f"val_{metric}"), *_time_limit(deadline)],
+        )
+        result = trainer.fit(network, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
+        return float(result.best_score) if result.best_score is not None else float("nan")
+
+    if study_name is None:
+        fingerprint = _digest(graph.x, graph.edge_index, graph.y, graph.train_mask,
+                              graph.val_mask, max_epochs, patience)  # fmt: skip
+        study_name = f"nodes-{name}-{metric}-{fingerprint}"
+    return tune(
+        objective,
+        n_trials=n_trials,
+        timeout_s=timeout_s,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        direction=direction,
+        space=space,
+        catch=(DataError,),
+        verbose=verbose,
+    )
+
+
+def tune_tabular(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    task: str = "auto",
+    n_trials: int = 20,
+    timeout_s: float | None = None,
+    max_epochs: int = 100,
+    patience: int = 15,
+    storage: Storage = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    verbose: bool = False,
+) -> TuneResult:
+    """Tune a :class:`~zen.tabular.TabularModel` (the ``MLP`` space) on its validation split.
+
+    The score is the best epoch's validation loss (cross-entropy, or MSE of the standardised
+    target), minimised; the split is the model's seeded ``val_split``, the same in every trial.
+    ``TabularModel(task=task, **result.best_hyperparameters)`` builds the winner.
+
+    Args:
+        frame, target, task: as :meth:`TabularModel.fit` and its constructor.
+        max_epochs, patience: epochs per trial, and epochs without improvement before stopping.
+        n_trials, timeout_s, storage, study_name, seed, verbose: as :func:`tune_forecaster`.
+    """
+    import pandas as pd
+
+    from zen.tabular import TabularModel
+
+    check_budget(n_trials, timeout_s)
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"frame: expected a pandas DataFrame, got {type(frame).__name__}")
+    if target not in frame.columns:
+        raise DataError(f"target: no column {target!r} in frame (columns: {list(frame)[:10]})")
+    fixed = {"max_epochs": max_epochs, "early_stopping": patience, "seed": seed}
+    sample = SEARCH_SPACES["MLP"]
+
+    def space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+        return {**sample(trial), **fixed}
+
+    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+
+    def objective(trial: optuna.Trial) -> float:
+        callbacks = [OptunaPruningCallback(trial, "val_loss"), *_time_limit(deadline)]
+        fitted = TabularModel(task=task, callbacks=callbacks, **space(trial)).fit(frame, target)
+        best = fitted.result_.best_score
+        return float(best) if best is not None else float("nan")
+
+    if study_name is None:
+        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        study_name = f"tabular-{target}-{_digest(hashed, task, sorted(fixed.items()))}"
+    return tune(
+        objective,
+        n_trials=n_trials,
+        timeout_s=timeout_s,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        direction="minimize",
+        space=space,
+        catch=(DataError,),
+        verbose=verbose,
+    )
