@@ -1,0 +1,281 @@
+"""Router regret on a suite of real tasks: fixed default vs rule prior vs learned router.
+
+For every task the script trains every candidate the router knows for its family, scores it
+on held-out data, and so knows the best candidate "found by trying all". A policy's *regret*
+on a task is the relative score of its first choice minus 1 (0 = it picked the winner; losses
+compared: MASE for series, error rate for classification, RMSE for regression). Policies:
+
+* ``default``: the router's fixed order, ignoring the data;
+* ``rules``: the rule prior of :mod:`zen.orchestrator.router`;
+* ``learned``: rule prior + History, leave-one-task-out: the History holds every *other*
+  task's candidate runs, never the task being routed; no exploration bonus.
+
+Tasks: M4 Hourly subsets (100 series each, h 48), ETTh1 (7 channels, last 3,000 hours, h 48),
+exchange rate (h 30), ILI (h 12); Cora, karate club, a heterophilous stochastic block graph;
+scikit-learn's digits, wine, breast cancer (classification) and diabetes (regression).
+Neural candidates get short budgets (``--steps``), the same for every candidate, so the
+ranking reflects what a quick ``zen fit`` would find. Scores are cached in
+``bench/results/orchestrator_router_scores.json``; ``--rescore`` reuses them.
+
+    python bench/bench_orchestrator_router.py [--steps 300] [--quick] [--rescore]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, machine_info, print_machine, print_table, write_result
+
+SCORES_FILE = RESULTS_DIR / "orchestrator_router_scores.json"
+GRAPH_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
+
+
+# ---------------------------------------------------------------------------- tasks
+def series_tasks(quick: bool) -> dict[str, tuple[pd.DataFrame, int]]:
+    from zen.forecasting.datasets import load_ett, load_exchange_rate, load_ili, load_m4
+
+    m4, _ = load_m4("Hourly")
+    ids = sorted(m4["unique_id"].unique(), key=lambda s: int(str(s)[1:]))
+    tasks = {f"M4-H {i + 1}": (m4[m4["unique_id"].isin(ids[i * 100 : (i + 1) * 100])], 48)
+             for i in range(1 if quick else 4)}  # fmt: skip
+    ett = load_ett("ETTh1")
+    tasks["ETTh1"] = (ett.groupby("unique_id").tail(3000), 48)
+    tasks["exchange"] = (load_exchange_rate(), 30)
+    tasks["ILI"] = (load_ili(), 12)
+    return tasks
+
+
+def score_series(frame: pd.DataFrame, h: int, names: list[str], steps: int) -> dict[str, float]:
+    from zen.forecasting import MODEL_CLASSES, Forecaster, metrics
+    from zen.forecasting.data import from_long
+    from zen.orchestrator.forecast_job import season_length_for
+
+    frame = frame[["unique_id", "ds", "y"]]
+    last = frame.groupby("unique_id").cumcount(ascending=False) < h
+    train, test = frame[~last], frame[last]
+    freq = from_long(train).freq
+    season = season_length_for(freq)
+    input_size = min(4 * h, int(train.groupby("unique_id").size().min()) - h)
+    neural = {"max_steps": steps, "windows_batch_size": 256, "scaler_type": "robust",
+              "random_seed": 1}  # fmt: skip
+    settings: dict[str, dict[str, Any]] = {
+        "NHITS": {"input_size": input_size, **neural},
+        "NBEATS": {"input_size": input_size, **neural},
+        "TCN": {"input_size": input_size, "encoder_hidden_size": 64, **neural},
+        "DeepAR": {
+            "input_size": input_size,
+            "lstm_hidden_size": 64,
+            "trajectory_samples": 50,
+            **neural,
+        },
+        "SeasonalNaive": {"season_length": season},
+    }
+    scores = {}
+    for name in names:
+        model = MODEL_CLASSES[name](h=h, **settings.get(name, {}))
+        forecast = Forecaster([model], freq=freq).fit(train).predict()
+        merged = test.merge(forecast, on=["unique_id", "ds"])
+        insample = [g["y"].to_numpy() for _, g in train.groupby("unique_id")]
+        truth = merged.pivot(index="unique_id", columns="ds", values="y").to_numpy()
+        predicted = merged.pivot(index="unique_id", columns="ds", values=name).to_numpy()
+        scores[name] = float(np.mean([
+            metrics.mase(t, p, i, season) for t, p, i in zip(truth, predicted, insample,
+                                                             strict=True)
+        ]))  # fmt: skip
+    return scores
+
+
+def graph_tasks() -> dict[str, Callable[[], Any]]:
+    from zen.graph import Graph
+    from zen.graph.datasets import Planetoid, karate_club
+
+    def heterophilous() -> Any:
+        generator = torch.Generator().manual_seed(0)
+        n, classes = 600, 3
+        y = torch.arange(n) % classes
+        source = torch.randint(n, (6000,), generator=generator)
+        # Mostly edges to other classes (homophily about 0.2), features weakly informative.
+        offset = torch.randint(1, classes, (6000,), generator=generator)
+        candidates = torch.randint(n // classes, (6000,), generator=generator) * classes
+        target = candidates + (y[source] + offset) % classes
+        same = torch.rand(6000, generator=generator) < 0.2
+        target = torch.where(same, candidates + y[source], target).clamp(max=n - 1)
+        x = torch.nn.functional.one_hot(y, classes).float() + torch.randn(n, classes) * 1.5
+        edges = torch.cat([torch.stack([source, target]), torch.stack([target, source])], 1)
+        return Graph(x=x, edge_index=edges, y=y)
+
+    tasks: dict[str, Callable[[], Any]] = {"karate": karate_club, "heterophilous": heterophilous}
+    if (GRAPH_ROOT / "cora").is_dir():
+        tasks["Cora"] = lambda: Planetoid("cora", root=GRAPH_ROOT)[0]
+    return tasks
+
+
+def score_graph(graph: Any, names: list[str]) -> dict[str, float]:
+    from zen.graph import NodeLoader
+    from zen.graph.metrics import accuracy
+    from zen.graph.sampling import random_node_split
+    from zen.neural import Trainer
+    from zen.orchestrator.graph_job import candidates
+
+    if graph.val_mask is None or graph.test_mask is None or not bool(graph.val_mask.any()):
+        graph = random_node_split(graph, train=0.6, val=0.2, seed=0)
+    classes = int(graph.y.max()) + 1
+    known = {candidate.name: candidate for candidate in candidates()}
+    scores = {}
+    for name in names:
+        candidate = known[name]
+        torch.manual_seed(0)
+        model = candidate.build(graph.num_features, classes)
+        Trainer(max_epochs=candidate.max_epochs, lr=candidate.lr,
+                weight_decay=candidate.weight_decay, loss="cross_entropy", metrics=[], seed=0,
+                early_stopping=50).fit(model, NodeLoader(graph, "train"),
+                                       NodeLoader(graph, "val"))  # fmt: skip
+        scores[name] = 1.0 - accuracy(model.predict(graph), graph.y, graph.test_mask)
+    return scores
+
+
+def table_tasks() -> dict[str, tuple[pd.DataFrame, str]]:
+    from sklearn import datasets
+
+    tasks = {}
+    for name, loader in (("digits", datasets.load_digits), ("wine", datasets.load_wine),
+                         ("breast cancer", datasets.load_breast_cancer),
+                         ("diabetes", datasets.load_diabetes)):  # fmt: skip
+        frame = loader(as_frame=True).frame
+        tasks[name] = (frame, "target")
+    return tasks
+
+
+def score_table(frame: pd.DataFrame, target: str, options: dict[str, dict]) -> dict[str, float]:
+    from zen.orchestrator.profile import profile_table
+    from zen.tabular import TabularModel, score, train_test_split
+
+    kind = profile_table(frame, target).kind
+    stratify = frame[target].to_numpy() if kind == "classification" else None
+    train_rows, test_rows = train_test_split(len(frame), 0.25, 0, stratify)
+    train, test = frame.iloc[train_rows], frame.iloc[test_rows]
+    scores = {}
+    for name, settings in options.items():
+        model = TabularModel(task=kind, seed=0, **settings).fit(train, target)
+        measured = score(kind, test[target].to_numpy(), model.predict(test))
+        scores[name] = 1.0 - measured["accuracy"] if kind == "classification" else measured["rmse"]
+    return scores
+
+
+# ---------------------------------------------------------------------------- routing
+def collect(quick: bool, steps: int) -> dict[str, dict[str, Any]]:
+    """Profile and every candidate's held-out loss, per task."""
+    from zen.orchestrator.profile import profile_graph, profile_series, profile_table
+    from zen.orchestrator.router import route
+
+    results: dict[str, dict[str, Any]] = {}
+    for name, (frame, h) in series_tasks(quick).items():
+        profile = profile_series(frame[["unique_id", "ds", "y"]], h)
+        names = [c.name for c in route(profile, 1e9, policy="default")]
+        started = time.perf_counter()
+        results[name] = {"profile": profile.to_json(), "scores": score_series(frame, h, names,
+                                                                              steps)}  # fmt: skip
+        print(f"{name}: {results[name]['scores']} ({time.perf_counter() - started:.0f}s)",
+              flush=True)  # fmt: skip
+    for name, load in graph_tasks().items():
+        graph = load()
+        profile = profile_graph(graph, name)
+        names = [c.name for c in route(profile, 1e9, policy="default")]
+        results[name] = {"profile": profile.to_json(), "scores": score_graph(graph, names)}
+        print(f"{name}: {results[name]['scores']}", flush=True)
+    for name, (frame, target) in table_tasks().items():
+        profile = profile_table(frame, target)
+        options = {c.name: dict(c.options) for c in route(profile, 1e9, policy="default")}
+        results[name] = {"profile": profile.to_json(), "scores": score_table(frame, target,
+                                                                             options)}  # fmt: skip
+        print(f"{name}: {results[name]['scores']}", flush=True)
+    return results
+
+
+def regrets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    from zen.orchestrator.history import History
+    from zen.orchestrator.profile import TaskProfile
+    from zen.orchestrator.router import route
+
+    rows = []
+    for task, entry in results.items():
+        profile = TaskProfile.from_json(entry["profile"])
+        scores = entry["scores"]
+        best = min(scores.values())
+        row: dict[str, Any] = {"task": task, "best": min(scores, key=scores.__getitem__)}
+        with tempfile.TemporaryDirectory() as folder:
+            history = History(Path(folder) / "zen.db")
+            for other, other_entry in results.items():
+                if other != task:
+                    _record(history, TaskProfile.from_json(other_entry["profile"]),
+                            other_entry["scores"], other)  # fmt: skip
+            for policy in ("default", "rules", "learned"):
+                ranked = route(profile, 1e9, history=history if policy == "learned" else None,
+                               policy=policy, explore=0.0)  # fmt: skip
+                choice = next(c.name for c in ranked if c.name in scores)
+                row[policy] = scores[choice] / best - 1 if best > 0 else 0.0
+                row[f"{policy} pick"] = choice
+        rows.append(row)
+    return rows
+
+
+def _record(history: Any, profile: Any, scores: dict[str, float], task: str) -> None:
+    from zen.orchestrator.router import FAMILY_METRICS
+
+    metric = FAMILY_METRICS[profile.family][0]
+    parent = history.start_run(profile.family, "zen fit", profile=profile, data=task)
+    history.finish_run(parent, {})
+    for name, loss in scores.items():
+        value = 1.0 - loss if metric in ("accuracy", "val_accuracy") else loss
+        run = history.start_run(profile.family, name, profile=profile, data=task, parent=parent)
+        history.finish_run(run, {metric: value})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="one M4 subset, 30 steps")
+    parser.add_argument("--rescore", action="store_true", help="reuse the cached scores")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    info = machine_info()
+    print_machine(info)
+    if args.rescore and SCORES_FILE.is_file():
+        results = json.loads(SCORES_FILE.read_text())
+    else:
+        results = collect(args.quick, 30 if args.quick else args.steps)
+        SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SCORES_FILE.write_text(json.dumps(results, indent=1, default=str))
+    rows = regrets(results)
+    policies = ("default", "rules", "learned")
+    summary = {policy: statistics.median(r[policy] for r in rows) for policy in policies}
+    means = {policy: statistics.mean(r[policy] for r in rows) for policy in policies}
+    print_table("router regret per task (0 = picked the best candidate)", rows,
+                ["task", "best", "default", "default pick", "rules", "rules pick", "learned",
+                 "learned pick"])  # fmt: skip
+    reduction = 1 - summary["learned"] / summary["default"] if summary["default"] else 0.0
+    print(f"median regret: default {summary['default']:.3f}, rules {summary['rules']:.3f},"
+          f" learned {summary['learned']:.3f}; learned vs default: {reduction:+.0%} (target:"
+          " at least 30 % lower)")  # fmt: skip
+    print(f"mean regret: default {means['default']:.3f}, rules {means['rules']:.3f},"
+          f" learned {means['learned']:.3f}")  # fmt: skip
+    write_result("orchestrator_router", {"machine": info, "rows": rows, "median": summary,
+                                         "mean": means})  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
