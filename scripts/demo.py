@@ -1,5 +1,8 @@
 """`make demo`: `zen fit` on a table (handwritten digits) and on time series (bundled ILI).
 
+Each `zen fit` profiles the data, trains the router's candidates side by side, records the run
+in History (``$ZEN_HOME/zen.db``) and writes ``report.html`` next to ``report.json``.
+
 The digits are real data (1,797 8x8 handwritten digits, UCI ML repository, as bundled with
 scikit-learn under its BSD licence); the demo writes them to `data/digits.csv` so the command
 below is exactly what a user would run on their own file.
@@ -63,11 +66,15 @@ def main() -> int:
         return status
     series_run = newest_run()
     print(
-        f"\nDemo done. Look at:\n"
-        f"  {table_run}/learning_curves.png   digits: loss and accuracy per epoch\n"
-        f"  {table_run}/report.json           held-out scores, baseline, settings, history\n"
-        f"  {series_run}/forecasts.png        illness: forecasts of each model vs what happened\n"
-        f"  {series_run}/report.json          the forecasting leaderboard (sMAPE, MASE)\n"
+        f"\nDemo done. Open the HTML reports (profile, candidates and why the router chose them,"
+        f" leaderboard, plots):\n"
+        f"  {table_run}/report.html    digits: MLP candidates, learning curves, confusion matrix\n"
+        f"  {series_run}/report.html    illness: forecasting leaderboard, median ensemble,"
+        f" forecasts vs what happened\n"
+        f"Next to each: report.json (all numbers) and the PNGs.\n"
+        f"Every run and candidate is recorded: .venv/bin/zen history   (then zen history show ID)\n"
+        f"See why a model would be chosen, without training: .venv/bin/zen fit data/ili.csv"
+        f" --horizon 12 --explain\n"
         f"Apply the model: .venv/bin/zen predict {table_run} data/digits.csv -o predictions.csv"
     )
     return 0

@@ -11,10 +11,13 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
-def _no_zen_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see the defaults, whatever the developer's shell exports."""
-    for name in ("ZEN_DEVICE", "ZEN_COMPILE", "ZEN_NUM_THREADS", "ZEN_HOME", "ZEN_DATA_DIR"):
+def _no_zen_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests see the defaults, whatever the developer's shell exports, and a History of their
+    own: ``ZEN_HOME`` is a fresh directory per test, so no test writes to ``~/.zen`` and the
+    router never learns from another test's runs."""
+    for name in ("ZEN_DEVICE", "ZEN_COMPILE", "ZEN_NUM_THREADS", "ZEN_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZEN_HOME", str(tmp_path_factory.mktemp("zen-home")))
 
 
 @pytest.fixture

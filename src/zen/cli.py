@@ -105,12 +105,29 @@ def fit(
     ),
     seed: Annotated[int, typer.Option(help="Seed for the split and training.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    explain: Annotated[
+        bool,
+        typer.Option(help="Show the task profile and the router's candidates; train nothing."),
+    ] = False,
+    tune: Annotated[
+        bool, typer.Option(help="Tune the best-ranked candidate (Optuna) before training it.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes training candidates side by side (default: the cores)."),
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="Router policy: default, rules, learned or thompson.")
+    ] = "learned",
 ) -> None:
-    """Train on a table, time series or a graph, and report held-out scores."""
+    """Profile the data, train the router's candidates, report held-out scores and why."""
     from zen.orchestrator import fit as run_fit
     from zen.orchestrator.forecast_job import ForecastRunResult
     from zen.orchestrator.graph_job import GraphRunResult
 
+    if explain:
+        _explain(data, target, edges, nodes, horizon, task, parse_duration(budget), policy, seed)
+        return
     result = run_fit(
         data,
         target,
@@ -123,32 +140,122 @@ def fit(
         runs_dir=runs_dir,
         seed=seed,
         progress=progress,
+        workers=workers,
+        tune=tune,
+        policy=policy,
         max_epochs=epochs,
     )
     if isinstance(result, ForecastRunResult):
         _show_forecast_run(result, data or Path("."))
-        return
-    if isinstance(result, GraphRunResult):
+    elif isinstance(result, GraphRunResult):
         _show_graph_run(result)
-        return
+    else:
+        _show_table_run(result, data)
+
+
+def _explain(
+    data: Path | None,
+    target: str | None,
+    edges: Path | None,
+    nodes: Path | None,
+    horizon: int | None,
+    task: str,
+    budget_s: float,
+    policy: str,
+    seed: int,
+) -> None:
+    """``zen fit --explain``: what profiling found and what the router proposes, and why."""
+    from zen.orchestrator.history import History
+    from zen.orchestrator.profile import profile_data
+    from zen.orchestrator.router import route
+
+    profile = profile_data(data, target, edges=edges, nodes=nodes, horizon=horizon, task=task)
+    table = Table(title=f"task profile ({profile.family})")
+    for column in ("feature", "value", "reason"):
+        table.add_column(column, overflow="fold")
+    for line in profile.explain():
+        table.add_row(line.feature, escape(_short(line.value)), escape(line.reason))
+    console.print(table)
+    with History() as recorded:
+        candidates = route(profile, budget_s, recorded, policy=policy, seed=seed)
+    ranked = Table(title=f"router candidates (policy {policy}), best first")
+    for column in ("rank", "model", "expected", "reason"):
+        ranked.add_column(column, overflow="fold", justify="right" if column == "rank" else "left")
+    for rank, candidate in enumerate(candidates, 1):
+        expected = f"{candidate.expected_score:.3f} ± {candidate.uncertainty:.3f}"
+        ranked.add_row(str(rank), candidate.name, expected, escape(candidate.reason))
+    console.print(ranked)
+    console.print("nothing trained (--explain); drop --explain to train these candidates")
+
+
+def _show_why(result: Any) -> None:
+    """The router's candidates in its order with its reasons, failures, ensemble and tuning."""
+    console.print("why these candidates (router's order and reasons):")
+    for rank, candidate in enumerate(result.candidates, 1):
+        console.print(
+            f"  {rank}. [bold]{escape(candidate['name'])}[/]: {escape(candidate['reason'])}"
+        )
+    for failure in result.failed:
+        console.print(f"[red]failed[/] {escape(failure['model'])}: {escape(failure['error'])}")
+    ensemble = getattr(result, "ensemble", None)
+    if ensemble:
+        verdict = "beats" if ensemble["helps"] else "does not beat"
+        mase = "n/a" if ensemble["mase"] is None else f"{ensemble['mase']:.3f}"
+        console.print(
+            f"median ensemble of {', '.join(ensemble['members'])}: sMAPE"
+            f" {ensemble['smape']:.2f}, MASE {mase} — {verdict} the best single model"
+        )
+    if result.tuning:
+        tuning = result.tuning
+        if "skipped" in tuning:
+            console.print(f"tuning skipped for {tuning['model']}: {escape(tuning['skipped'])}")
+        else:
+            console.print(
+                f"tuned {tuning['model']}: study {tuning['study_name']!r},"
+                f" {tuning['n_trials']} trials, best {tuning['best_value']:.4g}"
+            )
+
+
+def _show_record(result: Any) -> None:
+    console.print(f"  html report      {result.run_dir / 'report.html'}")
+    console.print(
+        f"recorded in History as run {result.history_id}: zen history show {result.history_id}"
+    )
+
+
+def _show_table_run(result: Any, data: Path | None) -> None:
     profile = result.profile
     console.print(f"[bold]task[/]: {profile.kind} — {profile.reason}")
     if profile.dropped_rows:
         console.print(f"[yellow]dropped {profile.dropped_rows} row(s) without a target value[/]")
     table = Table(title=f"held-out scores ({result.n_test} rows; trained on {result.n_train})")
     table.add_column("metric")
-    table.add_column("zen MLP", justify="right")
+    table.add_column(f"zen {result.best_model}", justify="right")
     table.add_column(f"baseline: {result.baseline_name}", justify="right")
     for name, value in result.metrics.items():
         table.add_row(name, f"{value:.4f}", f"{result.baseline[name]:.4f}")
     console.print(table)
+    board = Table(title="leaderboard (ranked by validation loss)")
+    for column in ("model", "val loss", *result.metrics, "epochs", "fit s"):
+        board.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.leaderboard:
+        best = " (best)" if row["model"] == result.best_model else ""
+        scores = [f"{row['test_metrics'][name]:.4f}" for name in result.metrics]
+        board.add_row(row["model"] + best, f"{row['val_loss']:.4f}", *scores, str(row["epochs"]),
+                      f"{row['fit_s']:.1f}")  # fmt: skip
+    console.print(board)
     console.print(
-        f"trained {result.epochs} epochs (best: {result.best_epoch}) in {result.train_time_s:.1f} s"
+        f"best: {result.best_model}, trained {result.epochs} epochs (best: {result.best_epoch})"
+        f" in {result.train_time_s:.1f} s"
     )
+    _show_why(result)
     console.print(f"[bold green]saved[/] {result.run_dir}/")
     console.print(f"  model            {result.model_dir}/")
     console.print(f"  report           {result.run_dir / 'report.json'}")
     console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
+    if result.profile.kind == "classification":
+        console.print(f"  confusion matrix {result.run_dir / 'confusion_matrix.png'}")
+    _show_record(result)
     console.print(f"apply it: [bold]zen predict {result.run_dir} {data}[/]")
 
 
@@ -184,10 +291,12 @@ def _show_graph_run(result: Any) -> None:
             f"{row['fit_s']:.1f}",
         )
     console.print(table)
+    _show_why(result)
     console.print(f"[bold green]saved[/] {result.run_dir}/")
     console.print(f"  best model       {result.model_dir}/ ({result.best_model})")
     console.print(f"  report           {result.run_dir / 'report.json'}")
     console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
+    _show_record(result)
 
 
 def _show_forecast_run(result: Any, data: Path) -> None:
@@ -205,10 +314,12 @@ def _show_forecast_run(result: Any, data: Path) -> None:
         best = " (best)" if row["model"] == result.best_model else ""
         table.add_row(row["model"] + best, f"{row['smape']:.2f}", mase, f"{row['fit_s']:.1f}")
     console.print(table)
+    _show_why(result)
     console.print(f"[bold green]saved[/] {result.run_dir}/")
     console.print(f"  model      {result.model_dir}/  (Forecaster.load(...).predict())")
     console.print(f"  report     {result.run_dir / 'report.json'}")
     console.print(f"  forecasts  {result.run_dir / 'forecasts.png'}")
+    _show_record(result)
 
 
 @app.command()
@@ -346,6 +457,46 @@ def history_show(
             shown = "–" if value is None else f"{value:.3f}" if name == "duration_s" else str(value)
         table.add_row(name, shown if name == "status" else escape(shown))
     console.print(table)
+
+
+router_app = typer.Typer(help="The router that picks candidate models: compare its policies.")
+app.add_typer(router_app, name="router")
+
+
+@router_app.command("compare")
+@_reports_errors
+def router_compare(
+    metric: Annotated[str, typer.Option(help="The outcome to compare, e.g. regret or mase.")],
+    policies: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="The two policies (A B); default: the two found in History."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="welch or bootstrap.")] = "welch",
+    confidence: Annotated[float, typer.Option(help="Level of the interval.")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+) -> None:
+    """A/B test of routing policies on the runs recorded in $ZEN_HOME/zen.db."""
+    from zen.orchestrator.history import History
+    from zen.orchestrator.router import compare_policies
+
+    with History() as recorded:
+        result = compare_policies(recorded, metric, policies, method=method, confidence=confidence)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    first, second = result.policies
+    table = Table(title=f"routing policies on {metric} ({result.method})")
+    for column in ("policy", "runs", f"mean {metric}"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for policy, n, mean in zip(result.policies, result.n, result.means, strict=True):
+        table.add_row(policy, str(n), _short(mean))
+    console.print(table)
+    console.print(
+        f"{second} - {first}: {result.difference:+.4g}, {result.confidence:.0%} interval"
+        f" [{result.ci_low:.4g}, {result.ci_high:.4g}]"
+        + ("" if result.p_value is None else f", p = {result.p_value:.3g}")
+    )
+    console.print(f"better: {result.better}" if result.better else "no significant difference")
 
 
 def _styled_status(status: str) -> str:

@@ -64,3 +64,110 @@ def plot_learning_curves(
     write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
     plt.close(figure)
     return Path(path)
+
+
+def write_html_report(
+    path: str | Path,
+    report: Mapping[str, Any],
+    images: Mapping[str, str | Path] | None = None,
+) -> Path:
+    """Write ``report.html``: one self-contained page (PNGs embedded as base64) of a run.
+
+    Shows the profile with the reason of each finding (``report["profile_explain"]``), the
+    candidates with the router's reasons (``report["candidates"]``), the leaderboard
+    (``report["leaderboard"]``, best first), the ``images`` by caption, and the History id
+    of the run. The write is atomic.
+    """
+    import base64
+    from html import escape
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, list | tuple):
+            return escape(", ".join(cell(item) for item in value))
+        return escape("–" if value is None else str(value))
+
+    def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+        head = "".join(f"<th>{escape(column)}</th>" for column in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{cell(row.get(column))}</td>" for column in columns) + "</tr>"
+            for row in rows
+        )
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    title = f"zen fit run {report.get('run_id', '')}"
+    parts = [f"<h1>{escape(title)}</h1>"]
+    parts.append(
+        f"<p>data: <code>{cell(report.get('data'))}</code> · History run id:"
+        f" <b>{cell(report.get('history_run_id'))}</b> (<code>zen history show"
+        f" {cell(report.get('history_run_id'))}</code>) · best model:"
+        f" <b>{cell(report.get('best_model'))}</b></p>"
+    )
+    explained = [
+        {"feature": f, "value": v, "reason": r} for f, v, r in report.get("profile_explain", [])
+    ]
+    parts += ["<h2>Task profile</h2>", table(explained, ["feature", "value", "reason"])]
+    candidates = report.get("candidates", [])
+    parts += [
+        "<h2>Candidates (router)</h2>",
+        f"<p>policy: {cell(report.get('router_policy'))}</p>",
+        table(candidates, ["name", "expected_score", "uncertainty", "reason"]),
+    ]
+    board = list(report.get("leaderboard", []))
+    if board:
+        columns = [key for key in board[0] if key != "reason"] + ["reason"]
+        parts += ["<h2>Leaderboard (best first)</h2>", table(board, columns)]
+    if report.get("ensemble"):
+        parts += ["<h2>Ensemble</h2>", table([report["ensemble"]], list(report["ensemble"]))]
+    if report.get("tuning"):
+        parts += ["<h2>Tuning</h2>", table([report["tuning"]], list(report["tuning"]))]
+    for caption, image in (images or {}).items():
+        encoded = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        parts.append(
+            f"<h2>{escape(caption)}</h2><img alt='{escape(caption)}'"
+            f" src='data:image/png;base64,{encoded}'>"
+        )
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:.3em .6em;vertical-align:top;text-align:left}th{background:#f3f3f3}"
+        "img{max-width:100%}"
+    )
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+    write_atomic(path, lambda temporary: temporary.write_text(page, encoding="utf-8"))
+    return Path(path)
+
+
+def plot_confusion_matrix(
+    truth: Sequence[Any], predicted: Sequence[Any], path: str | Path, title: str = ""
+) -> Path:
+    """Save a PNG of the confusion matrix (rows: true class, columns: predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = sorted({str(label) for label in truth} | {str(label) for label in predicted})
+    index = {label: i for i, label in enumerate(labels)}
+    counts = np.zeros((len(labels), len(labels)), dtype=int)
+    for true, guess in zip(truth, predicted, strict=True):
+        counts[index[str(true)], index[str(guess)]] += 1
+    size = min(10.0, 2.5 + 0.45 * len(labels))
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(counts, cmap="Blues")
+    axis.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted",
+             ylabel="true", title=title or "confusion matrix (held-out rows)")  # fmt: skip
+    axis.set_xticklabels(labels, rotation=90)
+    axis.set_yticklabels(labels)
+    for (row, column), count in np.ndenumerate(counts):
+        if count:
+            axis.text(column, row, str(count), ha="center", va="center", fontsize=8)
+    figure.tight_layout()
+    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
+    plt.close(figure)
+    return Path(path)

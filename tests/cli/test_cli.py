@@ -40,7 +40,10 @@ def test_fit_prints_scores_next_to_a_baseline_and_saves_a_run(table_csv, tmp_pat
     assert "classification" in result.output and "labels" in result.output
     assert "majority class" in result.output and "accuracy" in result.output
     (run,) = runs.iterdir()
-    assert sorted(p.name for p in run.iterdir()) == ["learning_curves.png", "model", "report.json"]
+    # The HTML report, and a confusion matrix for classification, sit next to the JSON.
+    assert sorted(p.name for p in run.iterdir()) == [
+        "confusion_matrix.png", "learning_curves.png", "model", "report.html", "report.json"
+    ]  # fmt: skip
     report = json.loads((run / "report.json").read_text())
     assert report["task"]["kind"] == "classification"
     assert report["test_metrics"]["accuracy"] > report["baseline"]["test_metrics"]["accuracy"]

@@ -1,13 +1,19 @@
 """The forecasting job behind ``zen fit DATA --horizon H``: train, compare, save the best.
 
-N-HiTS, N-BEATS and a seasonal naive are trained on every series without its last ``horizon``
+The router's best candidates among N-HiTS, N-BEATS and a seasonal naive are trained (as
+workflow steps, side by side when cores allow) on every series without its last ``horizon``
 points, scored on those points (sMAPE, MASE), and the best model is saved together with the
-full history, so ``Forecaster.load(run/model).predict()`` forecasts the real future.
+full history, so ``Forecaster.load(run/model).predict()`` forecasts the real future. The median
+ensemble of the trained models is scored too (reported, and drawn when it beats the best). The
+run and each candidate are recorded in History.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +26,21 @@ from zen.errors import DataError
 from zen.forecasting import NBEATS, NHITS, Forecaster, SeasonalNaive, metrics
 from zen.forecasting.data import SeriesData, from_long
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
+from zen.orchestrator.orchestration import (
+    candidate_run,
+    failed,
+    parent_run,
+    routed_candidates,
+    succeeded,
+    train_candidates,
+)
 from zen.orchestrator.profile import TaskProfile, profile_series
-from zen.reports import new_run_id
+from zen.reports import new_run_id, write_html_report
 
 MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 PLOT_FILE = "forecasts.png"
+HTML_FILE = "report.html"
 
 #: Seasonal period by pandas frequency prefix (hourly data repeats daily, daily data weekly...).
 SEASON_BY_FREQ = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "Q": 4,
@@ -42,7 +57,15 @@ def season_length_for(freq: str | int) -> int:
 
 @dataclass
 class ForecastRunResult:
-    """What a forecasting run did: the leaderboard (best first) and where it saved things."""
+    """What a forecasting run did: the leaderboard (best first) and where it saved things.
+
+    Attributes:
+        candidates: the router's candidates with their reasons (JSON dicts).
+        failed: candidates whose training raised, with the error.
+        ensemble: the median ensemble's held-out scores and whether it beat the best model.
+        history_id: the run's id in History (``zen history show ID``).
+        tuning: what ``--tune`` found (study name, best hyperparameters), when asked.
+    """
 
     run_id: str
     run_dir: Path
@@ -53,6 +76,11 @@ class ForecastRunResult:
     input_size: int
     train_time_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    ensemble: dict[str, Any] | None = None
+    history_id: int | None = None
+    tuning: dict[str, Any] | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -83,12 +111,19 @@ def forecast(
     progress: bool = False,
     max_steps: int = 1000,
     source: str = "<DataFrame>",
+    workers: int | None = None,
+    tune: bool = False,
+    policy: str = "learned",
 ) -> ForecastRunResult:
     """Run the forecasting job on ``frame`` (long or wide); see the module docstring.
 
     Args:
-        budget_s: wall-clock budget for training, shared by the neural models.
+        budget_s: wall-clock budget for training (each neural model gets half of it; with
+            ``tune``, a third goes to tuning first).
         max_steps: optimisation steps per neural model (fewer when the budget runs out).
+        workers: processes that train candidates side by side (None: the usable cores).
+        tune: tune the best-ranked neural candidate with Optuna before training it.
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
     """
     profile = profile_series(frame, horizon, target)
     long = to_long(frame, profile)
@@ -102,55 +137,162 @@ def forecast(
             f" more than {2 * horizon} (a held-out window plus an input window); lower --horizon"
         )
     train = history.head(history.lengths - horizon)
-    neural: dict[str, Any] = {
-        "input_size": input_size,
-        "scaler_type": "robust",
-        "max_steps": max_steps,
-        "random_seed": seed,
-        "max_time_s": budget_s / 2,
-        "progress": progress,
-    }
-    models: list[Any] = [
-        NHITS(h=horizon, **neural),
-        NBEATS(h=horizon, **neural),
-        SeasonalNaive(h=horizon, season_length=min(season, shortest - horizon)),
-    ]
-    started = time.perf_counter()
-    leaderboard = []
+    candidates = routed_candidates(profile, budget_s, BUILDERS, policy=policy, seed=seed)
     truth = np.stack([history.series(i)[-horizon:].numpy() for i in range(history.n_series)])
-    forecasts = {}
-    for model in models:
-        fitted_at = time.perf_counter()
-        model.fit(train)
-        fit_s = time.perf_counter() - fitted_at
-        forecasts[model.alias] = model.predict(train)
-        leaderboard.append(_score(model.alias, truth, forecasts[model.alias], train, season, fit_s))
-    train_time_s = time.perf_counter() - started
-    leaderboard.sort(
-        key=lambda row: (row["mase"] if row["mase"] is not None else np.inf, row["smape"])
-    )
-    best_alias = leaderboard[0]["model"]
-    best = next(model for model in models if model.alias == best_alias)
-
     run_id = new_run_id()
     run_dir = Path(runs_dir) / run_id
-    result = ForecastRunResult(
-        run_id=run_id,
-        run_dir=run_dir,
-        profile=profile,
-        leaderboard=leaderboard,
-        best_model=best_alias,
-        season_length=season,
-        input_size=input_size,
-        train_time_s=train_time_s,
-    )
-    final = Forecaster([best], freq=history.freq)
-    final.data_, final.freq_ = history, history.freq
-    with atomic_directory(run_dir) as staging:
-        final.save(staging / MODEL_DIR)
-        plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
-        write_json(staging / REPORT_FILE, _report(result, source))
+    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    settings = {"horizon": horizon, "budget_s": budget_s, "tune": tune,
+                "candidates": [c.name for c in candidates]}  # fmt: skip
+    try:
+        with parent_run(profile, seed=seed, data=source, policy=policy, settings=settings) as run:
+            started = time.perf_counter()
+            tuning: dict[str, Any] | None = None
+            tuned: dict[str, dict[str, Any]] = {}
+            if tune:
+                tuning, tuned = _tune(candidates[0].name, train, horizon, input_size, season,
+                                      budget_s / 3, max_steps, seed)  # fmt: skip
+            remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
+            task = {
+                "family": profile.family, "profile": profile.to_json(), "seed": seed,
+                "source": source, "train": train, "history": history, "truth": truth,
+                "season": season, "horizon": horizon,
+                "naive_season": min(season, shortest - horizon),
+                "neural": {"input_size": input_size, "scaler_type": "robust",
+                           "max_steps": max_steps, "random_seed": seed,
+                           "max_time_s": remaining_s / 2, "progress": progress},
+            }  # fmt: skip
+            outcomes = train_candidates(
+                train_forecast_candidate, task, candidates, parent_id=run.id, scratch=scratch,
+                workers=workers, data_bytes=3 * history.values.nbytes, hyperparameters=tuned,
+            )  # fmt: skip
+            good = succeeded(outcomes)
+            forecasts = {row["model"]: row.pop("forecast") for row in good}
+            leaderboard = sorted(good, key=_rank)
+            train_time_s = time.perf_counter() - started
+            best_alias = leaderboard[0]["model"]
+            ensemble = _median_ensemble(forecasts, truth, train, season, leaderboard[0])
+            run.metrics.update(_scores(leaderboard[0]))
+            result = ForecastRunResult(
+                run_id=run_id, run_dir=run_dir, profile=profile, leaderboard=leaderboard,
+                best_model=best_alias, season_length=season, input_size=input_size,
+                train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
+                failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
+                history_id=run.id, tuning=tuning, extra={"policy": policy},
+            )  # fmt: skip
+            if ensemble is not None and ensemble["helps"]:
+                forecasts[ENSEMBLE] = np.median(np.stack(list(forecasts.values())), axis=0)
+            with atomic_directory(run_dir) as staging:
+                shutil.copytree(scratch / best_alias, staging / MODEL_DIR)
+                plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
+                report = _report(result, source)
+                write_json(staging / REPORT_FILE, report)
+                write_html_report(
+                    staging / HTML_FILE,
+                    report,
+                    {"forecasts on the held-out window": staging / PLOT_FILE},
+                )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return result
+
+
+#: Builders of the models this job trains, by the router's names.
+BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
+    "NHITS": lambda task, options: NHITS(h=task["horizon"], **{**task["neural"], **options}),
+    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **{**task["neural"], **options}),
+    "SeasonalNaive": lambda task, options: SeasonalNaive(
+        h=task["horizon"], season_length=task["naive_season"]
+    ),
+}
+#: Name of the median ensemble in plots and reports.
+ENSEMBLE = "Ensemble (median)"
+
+
+def train_forecast_candidate(
+    task: dict[str, Any], *, name: str, options: dict[str, Any], parent_id: int, model_dir: str
+) -> dict[str, Any]:
+    """A workflow step: train one candidate, score it on the held-out window, save it.
+
+    Returns its leaderboard row plus its held-out ``forecast`` (or ``error``); the model is
+    saved to ``model_dir`` as a :class:`Forecaster` over the full history.
+    """
+    try:
+        with candidate_run(task, name, options, parent_id) as run:
+            model = BUILDERS[name](task, options)
+            started = time.perf_counter()
+            model.fit(task["train"])
+            fit_s = time.perf_counter() - started
+            prediction = model.predict(task["train"])
+            row = _score(name, task["truth"], prediction, task["train"], task["season"], fit_s)
+            final = Forecaster([model], freq=task["history"].freq)
+            final.data_, final.freq_ = task["history"], task["history"].freq
+            final.save(model_dir)
+            run.metrics.update({**_scores(row), "fit_s": fit_s})
+    except Exception as error:
+        return failed(name, error)
+    return {**row, "forecast": prediction}
+
+
+def _rank(row: dict[str, Any]) -> tuple[float, float]:
+    return (row["mase"] if row["mase"] is not None else np.inf, row["smape"])
+
+
+def _scores(row: dict[str, Any]) -> dict[str, float]:
+    return {key: row[key] for key in ("smape", "mase") if row.get(key) is not None}
+
+
+def _median_ensemble(
+    forecasts: dict[str, np.ndarray],
+    truth: np.ndarray,
+    train: SeriesData,
+    season: int,
+    best: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Score the median of the trained models' forecasts; it helps when it ranks above the best.
+
+    The median of forecasts from different model families is a robust combination (the M4
+    competition's lesson, Makridakis et al. 2020): one bad member cannot drag it far.
+    """
+    if len(forecasts) < 2:
+        return None
+    combined = np.median(np.stack(list(forecasts.values())), axis=0)
+    row = _score(ENSEMBLE, truth, combined, train, season, 0.0)
+    return {
+        "members": sorted(forecasts),
+        "smape": row["smape"],
+        "mase": row["mase"],
+        "helps": _rank(row) < _rank(best),
+    }
+
+
+def _tune(
+    name: str,
+    train: SeriesData,
+    horizon: int,
+    input_size: int,
+    season: int,
+    timeout_s: float,
+    max_steps: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Tune ``name`` on the window before the held-out one (never on the scored window)."""
+    from zen.orchestrator.tune import tune_forecaster
+
+    if name not in ("NHITS", "NBEATS"):
+        return {"model": name, "skipped": f"{name} has no hyperparameters to tune"}, {}
+    try:
+        found = tune_forecaster(
+            train, name, h=horizon, input_size=input_size, n_trials=20, timeout_s=timeout_s,
+            max_steps=min(max_steps, 300), season_length=season, seed=seed,
+        )  # fmt: skip
+    except DataError as error:
+        return {"model": name, "skipped": str(error)}, {}
+    fixed = ("h", "max_steps", "val_check_steps", "random_seed")
+    chosen = {k: v for k, v in found.best_hyperparameters.items() if k not in fixed}
+    summary = {"model": name, "study_name": found.study_name, "best_value": found.best_value,
+               "n_trials": found.n_trials, "best_hyperparameters": chosen}  # fmt: skip
+    return summary, {name: chosen}
 
 
 def _score(
@@ -211,8 +353,15 @@ def _report(result: ForecastRunResult, source: str) -> dict[str, Any]:
         "season_length": result.season_length,
         "input_size": result.input_size,
         "evaluation": "last horizon of every series held out; models trained on the rest",
+        "profile_explain": [list(line) for line in result.profile.explain()],
+        "router_policy": result.extra.get("policy"),
+        "candidates": result.candidates,
         "leaderboard": result.leaderboard,
+        "failed_candidates": result.failed,
         "best_model": result.best_model,
+        "ensemble": result.ensemble,
+        "tuning": result.tuning,
+        "history_run_id": result.history_id,
         "train_time_s": result.train_time_s,
-        "files": {"model": MODEL_DIR, "forecasts": PLOT_FILE},
+        "files": {"model": MODEL_DIR, "forecasts": PLOT_FILE, "html": HTML_FILE},
     }

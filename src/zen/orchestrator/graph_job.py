@@ -4,12 +4,15 @@
 --target label`` ends here: load and check the graph, keep its split (or make a random
 60/20/20 one), train the three classic architectures with their papers' settings under a time
 budget, rank them by validation accuracy (test accuracy is reported, never used to choose),
-save the best with its Trainer checkpoint and write a report.
+save the best with its Trainer checkpoint and write a report. The router orders the three
+architectures; they train as workflow steps and each is recorded in History.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,14 +23,23 @@ import zen
 from zen.errors import DataError
 from zen.neural import TimeLimit, Trainer
 from zen.neural.checkpoint import atomic_directory, write_json
+from zen.orchestrator.orchestration import (
+    candidate_run,
+    failed,
+    parent_run,
+    routed_candidates,
+    succeeded,
+    train_candidates,
+)
 from zen.orchestrator.profile import TaskProfile
-from zen.reports import new_run_id, plot_learning_curves
+from zen.reports import new_run_id, plot_learning_curves, write_html_report
 
 logger = logging.getLogger(__name__)
 
 MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 CURVES_FILE = "learning_curves.png"
+HTML_FILE = "report.html"
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,10 @@ class GraphRunResult:
     best_model: str
     split: str
     extra: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    history_id: int | None = None
+    tuning: dict[str, Any] | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -152,75 +168,164 @@ def fit_graph(
     runs_dir: str | Path = "runs",
     seed: int = 0,
     progress: bool = False,
+    workers: int | None = None,
+    tune: bool = False,
+    policy: str = "learned",
 ) -> GraphRunResult:
-    """Train every candidate on ``graph``, rank them, save the best and a report.
+    """Train the router's candidates on ``graph``, rank them, save the best and a report.
 
     Args:
         graph: a :class:`zen.graph.Graph` with ``x`` and ``y`` (and masks, or none).
-        budget_s: total training time; each candidate gets an equal share.
+        budget_s: total training time; each candidate gets an equal share (with ``tune``, a
+            third goes to tuning the best-ranked candidate first).
         seed: seeds the split (when one is made) and every model's training.
+        workers: processes that train candidates side by side (None: the usable cores).
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
     """
-    from zen.graph import NodeLoader
-    from zen.graph.metrics import accuracy
     from zen.graph.sampling import random_node_split
+    from zen.orchestrator.profile import profile_graph as describe
 
-    profile = profile_graph(graph, name)
+    profile_graph(graph, name)  # the job's own checks and messages first
+    profile = describe(graph, name)
     if all(getattr(graph, mask, None) is not None for mask in ("train_mask", "val_mask")):
         split = "the dataset's own split"
     else:
         graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
         split = "a random 60/20/20 split of the labelled nodes"
+    known = {candidate.name: candidate for candidate in candidates()}
+    chosen = routed_candidates(profile, budget_s, known, policy=policy, seed=seed)
+    run_id = new_run_id()
+    run_dir = Path(runs_dir) / run_id
+    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in chosen]}
+    try:
+        with parent_run(profile, seed=seed, data=name, policy=policy, settings=settings) as run:
+            started = time.perf_counter()
+            tuning: dict[str, Any] | None = None
+            tuned: dict[str, dict[str, Any]] = {}
+            if tune:
+                tuning, tuned = _tune(graph, chosen[0].name, budget_s / 3, seed)
+            remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
+            task = {"family": profile.family, "profile": profile.to_json(), "seed": seed,
+                    "source": name, "graph": graph, "n_classes": int(profile.n_classes or 0),
+                    "time_s": remaining_s / len(chosen), "progress": progress}  # fmt: skip
+            size = sum(t.numel() * t.element_size() for t in (graph.x, graph.edge_index, graph.y))
+            outcomes = train_candidates(
+                train_graph_candidate, task, chosen, parent_id=run.id, scratch=scratch,
+                workers=workers, data_bytes=size, hyperparameters=tuned,
+            )  # fmt: skip
+            good = succeeded(outcomes)
+            records = {row["model"]: row.pop("records") for row in good}
+            # Rank by validation accuracy: choosing on the test nodes would overstate the score.
+            rows = sorted(good, key=lambda row: (-row["val_accuracy"], row["fit_s"]))
+            best = str(rows[0]["model"])
+            run.metrics.update(_scores(rows[0]))
+            result = GraphRunResult(
+                run_id, run_dir, profile, rows, best, split,
+                candidates=[c.to_json() for c in chosen],
+                failed=[o for o in outcomes if "error" in o], history_id=run.id,
+                tuning=tuning, extra={"policy": policy},
+            )  # fmt: skip
+            with atomic_directory(run_dir) as staging:
+                shutil.copytree(scratch / best, staging / MODEL_DIR)
+                plot_learning_curves(
+                    records[best],
+                    staging / CURVES_FILE,
+                    title=f"zen fit: {name} ({best})",
+                    best_epoch=rows[0]["best_epoch"],
+                )
+                report = _report(result, name)
+                write_json(staging / REPORT_FILE, report)
+                write_html_report(
+                    staging / HTML_FILE,
+                    report,
+                    {f"learning curves ({best})": staging / CURVES_FILE},
+                )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    logger.info("run %s saved to %s", run_id, run_dir)
+    return result
+
+
+def train_graph_candidate(
+    task: dict[str, Any], *, name: str, options: dict[str, Any], parent_id: int, model_dir: str
+) -> dict[str, Any]:
+    """A workflow step: train one GNN on the training nodes, score it, save its Trainer.
+
+    ``options`` (tuned settings) replace the paper's: ``hidden_channels``, ``num_layers``,
+    ``dropout`` (``heads``, ``aggr``), ``lr`` and ``weight_decay``. Returns the leaderboard row
+    and the learning-curve ``records`` (or ``error``).
+    """
+    from zen.graph import NodeLoader
+    from zen.graph.metrics import accuracy
+
+    graph = task["graph"]
     has_test = getattr(graph, "test_mask", None) is not None and bool(graph.test_mask.any())
-    pool = candidates()
-    n_classes = int(profile.n_classes or 0)
-    rows: list[dict[str, Any]] = []
-    fitted = {}
-    for candidate in pool:
-        model = candidate.build(graph.num_features, n_classes)
-        trainer = Trainer(
-            max_epochs=candidate.max_epochs,
-            optimizer="adam",
-            lr=candidate.lr,
-            weight_decay=candidate.weight_decay,
-            loss="cross_entropy",
-            early_stopping=100,
-            seed=seed,
-            progress=progress,
-            callbacks=[TimeLimit(budget_s / len(pool))],
-        )
-        started = time.perf_counter()
-        result = trainer.fit(model, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
-        fit_s = time.perf_counter() - started
-        logits = model.predict(graph)
-        rows.append(
-            {
-                "model": candidate.name,
+    try:
+        with candidate_run(task, name, options, parent_id) as run:
+            candidate = {c.name: c for c in candidates()}[name]
+            model, lr, weight_decay = _build(candidate, graph.num_features, task, options)
+            trainer = Trainer(
+                max_epochs=candidate.max_epochs,
+                optimizer="adam",
+                lr=lr,
+                weight_decay=weight_decay,
+                loss="cross_entropy",
+                early_stopping=100,
+                seed=task["seed"],
+                progress=task["progress"],
+                callbacks=[TimeLimit(task["time_s"])],
+            )
+            started = time.perf_counter()
+            result = trainer.fit(model, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
+            fit_s = time.perf_counter() - started
+            logits = model.predict(graph)
+            row = {
+                "model": name,
                 "val_accuracy": accuracy(logits, graph.y, graph.val_mask),
                 "test_accuracy": accuracy(logits, graph.y, graph.test_mask) if has_test else None,
                 "epochs": result.epochs,
                 "best_epoch": result.best_epoch,
                 "fit_s": fit_s,
             }
-        )
-        fitted[candidate.name] = (trainer, result)
-    # Rank by validation accuracy: choosing on the test nodes would overstate the score.
-    rows.sort(key=lambda row: (-row["val_accuracy"], row["fit_s"]))
-    best = str(rows[0]["model"])
+            trainer.save(model_dir)
+            run.metrics.update({**_scores(row), "fit_s": fit_s})
+    except Exception as error:
+        return failed(name, error)
+    return {**row, "records": result.history.records}
 
-    run_id = new_run_id()
-    run_dir = Path(runs_dir) / run_id
-    run = GraphRunResult(run_id, run_dir, profile, rows, best, split)
-    with atomic_directory(run_dir) as staging:
-        fitted[best][0].save(staging / MODEL_DIR)
-        plot_learning_curves(
-            fitted[best][1].history.records,
-            staging / CURVES_FILE,
-            title=f"zen fit: {name} ({best})",
-            best_epoch=fitted[best][1].best_epoch,
-        )
-        write_json(staging / REPORT_FILE, _report(run, name))
-    logger.info("run %s saved to %s", run_id, run_dir)
-    return run
+
+def _build(
+    candidate: Candidate, n_features: int, task: dict[str, Any], options: dict[str, Any]
+) -> tuple[Any, float, float]:
+    if not options:
+        return candidate.build(n_features, task["n_classes"]), candidate.lr, candidate.weight_decay
+    import zen.graph
+
+    settings = dict(options)
+    lr = settings.pop("lr", candidate.lr)
+    weight_decay = settings.pop("weight_decay", candidate.weight_decay)
+    hidden, layers = settings.pop("hidden_channels"), settings.pop("num_layers")
+    model_class = getattr(zen.graph, candidate.name)
+    model = model_class(n_features, hidden, layers, task["n_classes"], **settings)
+    return model, lr, weight_decay
+
+
+def _scores(row: dict[str, Any]) -> dict[str, float]:
+    keys = ("val_accuracy", "test_accuracy")
+    return {key: row[key] for key in keys if row.get(key) is not None}
+
+
+def _tune(
+    graph: Any, name: str, timeout_s: float, seed: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    from zen.orchestrator.tune import tune_node_classifier
+
+    found = tune_node_classifier(graph, name, n_trials=20, timeout_s=timeout_s, seed=seed)
+    chosen = dict(found.best_hyperparameters)
+    summary = {"model": name, "study_name": found.study_name, "best_value": found.best_value,
+               "n_trials": found.n_trials, "best_hyperparameters": chosen}  # fmt: skip
+    return summary, {name: chosen}
 
 
 def _report(run: GraphRunResult, name: str) -> dict[str, Any]:
@@ -229,9 +334,15 @@ def _report(run: GraphRunResult, name: str) -> dict[str, Any]:
         "zen_version": zen.__version__,
         "data": name,
         "task": asdict(run.profile),
+        "profile_explain": [list(line) for line in run.profile.explain()],
         "split": run.split,
+        "router_policy": run.extra.get("policy"),
+        "candidates": run.candidates,
         "leaderboard": run.leaderboard,
+        "failed_candidates": run.failed,
         "best_model": run.best_model,
         "selection": "highest validation accuracy",
-        "files": {"model": MODEL_DIR, "learning_curves": CURVES_FILE},
+        "tuning": run.tuning,
+        "history_run_id": run.history_id,
+        "files": {"model": MODEL_DIR, "learning_curves": CURVES_FILE, "html": HTML_FILE},
     }

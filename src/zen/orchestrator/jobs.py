@@ -1,12 +1,16 @@
 """The main job: from a table on disk to a trained model, a score and a report in ``runs/<id>/``.
 
 ``zen fit`` is a thin shell over :func:`fit`; later model families plug in at
-:func:`zen.orchestrator.profile.profile_table`, which decides the task.
+:func:`zen.orchestrator.profile.profile_table`, which decides the task. Tables are learned by
+the router's MLP candidates, trained as workflow steps (see
+:mod:`zen.orchestrator.orchestration`); the run and each candidate are recorded in History.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +24,21 @@ from zen.errors import DataError
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.forecast_job import ForecastRunResult, forecast
 from zen.orchestrator.graph_job import GraphRunResult, fit_graph, load_graph
+from zen.orchestrator.orchestration import (
+    candidate_run,
+    failed,
+    parent_run,
+    routed_candidates,
+    succeeded,
+    train_candidates,
+)
 from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
-from zen.reports import new_run_id, plot_learning_curves
+from zen.reports import (
+    new_run_id,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    write_html_report,
+)
 from zen.tabular import TabularModel, score, train_test_split
 
 logger = logging.getLogger(__name__)
@@ -29,6 +46,8 @@ logger = logging.getLogger(__name__)
 MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 CURVES_FILE = "learning_curves.png"
+CONFUSION_FILE = "confusion_matrix.png"
+HTML_FILE = "report.html"
 
 
 @dataclass
@@ -40,6 +59,10 @@ class RunResult:
         profile: the detected task and why.
         metrics: the model's scores on the held-out rows.
         baseline: the same scores for ``baseline_name`` (majority class or training mean).
+        leaderboard: every trained candidate, best (lowest validation loss) first.
+        candidates, failed: the router's candidates with reasons; those whose training raised.
+        history_id: the run's id in History (``zen history show ID``).
+        tuning: what ``--tune`` found, when asked.
     """
 
     run_id: str
@@ -54,6 +77,12 @@ class RunResult:
     best_epoch: int | None
     train_time_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    best_model: str = "MLP"
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    history_id: int | None = None
+    tuning: dict[str, Any] | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -89,6 +118,9 @@ def fit(
     runs_dir: str | Path = "runs",
     seed: int = 0,
     progress: bool = False,
+    workers: int | None = None,
+    tune: bool = False,
+    policy: str = "learned",
     **model_options: Any,
 ) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
@@ -105,12 +137,16 @@ def fit(
             graphs from ``edges``: the label column of ``nodes``).
         edges, nodes: a graph as an edge-list CSV and a node CSV (features and labels).
         horizon: steps to forecast (time series).
-        budget_s: training time budget for time series, in seconds.
+        budget_s: training time budget in seconds (tables: for all candidates together).
         task: ``"auto"``, ``"classification"`` or ``"regression"`` (tables).
         test_size: share of rows held out for the final score (stratified for classification).
         runs_dir: parent of the run directory.
         seed: makes the split and the training repeatable.
         progress: show a progress bar while training.
+        workers: processes that train candidates side by side (None: the usable cores).
+        tune: tune the router's first candidate with Optuna (a third of the budget) and
+            train it with the hyperparameters found.
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
@@ -121,8 +157,9 @@ def fit(
             target=target,
         )
         return fit_graph(
-            graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress
-        )
+            graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress,
+            workers=workers, tune=tune, policy=policy,
+        )  # fmt: skip
     if data is None:
         raise zen.ConfigError("data: pass a CSV file, a graph folder, or --edges/--nodes")
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
@@ -135,7 +172,7 @@ def fit(
             )
         return forecast(
             frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
-            progress=progress, source=source,
+            progress=progress, source=source, workers=workers, tune=tune, policy=policy,
         )  # fmt: skip
     if target is None:
         raise zen.ConfigError("target: name the column to predict (--target COLUMN)")
@@ -151,44 +188,133 @@ def fit(
             f"data: {len(frame)} usable rows are too few to train and evaluate; need at least 13"
         )
     train, test = frame.iloc[train_rows], frame.iloc[test_rows]
-
-    started = time.perf_counter()
-    model = TabularModel(task=profile.kind, seed=seed, progress=progress, **model_options)
-    model.fit(train, target)
-    train_time_s = time.perf_counter() - started
-
-    truth = test[target].to_numpy()
-    metrics = score(profile.kind, truth, model.predict(test))
-    baseline_name, baseline_prediction = _baseline(profile, train[target], len(test))
-    baseline = score(profile.kind, truth, baseline_prediction)
-
+    candidates = routed_candidates(profile, budget_s, TABULAR_MODELS, policy=policy, seed=seed)
     run_id = new_run_id()
     run_dir = Path(runs_dir) / run_id
-    result = RunResult(
-        run_id=run_id,
-        run_dir=run_dir,
-        profile=profile,
-        metrics=metrics,
-        baseline=baseline,
-        baseline_name=baseline_name,
-        n_train=len(train),
-        n_test=len(test),
-        epochs=model.result_.epochs,
-        best_epoch=model.result_.best_epoch,
-        train_time_s=train_time_s,
-    )
-    # Everything lands in a staging directory first: a crash leaves no half-written run.
-    with atomic_directory(run_dir) as staging:
-        model.save(staging / MODEL_DIR)
-        plot_learning_curves(
-            model.history_.records,
-            staging / CURVES_FILE,
-            title=f"zen fit: {target} ({profile.kind})",
-            best_epoch=result.best_epoch,
-        )
-        write_json(staging / REPORT_FILE, _report(result, model, data))
+    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in candidates],
+                **model_options}  # fmt: skip
+    try:
+        with parent_run(profile, seed=seed, data=source, policy=policy, settings=settings) as run:
+            started = time.perf_counter()
+            tuning: dict[str, Any] | None = None
+            tuned: dict[str, dict[str, Any]] = {}
+            if tune:
+                tuning, tuned = _tune(train, target, profile.kind, candidates[0].name,
+                                      budget_s / 3, seed)  # fmt: skip
+            job = {
+                "family": profile.family, "profile": profile.to_json(), "seed": seed,
+                "source": source, "train": train, "test": test, "target": target,
+                "kind": profile.kind, "progress": progress, "model_options": model_options,
+                "time_s": max(budget_s - (time.perf_counter() - started), 1.0) / len(candidates),
+            }  # fmt: skip
+            data_bytes = int(frame.memory_usage(deep=True).sum())
+            outcomes = train_candidates(
+                train_tabular_candidate, job, candidates, parent_id=run.id, scratch=scratch,
+                workers=workers, data_bytes=data_bytes, hyperparameters=tuned,
+            )  # fmt: skip
+            good = succeeded(outcomes)
+            # Chosen on each model's own validation rows: the held-out rows only score.
+            leaderboard = sorted(good, key=lambda row: row["val_loss"])
+            best = leaderboard[0]
+            truth = test[target].to_numpy()
+            baseline_name, baseline_prediction = _baseline(profile, train[target], len(test))
+            baseline = score(profile.kind, truth, baseline_prediction)
+            run.metrics.update(best["test_metrics"])
+            result = RunResult(
+                run_id=run_id, run_dir=run_dir, profile=profile, metrics=best["test_metrics"],
+                baseline=baseline, baseline_name=baseline_name, n_train=len(train),
+                n_test=len(test), epochs=best["epochs"], best_epoch=best["best_epoch"],
+                train_time_s=best["fit_s"], extra={"policy": policy},
+                leaderboard=[_row(outcome) for outcome in leaderboard],
+                best_model=best["model"], candidates=[c.to_json() for c in candidates],
+                failed=[o for o in outcomes if "error" in o], history_id=run.id,
+                tuning=tuning,
+            )  # fmt: skip
+            # Everything lands in a staging directory first: a crash leaves no half-written run.
+            with atomic_directory(run_dir) as staging:
+                shutil.copytree(scratch / best["model"], staging / MODEL_DIR)
+                plot_learning_curves(
+                    best["records"],
+                    staging / CURVES_FILE,
+                    title=f"zen fit: {target} ({profile.kind}, {best['model']})",
+                    best_epoch=result.best_epoch,
+                )
+                images = {f"learning curves ({best['model']})": staging / CURVES_FILE}
+                if profile.kind == "classification":
+                    plot_confusion_matrix(truth, best["predictions"], staging / CONFUSION_FILE)
+                    images["confusion matrix (held-out rows)"] = staging / CONFUSION_FILE
+                report = _report(result, best, data)
+                write_json(staging / REPORT_FILE, report)
+                write_html_report(staging / HTML_FILE, report, images)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     logger.info("run %s saved to %s", run_id, run_dir)
     return result
+
+
+#: The router's tabular candidates: all are :class:`~zen.tabular.TabularModel` MLPs; the
+#: router's options (hidden layers, dropout, weight decay) make the difference.
+TABULAR_MODELS = ("MLP", "MLP-regularised", "MLP-wide")
+
+
+def train_tabular_candidate(
+    task: dict[str, Any], *, name: str, options: dict[str, Any], parent_id: int, model_dir: str
+) -> dict[str, Any]:
+    """A workflow step: fit one MLP, score it on the held-out rows, save it to ``model_dir``.
+
+    Returns its scores, settings, learning-curve ``records`` and held-out ``predictions``
+    (or ``error``). The user's settings (``--epochs``...) win over the router's options.
+    """
+    from zen.neural import TimeLimit
+
+    settings = {**options, **task["model_options"]}
+    try:
+        with candidate_run(task, name, settings, parent_id) as run:
+            model = TabularModel(task=task["kind"], seed=task["seed"], progress=task["progress"],
+                                 callbacks=[TimeLimit(task["time_s"])], **settings)  # fmt: skip
+            started = time.perf_counter()
+            model.fit(task["train"], task["target"])
+            fit_s = time.perf_counter() - started
+            test = task["test"]
+            predictions = model.predict(test)
+            metrics = score(task["kind"], test[task["target"]].to_numpy(), predictions)
+            val_loss = model.result_.best_score
+            model.save(model_dir)
+            run.metrics.update({**metrics, "val_loss": val_loss, "fit_s": fit_s})
+    except Exception as error:
+        return failed(name, error)
+    return {
+        "model": name,
+        "test_metrics": metrics,
+        "val_loss": float("inf") if val_loss is None else float(val_loss),
+        "epochs": model.result_.epochs,
+        "best_epoch": model.result_.best_epoch,
+        "fit_s": fit_s,
+        "network": model.network_.config(),
+        "settings": settings,
+        "records": model.history_.records,
+        "predictions": list(predictions),
+    }
+
+
+def _row(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A leaderboard row: the scores and the router's reason, without the bulky parts."""
+    keep = ("model", "val_loss", "test_metrics", "epochs", "best_epoch", "fit_s", "reason")
+    return {key: outcome[key] for key in keep if key in outcome}
+
+
+def _tune(
+    train: pd.DataFrame, target: str, kind: str, name: str, timeout_s: float, seed: int
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Tune the MLP on the training rows (its own validation split scores the trials)."""
+    from zen.orchestrator.tune import tune_tabular
+
+    found = tune_tabular(train, target, task=kind, n_trials=20, timeout_s=timeout_s, seed=seed)
+    chosen = {k: v for k, v in found.best_hyperparameters.items() if k != "seed"}
+    summary = {"model": name, "study_name": found.study_name, "best_value": found.best_value,
+               "n_trials": found.n_trials, "best_hyperparameters": chosen}  # fmt: skip
+    return summary, {name: chosen}
 
 
 def _baseline(profile: TaskProfile, train_target: pd.Series, n: int) -> tuple[str, np.ndarray]:
@@ -200,21 +326,34 @@ def _baseline(profile: TaskProfile, train_target: pd.Series, n: int) -> tuple[st
     return f"training mean ({mean:.4g})", np.full(n, mean)
 
 
-def _report(result: RunResult, model: TabularModel, data: Any) -> dict[str, Any]:
+def _report(result: RunResult, best: dict[str, Any], data: Any) -> dict[str, Any]:
+    files = {"model": MODEL_DIR, "learning_curves": CURVES_FILE, "html": HTML_FILE}
+    if result.profile.kind == "classification":
+        files["confusion_matrix"] = CONFUSION_FILE
     return {
         "run_id": result.run_id,
         "zen_version": zen.__version__,
         "data": str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>",
         "task": result.profile.to_json(),
+        "profile_explain": [list(line) for line in result.profile.explain()],
         "split": {"train_rows": result.n_train, "test_rows": result.n_test},
+        "router_policy": result.extra.get("policy"),
+        "candidates": result.candidates,
+        "leaderboard": result.leaderboard,
+        "failed_candidates": result.failed,
+        "best_model": result.best_model,
+        "selection": "lowest validation loss (each model's own validation rows)",
         "model": {
-            "network": model.network_.config(),
+            "network": best["network"],
+            "settings": best["settings"],
             "epochs": result.epochs,
             "best_epoch": result.best_epoch,
             "train_time_s": result.train_time_s,
         },
         "test_metrics": result.metrics,
         "baseline": {"name": result.baseline_name, "test_metrics": result.baseline},
-        "files": {"model": MODEL_DIR, "learning_curves": CURVES_FILE},
-        "history": model.history_.records,
+        "tuning": result.tuning,
+        "history_run_id": result.history_id,
+        "files": files,
+        "history": best["records"],
     }

@@ -1,0 +1,207 @@
+"""`zen fit` as the orchestrated main job: routed candidates, History rows, HTML report, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from zen import ConfigError
+from zen.cli import app
+from zen.orchestrator import fit, jobs
+from zen.orchestrator.executors import InlineExecutor, LocalProcessExecutor
+from zen.orchestrator.history import History
+from zen.orchestrator.orchestration import MAX_PICKLED_BYTES, choose_executor
+from zen.orchestrator.router import POLICY_KEY
+from zen.tabular import TabularModel
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"a": rng.normal(size=160), "b": rng.normal(size=160)})
+    data["kind"] = np.where(data["a"] - data["b"] > 0, "up", "down")
+    return data
+
+
+def test_a_run_is_a_parent_with_one_child_per_candidate(frame, tmp_path) -> None:
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=5, workers=1)
+    with History() as history:
+        parent = history.get(result.history_id)
+        children = [run for run in history.runs() if run.parent_id == parent.id]
+    assert (parent.model, parent.kind, parent.status) == (
+        "zen fit",
+        "tabular classification",
+        "done",
+    )
+    assert parent.profile["family"] == "tabular classification"
+    assert parent.metrics == result.metrics
+    assert parent.hyperparameters[POLICY_KEY] == "learned"
+    assert sorted(run.model for run in children) == sorted(r["model"] for r in result.leaderboard)
+    assert len(children) == 3
+    for child in children:
+        assert child.status == "done" and "accuracy" in child.metrics
+        assert child.duration_s is not None and child.duration_s > 0
+
+
+def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
+    frame, tmp_path, monkeypatch
+) -> None:
+    class BrokenRegularised(TabularModel):
+        def fit(self, *args, **kwargs):
+            if self.dropout == 0.3:  # the router's MLP-regularised
+                raise RuntimeError("out of memory in candidate")
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "TabularModel", BrokenRegularised)
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=5, workers=1)
+    assert [failure["model"] for failure in result.failed] == ["MLP-regularised"]
+    assert "MLP-regularised" not in {row["model"] for row in result.leaderboard}
+    with History() as history:
+        statuses = {run.model: (run.status, run.error) for run in history.runs()}
+    assert statuses["zen fit"][0] == "done"
+    assert statuses["MLP-regularised"] == ("failed", "RuntimeError: out of memory in candidate")
+    assert statuses["MLP"][0] == statuses["MLP-wide"][0] == "done"
+    report = json.loads((result.run_dir / "report.json").read_text())
+    assert report["failed_candidates"][0]["model"] == "MLP-regularised"
+
+
+def test_when_every_candidate_fails_the_parent_run_fails(frame, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="max_epochs"):
+        fit(frame, "kind", runs_dir=tmp_path, max_epochs=0, workers=1)
+    with History() as history:
+        assert {run.status for run in history.runs()} == {"failed"}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_html_shows_profile_candidates_reasons_and_history_id(frame, tmp_path) -> None:
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=5, workers=1)
+    page = (result.run_dir / "report.html").read_text()
+    report = json.loads((result.run_dir / "report.json").read_text())
+    for row in result.leaderboard:
+        assert row["model"] in page and row["reason"]
+    assert all(candidate["reason"] for candidate in report["candidates"])
+    assert [row["reason"] for row in report["leaderboard"]] == [
+        row["reason"] for row in result.leaderboard
+    ]
+    assert "class_balance" in page and "data:image/png;base64," in page
+    assert f"zen history show {result.history_id}" in page
+    assert report["history_run_id"] == result.history_id
+
+
+def test_explain_prints_profile_and_candidates_and_trains_nothing(frame, tmp_path) -> None:
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    result = runner.invoke(
+        app, ["fit", str(path), "--target", "kind", "--explain", "--runs-dir", str(runs)]
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "task profile" in output and "class_balance" in output
+    for name in ("MLP", "MLP-regularised", "MLP-wide"):
+        assert name in output
+    assert "small table" in output  # a rule's reason, from the router
+    assert "nothing trained" in output
+    assert not runs.exists()
+    with History() as history:
+        assert history.runs() == []
+
+
+def test_cli_prints_reasons_and_the_history_id(frame, tmp_path) -> None:
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    arguments = ["fit", str(path), "--target", "kind", "--epochs", "5", "--workers", "1",
+                 "--runs-dir", str(tmp_path / "runs"), "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "why these candidates" in output and "1. MLP" in output and "rules" in output
+    assert "report.html" in output and "zen history show 1" in output
+
+
+def test_executor_is_processes_only_when_cores_and_small_data_allow(monkeypatch) -> None:
+    from zen.orchestrator import orchestration
+
+    monkeypatch.setattr(orchestration, "usable_cores", lambda: 4)
+    assert isinstance(choose_executor(1, 3, 100), InlineExecutor)
+    assert isinstance(choose_executor(None, 1, 100), InlineExecutor)
+    assert isinstance(choose_executor(None, 3, MAX_PICKLED_BYTES + 1), InlineExecutor)
+    executor = choose_executor(None, 3, 100)
+    assert isinstance(executor, LocalProcessExecutor) and executor.max_workers == 3
+    assert executor.threads_per_worker == 1  # 4 cores // 3 workers: no oversubscription
+    with pytest.raises(ConfigError, match="workers"):
+        choose_executor(0, 3, 100)
+
+
+def test_router_compare_reports_the_difference_of_two_policies() -> None:
+    rng = np.random.default_rng(0)
+    with History() as history:
+        for policy, centre in (("rules", 0.3), ("learned", 0.1)):
+            for _ in range(6):
+                with history.record("time series", "zen fit", {POLICY_KEY: policy}) as run:
+                    run.metrics["regret"] = float(centre + rng.normal(0, 0.02))
+    result = runner.invoke(app, ["router", "compare", "--metric", "regret", "--json"])
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(result.output)
+    assert comparison["n"] == [6, 6] and comparison["better"] == "learned"
+    text = runner.invoke(
+        app, ["router", "compare", "--metric", "regret", "--policies", "rules", "learned"]
+    )
+    assert text.exit_code == 0, text.output
+    assert "better: learned" in text.output and "interval" in text.output
+
+
+def test_router_compare_without_runs_is_one_line_error() -> None:
+    result = runner.invoke(app, ["router", "compare", "--metric", "regret"])
+    assert result.exit_code == 1
+    assert "policies:" in result.output and "Traceback" not in result.output
+
+
+def test_tune_trains_the_first_candidate_with_the_study_found(frame, tmp_path) -> None:
+    result = fit(frame, "kind", runs_dir=tmp_path, budget_s=6, max_epochs=5, workers=1, tune=True)
+    report = json.loads((result.run_dir / "report.json").read_text())
+    tuning = report["tuning"]
+    assert tuning["study_name"].startswith("tabular-kind-") and tuning["n_trials"] >= 1
+    first = report["candidates"][0]["name"]
+    with History() as history:
+        child = next(run for run in history.runs() if run.model == first)
+    for name, value in tuning["best_hyperparameters"].items():
+        if name != "max_epochs":  # the user's --epochs wins
+            assert child.hyperparameters[name] == value
+
+
+def hourly(n_series: int = 2, length: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    t = np.arange(length)
+    return pd.concat(
+        [
+            pd.DataFrame({
+                "unique_id": f"s{i}",
+                "ds": pd.date_range("2024-01-01", periods=length, freq="h"),
+                "y": 20 + 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.5, length) + i,
+            })
+            for i in range(n_series)
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+def test_forecasting_in_worker_processes_records_children_and_scores_the_ensemble(
+    tmp_path,
+) -> None:
+    result = fit(hourly(), horizon=12, runs_dir=tmp_path, budget_s=10, workers=2)
+    assert {row["model"] for row in result.leaderboard} == {"NHITS", "NBEATS", "SeasonalNaive"}
+    assert all(row["reason"] for row in result.leaderboard)
+    assert result.ensemble is not None and len(result.ensemble["members"]) == 3
+    report = json.loads((result.run_dir / "report.json").read_text())
+    assert report["ensemble"]["helps"] == result.ensemble["helps"]
+    with History() as history:
+        children = [run for run in history.runs() if run.parent_id == result.history_id]
+    assert {run.status for run in children} == {"done"} and len(children) == 3
+    assert "forecasts on the held-out window" in (result.run_dir / "report.html").read_text()
