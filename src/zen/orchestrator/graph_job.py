@@ -31,7 +31,7 @@ from zen.orchestrator.orchestration import (
     succeeded,
     train_candidates,
 )
-from zen.orchestrator.profile import TaskProfile
+from zen.orchestrator.profile import TaskProfile, profile_graph
 from zen.reports import new_run_id, plot_learning_curves, write_html_report
 
 logger = logging.getLogger(__name__)
@@ -133,33 +133,6 @@ def _planetoid_name(folder: Path) -> str | None:
     return None
 
 
-def profile_graph(graph: Any, name: str) -> TaskProfile:
-    """The task: node classification, with the graph's size in the reason."""
-    from zen.graph.utils import is_undirected
-
-    if graph.y is None:
-        raise DataError(f"{name}: the graph has no node labels (y); pass --target")
-    if graph.x is None:
-        raise DataError(f"{name}: the graph has no node features (x); give --nodes a feature CSV")
-    labelled = graph.y[graph.y >= 0]
-    n_classes = int(labelled.max()) + 1 if labelled.numel() else 0
-    if n_classes < 2:
-        raise DataError(f"{name}: node classification needs at least 2 classes, got {n_classes}")
-    direction = "undirected" if is_undirected(graph.edge_index) else "directed"
-    reason = (
-        f"a graph ({graph.num_nodes} nodes, {graph.num_edges} {direction} edges,"
-        f" {graph.num_features} features) with {n_classes} node classes"
-    )
-    return TaskProfile(
-        kind="node classification",
-        reason=reason,
-        target="y",
-        n_rows=int(labelled.numel()),
-        n_classes=n_classes,
-        layout="graph",
-    )
-
-
 def fit_graph(
     graph: Any,
     name: str,
@@ -183,10 +156,8 @@ def fit_graph(
         policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
     """
     from zen.graph.sampling import random_node_split
-    from zen.orchestrator.profile import profile_graph as describe
 
-    profile_graph(graph, name)  # the job's own checks and messages first
-    profile = describe(graph, name)
+    profile = profile_graph(graph, name)
     if all(getattr(graph, mask, None) is not None for mask in ("train_mask", "val_mask")):
         split = "the dataset's own split"
     else:
