@@ -58,7 +58,9 @@ def series_tasks(quick: bool) -> dict[str, tuple[pd.DataFrame, int]]:
     return tasks
 
 
-def score_series(frame: pd.DataFrame, h: int, names: list[str], steps: int) -> dict[str, float]:
+def score_series(
+    frame: pd.DataFrame, h: int, names: list[str], steps: int, season: int
+) -> dict[str, float]:
     from zen.forecasting import MODEL_CLASSES, Forecaster, metrics
     from zen.forecasting.data import from_long
     from zen.orchestrator.forecast_job import season_length_for
@@ -67,7 +69,8 @@ def score_series(frame: pd.DataFrame, h: int, names: list[str], steps: int) -> d
     last = frame.groupby("unique_id").cumcount(ascending=False) < h
     train, test = frame[~last], frame[last]
     freq = from_long(train).freq
-    season = season_length_for(freq)
+    # Integer steps (M4) carry no calendar: take the season the profile found in the ACF.
+    season = max(season, season_length_for(freq))
     input_size = min(4 * h, int(train.groupby("unique_id").size().min()) - h)
     neural = {"max_steps": steps, "windows_batch_size": 256, "scaler_type": "robust",
               "random_seed": 1}  # fmt: skip
@@ -87,14 +90,20 @@ def score_series(frame: pd.DataFrame, h: int, names: list[str], steps: int) -> d
     for name in names:
         model = MODEL_CLASSES[name](h=h, **settings.get(name, {}))
         forecast = Forecaster([model], freq=freq).fit(train).predict()
-        merged = test.merge(forecast, on=["unique_id", "ds"])
-        insample = [g["y"].to_numpy() for _, g in train.groupby("unique_id")]
-        truth = merged.pivot(index="unique_id", columns="ds", values="y").to_numpy()
-        predicted = merged.pivot(index="unique_id", columns="ds", values=name).to_numpy()
-        scores[name] = float(np.mean([
-            metrics.mase(t, p, i, season) for t, p, i in zip(truth, predicted, insample,
-                                                             strict=True)
-        ]))  # fmt: skip
+        merged = test.merge(forecast, on=["unique_id", "ds"]).sort_values(["unique_id", "ds"])
+        # Every series has exactly h test rows, so (series, step) is a reshape; series may
+        # end at different timestamps, so pivoting on ds would not line them up.
+        truth = merged["y"].to_numpy().reshape(-1, h)
+        predicted = merged[name].to_numpy().reshape(-1, h)
+        insample = [g["y"].to_numpy() for _, g in train.sort_values("ds").groupby("unique_id")]
+        scores[name] = float(
+            np.mean(
+                [
+                    metrics.mase(t, p, i, season)
+                    for t, p, i in zip(truth, predicted, insample, strict=True)
+                ]
+            )
+        )
     return scores
 
 
@@ -186,8 +195,9 @@ def collect(quick: bool, steps: int) -> dict[str, dict[str, Any]]:
         profile = profile_series(frame[["unique_id", "ds", "y"]], h)
         names = [c.name for c in route(profile, 1e9, policy="default")]
         started = time.perf_counter()
-        results[name] = {"profile": profile.to_json(), "scores": score_series(frame, h, names,
-                                                                              steps)}  # fmt: skip
+        season = int(profile.season_length or 1)
+        scores = score_series(frame, h, names, steps, season)
+        results[name] = {"profile": profile.to_json(), "scores": scores}
         print(f"{name}: {results[name]['scores']} ({time.perf_counter() - started:.0f}s)",
               flush=True)  # fmt: skip
     for name, load in graph_tasks().items():
