@@ -278,7 +278,7 @@ def main() -> int:
                  "learned pick"])  # fmt: skip
     reduction = 1 - summary["learned"] / summary["default"] if summary["default"] else 0.0
     print(f"median regret: default {summary['default']:.3f}, rules {summary['rules']:.3f},"
-          f" learned {summary['learned']:.3f}; learned vs default: {reduction:+.0%} (target:"
+          f" learned {summary['learned']:.3f}; learned is {reduction:.0%} below default (target:"
           " at least 30 % lower)")  # fmt: skip
     print(f"mean regret: default {means['default']:.3f}, rules {means['rules']:.3f},"
           f" learned {means['learned']:.3f}")  # fmt: skip
