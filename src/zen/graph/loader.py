@@ -28,6 +28,25 @@ class NodeSplit:
     mask: torch.Tensor
 
 
+def split_mask(graph: Graph, split: str) -> torch.Tensor:
+    """The boolean mask ``graph.<split>_mask`` for ``split`` in train/val/test.
+
+    Raises:
+        ConfigError: an unknown split name.
+        DataError: the graph has no such mask.
+    """
+    names = [name.removesuffix("_mask") for name in MASK_NAMES]
+    if split not in names:
+        raise expect_one_of("split", split, names)
+    mask = getattr(graph, f"{split}_mask")
+    if mask is None:
+        raise DataError(
+            f"{split}_mask: the graph has no {split} split; make one with"
+            " zen.graph.sampling.random_node_split(graph)"
+        )
+    return mask
+
+
 class NodeLoader:
     """Yields the whole graph once per epoch with the mask of one split (full-batch training).
 
@@ -37,18 +56,7 @@ class NodeLoader:
     """
 
     def __init__(self, graph: Graph, split: str | torch.Tensor = "train") -> None:
-        if isinstance(split, torch.Tensor):
-            mask = split
-        else:
-            names = [name.removesuffix("_mask") for name in MASK_NAMES]
-            if split not in names:
-                raise expect_one_of("split", split, names)
-            mask = getattr(graph, f"{split}_mask")
-            if mask is None:
-                raise DataError(
-                    f"{split}_mask: the graph has no {split} split; make one with"
-                    " zen.graph.sampling.random_node_split(graph)"
-                )
+        mask = split if isinstance(split, torch.Tensor) else split_mask(graph, split)
         if graph.y is None:
             raise DataError("y: node classification needs labels on the graph")
         if mask.dtype != torch.bool or mask.shape != (graph.num_nodes,):

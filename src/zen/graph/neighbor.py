@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from zen.errors import ConfigError, DataError, expect_one_of
-from zen.graph.data import MASK_NAMES, Graph
-from zen.graph.loader import NodeSplit
+from zen.errors import ConfigError, DataError
+from zen.graph.data import Graph
+from zen.graph.loader import NodeSplit, split_mask
 
 #: Per-edge attributes a sampled subgraph carries along (indexed by the sampled edge ids).
 EDGE_ATTRIBUTES = ("edge_attr", "edge_weight", "edge_type")
@@ -227,16 +227,7 @@ def _check_num_neighbors(num_neighbors: Any) -> list[int]:
 def _seed_nodes(graph: Graph, split: str | torch.Tensor) -> torch.Tensor:
     """Node ids of the seeds, from a split name, a boolean mask or ids."""
     if isinstance(split, str):
-        names = [name.removesuffix("_mask") for name in MASK_NAMES]
-        if split not in names:
-            raise expect_one_of("split", split, names)
-        mask = getattr(graph, f"{split}_mask")
-        if mask is None:
-            raise DataError(
-                f"{split}_mask: the graph has no {split} split; make one with"
-                " zen.graph.sampling.random_node_split(graph)"
-            )
-        split = mask
+        split = split_mask(graph, split)
     if not isinstance(split, torch.Tensor):
         raise DataError(
             f"split: expected a split name, a boolean mask or node ids, got {type(split).__name__}"
