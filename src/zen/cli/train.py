@@ -1,84 +1,22 @@
-"""The ``zen`` command: parse arguments, call the library, format the result with rich.
-
-This is the only module that prints or exits. Every error a user can cause is a
-:class:`~zen.errors.ZenError` (or a file-system error) and becomes one red line and exit code 1;
-``--debug`` shows the traceback instead. Usage errors are typer's (exit code 2).
-"""
+"""``zen fit``, ``zen predict`` and ``zen info``: train on data, apply a model, show the setup."""
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
 import platform
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 import zen
-
-app = typer.Typer(
-    name="zen",
-    help="zen-neural: train, evaluate and apply neural networks from the command line.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-errors = Console(stderr=True)
-_state = {"debug": False}
-Command = TypeVar("Command", bound=Callable[..., Any])
-
-
-def _reports_errors(command: Command) -> Command:
-    """Turn the errors a user can cause into one red line and exit code 1 (tracebacks: --debug).
-
-    Anything else is a bug in zen; it gets a short line too, asking for a report.
-    """
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (zen.ZenError, OSError) as error:
-            if _state["debug"]:
-                raise
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        except KeyboardInterrupt:
-            errors.print("[red]interrupted[/]")
-            raise typer.Exit(130) from None
-        except Exception as error:
-            if _state["debug"]:
-                raise
-            errors.print(
-                f"[bold red]internal error:[/] {type(error).__name__}: {error}"
-                " (run with --debug for the traceback, and please report it)",
-                highlight=False,
-                soft_wrap=True,
-            )
-        raise typer.Exit(1)
-
-    return run  # type: ignore[return-value]
-
-
-@app.callback()
-def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
-) -> None:
-    _state["debug"] = debug
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+from zen.cli._shell import app, console, errors, parse_duration, reports_errors, short
 
 
 @app.command()
-@_reports_errors
+@reports_errors
 def fit(
     data: Annotated[
         Path | None,
@@ -174,7 +112,7 @@ def _explain(
     for column in ("feature", "value", "reason"):
         table.add_column(column, overflow="fold")
     for line in profile.explain():
-        table.add_row(line.feature, escape(_short(line.value)), escape(line.reason))
+        table.add_row(line.feature, escape(short(line.value)), escape(line.reason))
     console.print(table)
     with History() as recorded:
         candidates = route(profile, budget_s, recorded, policy=policy, seed=seed)
@@ -259,22 +197,6 @@ def _show_table_run(result: Any, data: Path | None) -> None:
     console.print(f"apply it: [bold]zen predict {result.run_dir} {data}[/]")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``"90s"``, ``"5m"``, ``"1h"`` or a plain number of seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    cleaned = text.strip().lower()
-    try:
-        if cleaned and cleaned[-1] in units:
-            seconds = float(cleaned[:-1]) * units[cleaned[-1]]
-        else:
-            seconds = float(cleaned)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise zen.ConfigError(f"budget: expected a duration like 90s, 5m or 1h, got {text!r}")
-    return seconds
-
-
 def _show_graph_run(result: Any) -> None:
     console.print(f"[bold]task[/]: {result.profile.kind} — {result.profile.reason}")
     console.print(f"split: {result.split}; models ranked by validation accuracy")
@@ -323,7 +245,7 @@ def _show_forecast_run(result: Any, data: Path) -> None:
 
 
 @app.command()
-@_reports_errors
+@reports_errors
 def predict(
     model: Annotated[Path, typer.Argument(help="A run directory from `zen fit`, or its model/.")],
     data: Annotated[Path, typer.Argument(help="CSV with the same feature columns.")],
@@ -354,7 +276,7 @@ def predict(
 
 
 @app.command()
-@_reports_errors
+@reports_errors
 def info() -> None:
     """Show versions, compute devices and thread settings."""
     import numpy
@@ -378,140 +300,3 @@ def info() -> None:
     table.add_row("threads", f"{threads} of {compute.available_cores()} cores")
     table.add_row("compile", compute.compile_status())
     console.print(table)
-
-
-history_app = typer.Typer(
-    help="List the recorded runs (newest first), or `zen history show ID` for one.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-app.add_typer(history_app, name="history")
-
-
-@history_app.callback()
-@_reports_errors
-def history(
-    context: typer.Context,
-    kind: Annotated[str | None, typer.Option(help="Only runs of this task kind.")] = None,
-    model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
-    status: Annotated[
-        str | None, typer.Option(help="Only runs with this status: running, done, failed...")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many runs.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead.")] = False,
-) -> None:
-    """List recorded runs from $ZEN_HOME/zen.db, newest first."""
-    if context.invoked_subcommand is not None:
-        return
-    from zen.orchestrator.history import History
-
-    with History() as recorded:
-        runs = recorded.runs(kind=kind, model=model, status=status, limit=limit)
-        path = recorded.path
-    if as_json:
-        typer.echo(json.dumps([run.to_json() for run in runs], indent=2))
-        return
-    if not runs:
-        filtered = kind or model or status
-        console.print(f"no runs in {path}" + (" match these filters" if filtered else " yet"))
-        return
-    table = Table(title=f"runs in {path}")
-    for column in ("id", "kind", "model", "status", "started (UTC)", "duration", "metrics"):
-        table.add_column(column, justify="right" if column in ("id", "duration") else "left")
-    for run in runs:
-        table.add_row(
-            str(run.id) if run.parent_id is None else f"{run.id} (of {run.parent_id})",
-            escape(run.kind),
-            escape(run.model),
-            _styled_status(run.status),
-            run.started_at[:19].replace("T", " "),
-            "–" if run.duration_s is None else f"{run.duration_s:.1f} s",
-            escape(", ".join(f"{name}={_short(value)}" for name, value in run.metrics.items())),
-        )
-    console.print(table)
-
-
-@history_app.command("show")
-@_reports_errors
-def history_show(
-    run_id: Annotated[int, typer.Argument(help="The run's id, as `zen history` lists it.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
-) -> None:
-    """Show one recorded run in full."""
-    from zen.orchestrator.history import History
-
-    with History() as recorded:
-        run = recorded.get(run_id)
-    if as_json:
-        typer.echo(json.dumps(run.to_json(), indent=2))
-        return
-    table = Table(title=f"run {run.id}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for name, value in run.to_json().items():
-        if name == "status":
-            shown = _styled_status(value)
-        elif isinstance(value, dict):
-            shown = json.dumps(value, indent=2) if value else "–"
-        else:
-            shown = "–" if value is None else f"{value:.3f}" if name == "duration_s" else str(value)
-        table.add_row(name, shown if name == "status" else escape(shown))
-    console.print(table)
-
-
-router_app = typer.Typer(help="The router that picks candidate models: compare its policies.")
-app.add_typer(router_app, name="router")
-
-
-@router_app.command("compare")
-@_reports_errors
-def router_compare(
-    metric: Annotated[str, typer.Option(help="The outcome to compare, e.g. regret or mase.")],
-    policies: Annotated[
-        tuple[str, str] | None,
-        typer.Option(help="The two policies (A B); default: the two found in History."),
-    ] = None,
-    method: Annotated[str, typer.Option(help="welch or bootstrap.")] = "welch",
-    confidence: Annotated[float, typer.Option(help="Level of the interval.")] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
-) -> None:
-    """A/B test of routing policies on the runs recorded in $ZEN_HOME/zen.db."""
-    from zen.orchestrator.history import History
-    from zen.orchestrator.router import compare_policies
-
-    with History() as recorded:
-        result = compare_policies(recorded, metric, policies, method=method, confidence=confidence)
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-        return
-    first, second = result.policies
-    table = Table(title=f"routing policies on {metric} ({result.method})")
-    for column in ("policy", "runs", f"mean {metric}"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    for policy, n, mean in zip(result.policies, result.n, result.means, strict=True):
-        table.add_row(policy, str(n), _short(mean))
-    console.print(table)
-    console.print(
-        f"{second} - {first}: {result.difference:+.4g}, {result.confidence:.0%} interval"
-        f" [{result.ci_low:.4g}, {result.ci_high:.4g}]"
-        + ("" if result.p_value is None else f", p = {result.p_value:.3g}")
-    )
-    console.print(f"better: {result.better}" if result.better else "no significant difference")
-
-
-def _styled_status(status: str) -> str:
-    colour = {"done": "green", "failed": "red", "interrupted": "yellow"}.get(status, "cyan")
-    return f"[{colour}]{status}[/]"
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def main() -> None:
-    """Entry point of the ``zen`` console script."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
