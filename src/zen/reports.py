@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from zen.errors import DataError
 from zen.neural.checkpoint import write_atomic
 
 
@@ -167,6 +168,85 @@ def plot_confusion_matrix(
     for (row, column), count in np.ndenumerate(counts):
         if count:
             axis.text(column, row, str(count), ha="center", va="center", fontsize=8)
+    figure.tight_layout()
+    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_leaderboard(
+    rows: Sequence[Mapping[str, Any]],
+    metric: str,
+    path: str | Path,
+    *,
+    lower_is_better: bool = True,
+    title: str = "",
+) -> Path:
+    """Save a PNG bar chart of each candidate's ``metric`` (rows as the leaderboard orders them).
+
+    The first row (the chosen model) is drawn in a stronger colour; rows without a numeric
+    ``metric`` are left out. The write is atomic.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [
+        (str(row["model"]), float(row[metric]))
+        for row in rows
+        if isinstance(row.get(metric), int | float) and row.get(metric) == row.get(metric)
+    ]
+    if not scored:
+        raise DataError(f"leaderboard: no row has a numeric {metric!r}; nothing to plot")
+    names, values = zip(*scored, strict=True)
+    figure, axis = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
+    colours = ["#1f5fa8"] + ["#9bbbe0"] * (len(names) - 1)
+    axis.barh(range(len(names)), values, color=colours)
+    axis.set_yticks(range(len(names)), labels=list(names))
+    axis.invert_yaxis()  # best (first) on top
+    direction = "lower is better" if lower_is_better else "higher is better"
+    axis.set(xlabel=f"{metric} ({direction})", title=title or "leaderboard")
+    for position, value in enumerate(values):
+        axis.text(value, position, f" {value:.4g}", va="center", fontsize=8)
+    figure.tight_layout()
+    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_candidate_curves(
+    curves: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: str | Path,
+    *,
+    step_key: str = "epoch",
+    title: str = "learning curves",
+) -> Path:
+    """Save a PNG of every candidate's training (solid) and validation (dashed) loss.
+
+    ``curves`` maps a candidate's name to its per-epoch records (as :class:`zen.neural.Trainer`
+    keeps them: ``epoch``, ``train_loss``, optionally ``val_loss``). The write is atomic.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn = {name: records for name, records in curves.items() if records}
+    if not drawn:
+        raise DataError("curves: no candidate has training records; nothing to plot")
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    for index, (name, records) in enumerate(drawn.items()):
+        colour = f"C{index % 10}"
+        steps = [record.get(step_key) for record in records]
+        for key, style in (("train_loss", "-"), ("val_loss", "--")):
+            values = [record.get(key) for record in records]
+            if any(value is not None for value in values):
+                suffix = "train" if key == "train_loss" else "validation"
+                axis.plot(steps, values, style, color=colour, label=f"{name} ({suffix})")
+    axis.set(xlabel=step_key, ylabel="loss", title=title)
+    axis.set_yscale("log")
+    axis.legend(fontsize=8)
     figure.tight_layout()
     write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
     plt.close(figure)

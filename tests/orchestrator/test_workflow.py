@@ -50,6 +50,11 @@ def counted(*inputs: int, log: str, tag: str, value: int | None = None) -> int:
     return value if value is not None else sum(inputs)
 
 
+def counted_in_run(*, log: str, tag: str, value: int, run_id: int) -> int:
+    """:func:`counted`, with the id of the run it belongs to (which does not change its output)."""
+    return counted(log=log, tag=tag, value=value)
+
+
 def fail_first_time(x: int, marker: str) -> int:
     """Stands for a run that crashed in this step: fails until ``marker`` exists."""
     if not os.path.exists(marker):
@@ -240,6 +245,33 @@ def test_an_unreadable_cache_file_is_recomputed(tmp_path, caplog) -> None:
     assert result["a"].status is DONE and result["b"].status is CACHED
     assert "unreadable" in caplog.text
     assert not list(cache.glob(".*"))  # atomic writes leave no temporary files
+
+
+def test_uncached_params_do_not_change_the_cache_key(tmp_path) -> None:
+    log = str(tmp_path / "calls.log")
+
+    def flow(run_id: int) -> Workflow:
+        params = {"log": log, "tag": "a", "value": 3, "run_id": run_id}
+        return Workflow([Step("a", counted_in_run, params=params, uncached_params=("run_id",))])
+
+    first = run_inline(flow(run_id=1), cache_dir=tmp_path / "cache")
+    second = run_inline(flow(run_id=2), cache_dir=tmp_path / "cache")
+    assert second["a"].status is CACHED and second.outputs == {"a": 3}
+    assert second["a"].cache_key == first["a"].cache_key
+    assert calls(tmp_path) == ["a"]
+
+
+def test_given_input_keys_replace_hashing_the_inputs(tmp_path) -> None:
+    log = str(tmp_path / "calls.log")
+    workflow = Workflow([Step("a", counted, needs=("x",), params={"log": log, "tag": "a"})],
+                        inputs=["x"])  # fmt: skip
+    cache = tmp_path / "cache"
+    run_inline(workflow, inputs={"x": 1}, cache_dir=cache, input_keys={"x": "data-v1"})
+    # Same key, other value: the caller vouches that the content is the same, so it is cached.
+    again = run_inline(workflow, inputs={"x": 2}, cache_dir=cache, input_keys={"x": "data-v1"})
+    assert again["a"].status is CACHED and again.outputs == {"a": 1}
+    changed = run_inline(workflow, inputs={"x": 2}, cache_dir=cache, input_keys={"x": "data-v2"})
+    assert changed["a"].status is DONE and changed.outputs == {"a": 2}
 
 
 @pytest.mark.parametrize(
@@ -483,3 +515,14 @@ def test_bad_run_arguments_are_rejected(inputs, budget_s, message) -> None:
     workflow = Workflow([Step("a", double, needs=("x",))], inputs=["x"])
     with pytest.raises(ConfigError, match=message):
         run_inline(workflow, inputs=inputs, budget_s=budget_s)
+
+
+def test_input_keys_must_name_inputs() -> None:
+    workflow = Workflow([Step("a", double, needs=("x",))], inputs=["x"])
+    with pytest.raises(ConfigError, match="input_keys: 'y'"):
+        run_inline(workflow, inputs={"x": 1}, cache_dir=None, input_keys={"y": "k"})
+
+
+def test_uncached_params_must_be_params() -> None:
+    with pytest.raises(ConfigError, match="uncached_params names \\['run'\\]"):
+        Step("a", double, params={"x": 1}, uncached_params=("run",))

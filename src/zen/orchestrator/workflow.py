@@ -83,6 +83,9 @@ class Step:
         backoff_s: wait before the first retry; each further retry waits ``backoff_factor``
             times longer (exponential backoff).
         timeout_s: limit for one attempt; None for no limit.
+        uncached_params: names of ``params`` that do not change the output (a run id to record
+            under, a progress flag); they are left out of the cache key, so a re-run with new
+            values still finds the cached output.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Step:
     backoff_s: float = 1.0
     backoff_factor: float = 2.0
     timeout_s: float | None = None
+    uncached_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -120,6 +124,18 @@ class Step:
             )
         if self.timeout_s is not None and (not _is_number(self.timeout_s) or self.timeout_s <= 0):
             raise ConfigError(f"{where}: timeout_s must be > 0 or None, got {self.timeout_s!r}")
+        uncached = (
+            (self.uncached_params,)
+            if isinstance(self.uncached_params, str)
+            else tuple(self.uncached_params)
+        )
+        unknown = [name for name in uncached if name not in self.params]
+        if unknown:
+            raise ConfigError(
+                f"{where}: uncached_params names {unknown!r}, which are not among its params"
+                f" ({sorted(self.params)})"
+            )
+        object.__setattr__(self, "uncached_params", uncached)
 
     def backoff_before(self, attempt: int) -> float:
         """Seconds to wait before ``attempt`` (2 for the first retry): ``backoff_s * factor**k``."""
@@ -288,6 +304,7 @@ _STEP_KEYS = (
     "backoff_s",
     "backoff_factor",
     "timeout_s",
+    "uncached_params",
 )
 
 
@@ -477,6 +494,7 @@ def run_workflow(
     budget_s: float | None = None,
     on_event: EventCallback | None = None,
     *,
+    input_keys: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WorkflowResult:
     """Run ``workflow``: independent steps in parallel, each as soon as its needs are done.
@@ -497,6 +515,9 @@ def run_workflow(
         budget_s: seconds for the whole run; None for no limit.
         on_event: called in this thread as ``on_event(step_name, status)`` when a step starts,
             waits for a retry, or ends; for progress display.
+        input_keys: content keys of inputs you can name more cheaply than by hashing them (a
+            data file's digest and the settings derived from it, say); inputs without one are
+            hashed (:func:`fingerprint`). Only used with ``cache_dir``.
         sleep: how to wait for a retry's backoff when nothing else runs (tests pass a fake).
 
     Returns:
@@ -520,10 +541,17 @@ def run_workflow(
         raise ConfigError(
             f"budget_s: expected a positive number of seconds or None, got {budget_s!r}"
         )
+    for name, key in (input_keys or {}).items():
+        if name not in workflow.inputs or not isinstance(key, str) or not key:
+            raise ConfigError(
+                f"input_keys: {name!r} → {key!r}; expected a non-empty string key for one of"
+                f" the workflow's inputs ({', '.join(workflow.inputs) or 'none'})"
+            )
     owned = executor is None
     active: Executor = LocalProcessExecutor() if executor is None else executor
     try:
-        return _Run(workflow, given, active, cache_dir, budget_s, on_event, sleep).execute()
+        run = _Run(workflow, given, active, cache_dir, budget_s, on_event, sleep, input_keys)
+        return run.execute()
     finally:
         if owned:
             active.shutdown()
@@ -541,6 +569,7 @@ class _Run:
         budget_s: float | None,
         on_event: EventCallback | None,
         sleep: Callable[[float], None],
+        input_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.workflow = workflow
         self.executor = executor
@@ -551,8 +580,10 @@ class _Run:
         self.values: dict[str, Any] = dict(inputs)  # workflow inputs and finished outputs
         self.keys: dict[str, str] = {}
         if self.cache is not None:
+            known = dict(input_keys or {})
             self.keys = {
-                name: fingerprint(value, f"inputs[{name!r}]") for name, value in inputs.items()
+                name: known.get(name) or fingerprint(value, f"inputs[{name!r}]")
+                for name, value in inputs.items()
             }
         self.results: dict[str, StepResult] = {}
         self.waiting = [step.name for step in workflow.steps]  # not started, dependency order
@@ -786,7 +817,10 @@ def cache_key(step: Step, input_keys: list[str]) -> str:
         "format": CACHE_FORMAT,
         "step": step.name,
         "function": _function_name(step.fn),
-        "params": fingerprint(step.params, f"step {step.name!r}: params"),
+        "params": fingerprint(
+            {k: v for k, v in step.params.items() if k not in step.uncached_params},
+            f"step {step.name!r}: params",
+        ),
         "inputs": input_keys,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
