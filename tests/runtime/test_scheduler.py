@@ -552,3 +552,18 @@ def test_without_privileges_the_realtime_thread_falls_back_and_says_why(
     assert "SCHED_FIFO not permitted" in first.reason and "nice -10 not permitted" in first.reason
     assert second.applied == "normal"
     assert caplog.text.count("real-time thread at normal priority") == 1  # logged once
+
+
+def test_stop_ends_a_run_for_on_another_thread_and_waits_for_it() -> None:
+    scheduler = Scheduler(quiet_config())
+    ticked = threading.Event()
+    scheduler.add_periodic(ticked.set, 0.005)
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.append(scheduler.run_for(3600.0)))
+    runner.start()
+    assert ticked.wait(30)
+    stats = scheduler.stop()
+    # stop() returned after the session closed, not merely after asking it to.
+    assert not scheduler.running and stats.realtime.completed >= 1
+    runner.join(30)
+    assert not runner.is_alive() and results[0].realtime.completed == stats.realtime.completed

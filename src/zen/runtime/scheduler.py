@@ -75,6 +75,7 @@ Example::
 from __future__ import annotations
 
 import bisect
+import contextlib
 import gc
 import logging
 import math
@@ -84,31 +85,28 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from zen.errors import ConfigError, expect_one_of
+from zen.errors import ConfigError
+from zen.runtime._state import Budget, Job, Periodic, TierState
 from zen.runtime.clock import Clock, MonotonicClock
+from zen.runtime.events import EventKind, SchedulerEvent, SchedulerStats, TierStats
+from zen.runtime.policy import LOWER_TIERS, SchedulerConfig, Tier, TierPolicy, positive_seconds
 from zen.runtime.tasks import (
-    SLICE,
     Cooperative,
     Offload,
     Release,
     TaskSkipped,
+    close_task,
     is_cooperative,
     is_cooperative_function,
+    step,
     task_name,
 )
-from zen.runtime.threads import (
-    ThreadPriority,
-    WorkerPool,
-    WorkItem,
-    pin_thread,
-    raise_priority,
-)
+from zen.runtime.threads import ThreadPriority, WorkerPool, WorkItem, pin_thread, raise_priority
 from zen.runtime.trace import SCHEDULER_LANE, Mark, SessionProbe, Span
 
 logger = logging.getLogger(__name__)
@@ -127,228 +125,10 @@ __all__ = [
 ]
 
 
-class Tier(StrEnum):
-    """Priority tiers, highest first."""
-
-    REALTIME = "realtime"
-    INFERENCE = "inference"
-    BACKGROUND = "background"
-
-    @property
-    def rank(self) -> int:
-        """0 for realtime, 1 for inference, 2 for background."""
-        return _RANKS[self]
-
-    @classmethod
-    def parse(cls, value: Tier | str) -> Tier:
-        """``Tier`` from a member or its name; a :class:`ConfigError` for anything else."""
-        try:
-            return cls(value)
-        except ValueError:
-            raise expect_one_of("tier", value, [tier.value for tier in cls]) from None
-
-
-_RANKS = {tier: rank for rank, tier in enumerate(Tier)}
-_LOWER_TIERS = (Tier.INFERENCE, Tier.BACKGROUND)
-_PRESSURE_POLICIES = ("run", "defer", "skip")
-
-
-def _positive(name: str, value: float, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}")
-    if math.isinf(value):
-        raise ConfigError(f"{name}: expected a finite number of seconds, got {value!r}")
-
-
-@dataclass(frozen=True)
-class TierPolicy:
-    """How one lower tier (inference or background) is scheduled.
-
-    Args:
-        slice_s: longest cooperative slice a task of this tier should run before yielding;
-            also the admission estimate for a task that has not run yet.
-        budget_s: run time the tier may use per ``SchedulerConfig.budget_window_s`` (slices
-            and worker calls together); ``None`` for no limit.
-        starvation_s: a job ready for longer than this is reported as starving.
-        promote: boost starving jobs for one quantum (see the module docstring).
-        under_pressure: what the tier does while real-time work is at risk: ``"run"`` as
-            usual, ``"defer"`` (start nothing new) or ``"skip"`` (also drop jobs not started).
-        workers: threads for calls and offloaded work; 0 runs them inline on the scheduler
-            thread, as slices (deterministic, for tests and virtual time).
-        nice: nice level of the tier's worker threads (Linux), so the OS favours the
-            real-time thread over them.
-    """
-
-    slice_s: float = 0.002
-    budget_s: float | None = None
-    starvation_s: float = 1.0
-    promote: bool = True
-    under_pressure: str = "defer"
-    workers: int = 1
-    nice: int = 5
-
-    def __post_init__(self) -> None:
-        _positive("slice_s", self.slice_s)
-        _positive("budget_s", self.budget_s, allow_none=True)  # type: ignore[arg-type]
-        _positive("starvation_s", self.starvation_s)
-        if self.under_pressure not in _PRESSURE_POLICIES:
-            raise expect_one_of("under_pressure", self.under_pressure, _PRESSURE_POLICIES)
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
-            raise ConfigError(f"workers: expected an integer >= 0, got {self.workers!r}")
-        if not isinstance(self.nice, int) or not -20 <= self.nice <= 19:
-            raise ConfigError(f"nice: expected an integer from -20 to 19, got {self.nice!r}")
-
-
-@dataclass(frozen=True)
-class SchedulerConfig:
-    """Settings of a :class:`Scheduler`; the defaults suit an audio block of a few ms.
-
-    Args:
-        inference: policy of the inference tier.
-        background: policy of the background tier.
-        budget_window_s: replenishment period of the tier budgets.
-        guard_s: time kept free before every real-time release (wake-up and GIL latency).
-        pressure_ratio: a real-time job whose latency exceeds this fraction of its deadline
-            puts the scheduler under pressure.
-        pressure_hold_s: how long pressure lasts after the last real-time job at risk.
-        realtime_priority: ask the OS for real-time priority for the scheduler thread.
-        fifo_priority: ``SCHED_FIFO`` priority (1-99) to ask for.
-        realtime_cpus: pin the scheduler thread to these CPUs (``None``: leave it to the OS).
-        gil_switch_interval_s: ``sys.setswitchinterval`` during a session (``None``: leave).
-        freeze_gc: ``gc.freeze()`` during a session, so collections skip set-up objects.
-        trace_capacity: spans and marks the session probe keeps (ring buffer).
-    """
-
-    inference: TierPolicy = field(
-        default_factory=lambda: TierPolicy(starvation_s=0.5, under_pressure="defer", nice=5)
-    )
-    background: TierPolicy = field(
-        default_factory=lambda: TierPolicy(
-            budget_s=0.03, starvation_s=2.0, under_pressure="defer", nice=15
-        )
-    )
-    budget_window_s: float = 0.1
-    guard_s: float = 0.0005
-    pressure_ratio: float = 0.8
-    pressure_hold_s: float = 0.25
-    realtime_priority: bool = True
-    fifo_priority: int = 10
-    realtime_cpus: tuple[int, ...] | None = None
-    gil_switch_interval_s: float | None = 0.001
-    freeze_gc: bool = True
-    trace_capacity: int = 500_000
-
-    def __post_init__(self) -> None:
-        for name in ("inference", "background"):
-            if not isinstance(getattr(self, name), TierPolicy):
-                raise ConfigError(f"{name}: expected a TierPolicy, got {getattr(self, name)!r}")
-        _positive("budget_window_s", self.budget_window_s)
-        if not 0 <= self.guard_s < 1:
-            raise ConfigError(f"guard_s: expected seconds in [0, 1), got {self.guard_s!r}")
-        if not 0 < self.pressure_ratio <= 1:
-            raise ConfigError(
-                f"pressure_ratio: expected a fraction in (0, 1], got {self.pressure_ratio!r}"
-            )
-        _positive("pressure_hold_s", self.pressure_hold_s)
-        if not 1 <= self.fifo_priority <= 99:
-            raise ConfigError(f"fifo_priority: expected 1-99, got {self.fifo_priority!r}")
-        _positive("gil_switch_interval_s", self.gil_switch_interval_s, allow_none=True)  # type: ignore[arg-type]
-        if self.trace_capacity < 1:
-            raise ConfigError(f"trace_capacity: expected >= 1, got {self.trace_capacity!r}")
-
-    def policy(self, tier: Tier | str) -> TierPolicy:
-        """The policy of a lower tier."""
-        tier = Tier.parse(tier)
-        if tier is Tier.REALTIME:
-            raise ConfigError("tier: the realtime tier has no TierPolicy; it is periodic only")
-        return self.inference if tier is Tier.INFERENCE else self.background
-
-
-class EventKind(StrEnum):
-    """What a :class:`SchedulerEvent` reports."""
-
-    MISS = "miss"
-    OVERRUN = "overrun"
-    STARVATION = "starvation"
-    PROMOTION = "promotion"
-    SKIP = "skip"
-    ERROR = "error"
-    BUDGET_EXHAUSTED = "budget_exhausted"
-    PRESSURE_ON = "pressure_on"
-    PRESSURE_OFF = "pressure_off"
-
-
-@dataclass(frozen=True)
-class SchedulerEvent:
-    """Something observers hear about (see :meth:`Scheduler.add_observer`).
-
-    Attributes:
-        kind: what happened.
-        tier: the tier concerned (the real-time tier for pressure events).
-        task: the task's name ("" for pressure events).
-        time_s: when, on the scheduler's clock.
-        detail: numbers and strings, e.g. ``{"latency_ms": 12.1, "deadline_ms": 11.6}``.
-        error: the exception, for ``kind == "error"``.
-    """
-
-    kind: EventKind
-    tier: Tier
-    task: str
-    time_s: float
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-
-
-@dataclass
-class TierStats:
-    """Counters of one tier (jobs are releases of periodic tasks, or submissions)."""
-
-    jobs: int = 0
-    completed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    deadline_misses: int = 0
-    overruns: int = 0
-    starvation_events: int = 0
-    promotions: int = 0
-    budget_exhaustions: int = 0
-    busy_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class SchedulerStats:
-    """A snapshot of the scheduler's counters (see :attr:`Scheduler.stats`)."""
-
-    realtime: TierStats
-    inference: TierStats
-    background: TierStats
-    pressure_episodes: int
-    under_pressure: bool
-    realtime_priority: str
-    elapsed_s: float
-
-    def tier(self, tier: Tier | str) -> TierStats:
-        tiers = {Tier.REALTIME: self.realtime, Tier.INFERENCE: self.inference}
-        return tiers.get(Tier.parse(tier), self.background)
-
-    @property
-    def deadline_misses(self) -> int:
-        return sum(self.tier(tier).deadline_misses for tier in Tier)
-
-    @property
-    def starvation_events(self) -> int:
-        return sum(self.tier(tier).starvation_events for tier in Tier)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class PeriodicTask:
     """Handle of a task added with :meth:`Scheduler.add_periodic`."""
 
-    def __init__(self, scheduler: Scheduler, periodic: _Periodic) -> None:
+    def __init__(self, scheduler: Scheduler, periodic: Periodic) -> None:
         self._scheduler = scheduler
         self._periodic = periodic
 
@@ -394,147 +174,6 @@ class PeriodicTask:
         )
 
 
-class _Periodic:
-    """A periodic task: released every ``period_s``, each release one job."""
-
-    def __init__(
-        self,
-        name: str,
-        tier: Tier,
-        call: Callable[[], Any] | None,
-        coroutine: Cooperative | None,
-        period_s: float,
-        deadline_s: float,
-        budget_s: float,
-        phase_s: float,
-        drop_late: bool,
-    ) -> None:
-        self.name, self.tier = name, tier
-        self.call, self.coroutine = call, coroutine
-        self.period_s, self.deadline_s, self.budget_s = period_s, deadline_s, budget_s
-        self.phase_s, self.drop_late = phase_s, drop_late
-        # Release k is at anchor + k * period: computed, never accumulated, so no float drift.
-        self.anchor = math.inf
-        self.since_anchor = 0
-        self.next_release = math.inf
-        self.index = 0
-        self.active = True
-        self.pending: _Job | None = None  # lower tiers: the job of the latest release
-
-    def align(self, now: float) -> None:
-        """First release at ``now + phase_s``."""
-        self.anchor, self.since_anchor = now + self.phase_s, 0
-        self.next_release = self.anchor
-
-    def advance(self, releases: int = 1) -> None:
-        self.since_anchor += releases
-        self.index += releases
-        self.next_release = self.anchor + self.since_anchor * self.period_s
-
-
-class _Job:
-    """One unit of lower-tier work: a call, a cooperative task, or one release of either."""
-
-    __slots__ = (
-        "args",
-        "call",
-        "coroutine",
-        "created_s",
-        "deadline_s",
-        "effective",
-        "future",
-        "name",
-        "offload",
-        "owner",
-        "promoted",
-        "ready_since",
-        "release",
-        "send_error",
-        "send_value",
-        "seq",
-        "slices",
-        "started",
-        "starving",
-        "tier",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        tier: Tier,
-        seq: int,
-        created_s: float,
-        *,
-        call: Callable[..., Any] | None = None,
-        args: tuple[Any, ...] = (),
-        coroutine: Cooperative | None = None,
-        future: Future[Any] | None = None,
-        deadline_s: float | None = None,
-        owner: _Periodic | None = None,
-        release: Release | None = None,
-    ) -> None:
-        self.name, self.tier, self.effective, self.seq = name, tier, tier, seq
-        self.created_s = self.ready_since = created_s
-        self.call, self.args, self.coroutine = call, args, coroutine
-        self.future, self.deadline_s = future, deadline_s
-        self.owner, self.release = owner, release
-        self.offload: Offload | None = None
-        self.send_value: Any = release
-        self.send_error: BaseException | None = None
-        self.slices: deque[float] = deque(maxlen=8)
-        self.started = False
-        self.starving = False
-        self.promoted = False
-
-    @property
-    def needs_worker(self) -> bool:
-        """Its next step is a call (rather than resuming the coroutine)."""
-        return self.coroutine is None or self.offload is not None
-
-    def estimate(self, default_s: float) -> float:
-        """Admission estimate of its next slice: 75th percentile of the last 8 slices."""
-        if not self.slices:
-            return default_s
-        ordered = sorted(self.slices)
-        return ordered[int(0.75 * (len(ordered) - 1))]
-
-    def sort_key(self) -> tuple[bool, int]:
-        return (not self.promoted, self.seq)
-
-
-class _Budget:
-    """Run time a tier may use per window, replenished to full at each window (deferrable
-    server); spending past zero is carried over as debt."""
-
-    def __init__(self, capacity_s: float, window_s: float, now: float) -> None:
-        self.capacity_s, self.window_s = capacity_s, window_s
-        self.tokens_s = capacity_s
-        self.next_refill = now + window_s
-
-    def replenish(self, now: float) -> None:
-        if now >= self.next_refill:
-            windows = math.floor((now - self.next_refill) / self.window_s) + 1
-            self.tokens_s = min(self.capacity_s, self.tokens_s + windows * self.capacity_s)
-            self.next_refill += windows * self.window_s
-
-    @property
-    def available(self) -> bool:
-        return self.tokens_s > 0
-
-
-class _TierState:
-    def __init__(self, tier: Tier, policy: TierPolicy | None) -> None:
-        self.tier, self.policy = tier, policy
-        self.stats = TierStats()
-        self.slice_ready: list[_Job] = []
-        self.worker_ready: list[_Job] = []
-        self.pool: WorkerPool | None = None
-        self.budget: _Budget | None = None
-
-    def ready_jobs(self) -> list[_Job]:
-        return self.slice_ready + self.worker_ready
-
-
 Observer = Callable[[SchedulerEvent], object]
 
 
@@ -564,10 +203,10 @@ class Scheduler:
             raise ConfigError(f"config: expected a SchedulerConfig, got {config!r}")
         self.clock: Clock = clock or MonotonicClock()
         self.probe = probe or SessionProbe(self.config.trace_capacity)
-        self._tiers = {tier: _TierState(tier, None) for tier in Tier}
-        for tier in _LOWER_TIERS:
+        self._tiers = {tier: TierState(tier, None) for tier in Tier}
+        for tier in LOWER_TIERS:
             self._tiers[tier].policy = self.config.policy(tier)
-        self._periodic: list[_Periodic] = []
+        self._periodic: list[Periodic] = []
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._observers: list[Observer] = []
@@ -579,6 +218,9 @@ class Scheduler:
         self._running = False
         self._thread: threading.Thread | None = None
         self._thread_error: BaseException | None = None
+        self._session_thread: int | None = None
+        self._idle = threading.Event()
+        self._idle.set()
         self._pressure_until = -math.inf
         self._under_pressure = False
         self._pressure_episodes = 0
@@ -624,16 +266,16 @@ class Scheduler:
             a :class:`PeriodicTask` handle (``cancel()``, ``releases``, ``active``).
         """
         tier = Tier.parse(tier)
-        _positive("period_s", period_s)
+        positive_seconds("period_s", period_s)
         deadline_s = period_s if deadline_s is None else deadline_s
-        _positive("deadline_s", deadline_s)
+        positive_seconds("deadline_s", deadline_s)
         budget_s = deadline_s if budget_s is None else budget_s
-        _positive("budget_s", budget_s)
+        positive_seconds("budget_s", budget_s)
         if not 0 <= phase_s < math.inf:
             raise ConfigError(f"phase_s: expected seconds >= 0, got {phase_s!r}")
         name = name or task_name(task)
         call, coroutine = self._periodic_body(task, name)
-        periodic = _Periodic(
+        periodic = Periodic(
             name, tier, call, coroutine, period_s, deadline_s, budget_s, phase_s, drop_late
         )
         self._post(("periodic", periodic))
@@ -669,7 +311,7 @@ class Scheduler:
                 "tier: realtime work is periodic; use add_periodic(...) for it, or submit to"
                 " 'inference' or 'background'"
             )
-        _positive("deadline_s", deadline_s, allow_none=True)  # type: ignore[arg-type]
+        positive_seconds("deadline_s", deadline_s, allow_none=True)  # type: ignore[arg-type]
         name = name or task_name(task)
         coroutine: Cooperative | None = None
         call: Callable[..., Any] | None = None
@@ -688,7 +330,7 @@ class Scheduler:
             )
         now = self.clock.now()
         future: Future[Any] = Future()
-        job = _Job(
+        job = Job(
             name,
             tier,
             self._next_seq(),
@@ -752,12 +394,12 @@ class Scheduler:
         Jobs still queued at the end are dropped (their futures raise :class:`TaskSkipped`);
         periodic tasks stay registered for the next session.
         """
-        _positive("seconds", seconds)
+        positive_seconds("seconds", seconds)
         self._claim()
         try:
             self._session(self.clock.now() + seconds)
         finally:
-            self._running = False
+            self._release()
         return self.stats
 
     def start(self) -> None:
@@ -770,30 +412,35 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout_s: float | None = 10.0) -> SchedulerStats:
-        """End the session started by :meth:`start`: queued jobs are dropped, running worker
-        calls finish, cooperative tasks are closed. Safe to call twice or from a task."""
+        """End the session (of :meth:`start`, or of :meth:`run_for` on another thread) and wait
+        for it: queued jobs are dropped, running worker calls finish, cooperative tasks are
+        closed. Safe to call twice; from a task it only asks, since it cannot wait for itself.
+        """
         self._stopping = True
         self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        if self._session_thread == threading.get_ident():
+            return self.stats
+        if not self._idle.wait(timeout_s):
+            raise TimeoutError(
+                f"stop: the scheduler did not end within {timeout_s} s; a task is probably"
+                " blocking without yielding"
+            )
+        thread, self._thread = self._thread, None
+        if thread is not None:
             thread.join(timeout_s)
-            if thread.is_alive():
-                raise TimeoutError(
-                    f"stop: the scheduler thread did not end within {timeout_s} s; a task is"
-                    " probably blocking without yielding"
-                )
-            self._thread = None
-            if self._thread_error is not None:
-                error, self._thread_error = self._thread_error, None
-                raise error
+        if self._thread_error is not None:
+            error, self._thread_error = self._thread_error, None
+            raise error
         return self.stats
 
     def close(self) -> None:
         """Stop, drop jobs submitted since, and cancel every periodic task (closing their
         generators). The scheduler can be used again afterwards, empty."""
+        if self._session_thread == threading.get_ident():
+            raise ConfigError("close: not from inside a task; call stop() there")
         self.stop()
         self._drain_inbox()
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             for job in state.ready_jobs():
                 self._drop(job, "the scheduler was closed")
@@ -859,6 +506,12 @@ class Scheduler:
             raise ConfigError("scheduler: already running; stop() it first")
         self._running = True
         self._stopping = False
+        self._idle.clear()
+
+    def _release(self) -> None:
+        self._running = False
+        self._session_thread = None
+        self._idle.set()
 
     def _thread_main(self) -> None:
         try:
@@ -867,10 +520,11 @@ class Scheduler:
             logger.exception("scheduler thread failed")
             self._thread_error = error
         finally:
-            self._running = False
+            self._release()
 
     # -- the session -------------------------------------------------------------------------
     def _session(self, until: float) -> None:
+        self._session_thread = threading.get_ident()
         config = self.config
         priority: ThreadPriority | None = None
         old_affinity: set[int] | None = None
@@ -912,12 +566,12 @@ class Scheduler:
         self._session_start = now
         self.probe.start(now)
         self._pressure_until = -math.inf
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             policy = state.policy
             assert policy is not None
             if policy.budget_s is not None:
-                state.budget = _Budget(policy.budget_s, self.config.budget_window_s, now)
+                state.budget = Budget(policy.budget_s, self.config.budget_window_s, now)
             if policy.workers > 0:
                 state.pool = WorkerPool(
                     f"zen-{tier.value}", policy.workers, policy.nice, self.clock.now, self._report
@@ -927,12 +581,12 @@ class Scheduler:
             periodic.align(now)
 
     def _close_session(self) -> None:
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             pool = self._tiers[tier].pool
             if pool is not None:
                 pool.stop(timeout_s=10.0)
         self._drain_inbox()  # completions of the calls that were still running
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             state.pool = None
             for job in state.ready_jobs():
@@ -982,13 +636,13 @@ class Scheduler:
                 return
             kind = message[0]
             if kind == "job":
-                job: _Job = message[1]
+                job: Job = message[1]
                 self._tiers[job.tier].stats.jobs += 1
                 self._make_ready(job, self.clock.now())
             elif kind == "done":
                 self._worker_done(*message[1:])
             elif kind == "periodic":
-                periodic: _Periodic = message[1]
+                periodic: Periodic = message[1]
                 periodic.align(self.clock.now())
                 self._periodic.append(periodic)
             elif kind == "cancel":
@@ -1004,13 +658,15 @@ class Scheduler:
         lane: str,
     ) -> None:
         """Called on a worker thread when a call finished."""
-        job: _Job = item.token[0]
-        if job.coroutine is None and job.future is not None:
+        job: Job = item.token[0]
+        future = job.future
+        if job.coroutine is None and future is not None and not future.done():
             # Complete plain calls here, so the caller's callbacks run on the worker thread.
-            if error is None:
-                job.future.set_result(result)
-            else:
-                job.future.set_exception(error)
+            with contextlib.suppress(InvalidStateError):  # dropped meanwhile
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
         self._post(("done", item.token, result, error, start_s, end_s, lane))
 
     # -- real-time tier ----------------------------------------------------------------------
@@ -1018,8 +674,8 @@ class Scheduler:
         releases = [p.next_release for p in self._periodic if p.tier is Tier.REALTIME]
         return min(releases, default=math.inf)
 
-    def _due_realtime(self, now: float) -> _Periodic | None:
-        due: _Periodic | None = None
+    def _due_realtime(self, now: float) -> Periodic | None:
+        due: Periodic | None = None
         for periodic in self._periodic:
             if periodic.tier is not Tier.REALTIME or periodic.next_release > now:
                 continue
@@ -1032,7 +688,7 @@ class Scheduler:
                 due = periodic
         return due
 
-    def _drop_releases(self, periodic: _Periodic, now: float) -> None:
+    def _drop_releases(self, periodic: Periodic, now: float) -> None:
         """Skip the releases whose deadline already passed; each one is a miss."""
         late_s = now - periodic.deadline_s - periodic.next_release
         count = math.floor(late_s / periodic.period_s) + 1
@@ -1048,8 +704,9 @@ class Scheduler:
             now,
             {"count": count, "dropped": True, "release_ms": _ms(first - self._origin())},
         )
+        self._signal_pressure(now)
 
-    def _run_realtime(self, periodic: _Periodic, now: float) -> None:
+    def _run_realtime(self, periodic: Periodic, now: float) -> None:
         release_s = periodic.next_release
         deadline = release_s + periodic.deadline_s
         release = Release(periodic.index, release_s, deadline, periodic.period_s)
@@ -1064,7 +721,7 @@ class Scheduler:
                 error = caught
         else:
             assert periodic.coroutine is not None
-            outcome, value = _step(periodic.coroutine, release, None)
+            outcome, value = step(periodic.coroutine, release, None)
             finished = outcome != "slice"
             if outcome == "error":
                 error = value
@@ -1115,9 +772,7 @@ class Scheduler:
                 {"run_ms": _ms(execution), "budget_ms": _ms(periodic.budget_s)},
             )
         if latency >= self.config.pressure_ratio * periodic.deadline_s:
-            self._pressure_until = end + self.config.pressure_hold_s
-            if not self._under_pressure:
-                self._set_pressure(True, end)
+            self._signal_pressure(end)
         if error is not None:
             self._record_error(Tier.REALTIME, periodic.name, error, end)
         if finished:
@@ -1145,7 +800,7 @@ class Scheduler:
                 )
                 continue
             deadline = release_s + periodic.deadline_s
-            job = _Job(
+            job = Job(
                 periodic.name,
                 periodic.tier,
                 self._next_seq(),
@@ -1164,7 +819,7 @@ class Scheduler:
             self._set_pressure(False, now)
         if not self._under_pressure:
             return
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             assert state.policy is not None
             if state.policy.under_pressure != "skip":
@@ -1172,6 +827,12 @@ class Scheduler:
             for job in [j for j in state.ready_jobs() if not j.started]:
                 self._unready(job)
                 self._drop(job, "real-time work is at risk (degradation policy 'skip')")
+
+    def _signal_pressure(self, now: float) -> None:
+        """Real-time work is at risk: degrade lower tiers for the next ``pressure_hold_s``."""
+        self._pressure_until = now + self.config.pressure_hold_s
+        if not self._under_pressure:
+            self._set_pressure(True, now)
 
     def _set_pressure(self, on: bool, now: float) -> None:
         self._under_pressure = on
@@ -1181,20 +842,20 @@ class Scheduler:
         self._emit(kind, Tier.REALTIME, "", now, {})
 
     def _replenish(self, now: float) -> None:
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             budget = self._tiers[tier].budget
             if budget is not None:
                 budget.replenish(now)
 
-    def _open(self, state: _TierState) -> bool:
+    def _open(self, state: TierState) -> bool:
         """May the tier start new work now (pressure permitting)?"""
         assert state.policy is not None
         return not self._under_pressure or state.policy.under_pressure == "run"
 
-    def _budget_allows(self, state: _TierState, job: _Job) -> bool:
+    def _budget_allows(self, state: TierState, job: Job) -> bool:
         return state.budget is None or state.budget.available or job.promoted
 
-    def _charge(self, state: _TierState, seconds: float, now: float) -> None:
+    def _charge(self, state: TierState, seconds: float, now: float) -> None:
         state.stats.busy_s += seconds
         budget = state.budget
         if budget is None:
@@ -1212,7 +873,7 @@ class Scheduler:
             )
 
     def _scan_starvation(self, now: float) -> None:
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             for job in self._tiers[tier].ready_jobs():
                 if job.starving:
                     continue
@@ -1233,7 +894,7 @@ class Scheduler:
                 if policy.promote:
                     self._promote(job, now)
 
-    def _promote(self, job: _Job, now: float) -> None:
+    def _promote(self, job: Job, now: float) -> None:
         self._unready(job)
         job.promoted = True
         if job.effective is Tier.BACKGROUND:
@@ -1243,32 +904,32 @@ class Scheduler:
         self._insert(job)
 
     # -- ready queues ------------------------------------------------------------------------
-    def _make_ready(self, job: _Job, now: float) -> None:
+    def _make_ready(self, job: Job, now: float) -> None:
         job.ready_since = now
         job.starving = False
         self._insert(job)
 
-    def _insert(self, job: _Job) -> None:
+    def _insert(self, job: Job) -> None:
         state = self._tiers[job.effective]
         queue_ = state.worker_ready if job.needs_worker and state.pool else state.slice_ready
-        bisect.insort(queue_, job, key=_Job.sort_key)
+        bisect.insort(queue_, job, key=Job.sort_key)
 
-    def _unready(self, job: _Job) -> None:
-        for tier in _LOWER_TIERS:
+    def _unready(self, job: Job) -> None:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             for queue_ in (state.slice_ready, state.worker_ready):
                 if job in queue_:
                     queue_.remove(job)
                     return
 
-    def _end_quantum(self, job: _Job) -> None:
+    def _end_quantum(self, job: Job) -> None:
         """A boost lasts one quantum: back to the job's own tier."""
         job.promoted = False
         job.effective = job.tier
 
     # -- workers -----------------------------------------------------------------------------
     def _dispatch_workers(self) -> None:
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             pool = state.pool
             if pool is None or not state.worker_ready or not self._open(state):
@@ -1288,22 +949,24 @@ class Scheduler:
                     assert job.call is not None
                     fn, args = job.call, job.args
                 self._end_quantum(job)
-                pool.hand_over(WorkItem(fn, args, token=(job, tier, job.ready_since)))
+                pool.hand_over(WorkItem(fn, args, token=(job, tier, job.ready_since, pool)))
 
     def _worker_done(
         self,
-        token: tuple[_Job, Tier, float],
+        token: tuple[Job, Tier, float, WorkerPool],
         result: Any,
         error: BaseException | None,
         start_s: float,
         end_s: float,
         lane: str,
     ) -> None:
-        job, ran_as, ready_since = token
+        job, ran_as, ready_since, pool = token
         state = self._tiers[ran_as]
-        if state.pool is not None and state.pool.busy > 0:
-            state.pool.busy -= 1
+        if pool is state.pool and pool.busy > 0:
+            pool.busy -= 1
         self._charge(state, end_s - start_s, end_s)
+        if job.done:
+            return  # dropped while its call ran (a stop that did not wait for it)
         if job.coroutine is not None and job.offload is not None:
             # An offloaded call: resume the task in its next slice.
             job.offload = None
@@ -1313,7 +976,7 @@ class Scheduler:
             return
         self._finish(job, ran_as, lane, "work", start_s, end_s, ready_since, result, error)
 
-    def _begin(self, job: _Job) -> bool:
+    def _begin(self, job: Job) -> bool:
         """Mark a job as started; False if its caller cancelled it meanwhile."""
         if not job.started:
             job.started = True
@@ -1324,7 +987,7 @@ class Scheduler:
 
     # -- slices ------------------------------------------------------------------------------
     def _run_slice(self, now: float, horizon: float) -> bool:
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             assert state.policy is not None
             if not state.slice_ready or not self._open(state):
@@ -1341,7 +1004,7 @@ class Scheduler:
                 return True
         return False
 
-    def _slice(self, job: _Job, state: _TierState, start: float, horizon: float) -> None:
+    def _slice(self, job: Job, state: TierState, start: float, horizon: float) -> None:
         ran_as = state.tier
         ready_since = job.ready_since
         self._end_quantum(job)
@@ -1365,7 +1028,7 @@ class Scheduler:
             except Exception as caught:
                 job.send_value, job.send_error = None, caught
             job.offload = None
-        outcome, value = _step(job.coroutine, job.send_value, job.send_error)
+        outcome, value = step(job.coroutine, job.send_value, job.send_error)
         job.send_value = job.send_error = None
         end = self.clock.now()
         self._after_slice(job, state, start, end, horizon)
@@ -1379,7 +1042,7 @@ class Scheduler:
             self._make_ready(job, end)
         elif outcome == "bad":
             error = _bad_yield(job.name, value)
-            _close(job.coroutine)
+            close_task(job.coroutine)
             self._finish(job, ran_as, SCHEDULER_LANE, "slice", start, end, ready_since, None, error)
             if job.owner is not None:
                 self._deactivate(job.owner)
@@ -1393,7 +1056,7 @@ class Scheduler:
                 self._deactivate(job.owner)  # its generator returned or raised
 
     def _after_slice(
-        self, job: _Job, state: _TierState, start: float, end: float, horizon: float
+        self, job: Job, state: TierState, start: float, end: float, horizon: float
     ) -> None:
         duration = end - start
         job.slices.append(duration)
@@ -1412,7 +1075,7 @@ class Scheduler:
     # -- completion ----------------------------------------------------------------------------
     def _finish(
         self,
-        job: _Job,
+        job: Job,
         ran_as: Tier,
         lane: str,
         kind: str,
@@ -1422,6 +1085,7 @@ class Scheduler:
         result: Any,
         error: BaseException | None,
     ) -> None:
+        job.done = True
         stats = self._tiers[job.tier].stats
         missed = job.deadline_s is not None and end > job.deadline_s
         if error is None:
@@ -1454,7 +1118,7 @@ class Scheduler:
 
     def _record_span(
         self,
-        job: _Job,
+        job: Job,
         ran_as: Tier,
         lane: str,
         kind: str,
@@ -1479,8 +1143,9 @@ class Scheduler:
             )
         )
 
-    def _drop(self, job: _Job, reason: str) -> None:
+    def _drop(self, job: Job, reason: str) -> None:
         """Drop a job that will not run (to the end): its future raises TaskSkipped."""
+        job.done = True
         self._tiers[job.tier].stats.skipped += 1
         self._emit(EventKind.SKIP, job.tier, job.name, self.clock.now(), {"reason": reason})
         owner = job.owner
@@ -1490,11 +1155,11 @@ class Scheduler:
                 # Dropped mid-job: the generator cannot be resumed with a new release.
                 self._deactivate(owner)
         elif job.coroutine is not None:
-            _close(job.coroutine)  # runs its finally blocks
+            close_task(job.coroutine)  # runs its finally blocks
         if job.future is not None:
             self._outbox.append((job.future, None, TaskSkipped(f"{job.name}: {reason}")))
 
-    def _deactivate(self, periodic: _Periodic) -> None:
+    def _deactivate(self, periodic: Periodic) -> None:
         if not periodic.active:
             return
         periodic.active = False
@@ -1504,7 +1169,7 @@ class Scheduler:
             job, periodic.pending = periodic.pending, None
             self._unready(job)
         if periodic.coroutine is not None:
-            _close(periodic.coroutine)
+            close_task(periodic.coroutine)
 
     def _record_error(self, tier: Tier, name: str, error: BaseException, now: float) -> None:
         if name not in self._logged_errors:
@@ -1570,7 +1235,7 @@ class Scheduler:
                 wake = min(wake, periodic.next_release)
         if self._under_pressure:
             wake = min(wake, self._pressure_until)
-        for tier in _LOWER_TIERS:
+        for tier in LOWER_TIERS:
             state = self._tiers[tier]
             ready = state.ready_jobs()
             if not ready:
@@ -1585,21 +1250,6 @@ class Scheduler:
         return max(wake, now + 1e-6)
 
 
-def _step(coroutine: Cooperative, value: Any, error: BaseException | None) -> tuple[str, Any]:
-    """Resume a cooperative task until it yields; what happened and with what value."""
-    try:
-        yielded = coroutine.throw(error) if error is not None else coroutine.send(value)
-    except StopIteration as stop:
-        return "return", stop.value
-    except Exception as caught:
-        return "error", caught
-    if yielded is None or yielded is SLICE:
-        return "slice", None
-    if isinstance(yielded, Offload):
-        return "offload", yielded
-    return "bad", yielded
-
-
 def _bad_yield(name: str, value: object) -> ConfigError:
     return ConfigError(
         f"task {name} yielded {value!r}; yield nothing (a slice boundary) or offload(fn, ...),"
@@ -1612,13 +1262,6 @@ def _misuse(name: str, offload: Offload) -> ConfigError:
         f"task {name}: a real-time job cannot {offload!r}; it would wait for a worker. Do the"
         " heavy part on the inference tier (submit or a periodic inference task)"
     )
-
-
-def _close(coroutine: Cooperative) -> None:
-    try:
-        coroutine.close()
-    except Exception as error:  # a finally block that raises: report, do not propagate
-        logger.warning("closing task %s raised %r", task_name(coroutine), error)
 
 
 def _thread_affinity() -> set[int] | None:

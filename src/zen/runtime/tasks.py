@@ -15,11 +15,14 @@ the same protocol; coroutines only need the two awaitables defined here, not an 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
 from zen.errors import ZenError
+
+logger = logging.getLogger(__name__)
 
 Cooperative = Generator[Any, Any, Any] | Coroutine[Any, Any, Any]
 
@@ -116,3 +119,30 @@ def task_name(task: object) -> str:
         return task.cr_code.co_qualname
     inner = getattr(task, "func", task)  # functools.partial
     return getattr(inner, "__qualname__", None) or type(inner).__name__
+
+
+def step(coroutine: Cooperative, value: Any, error: BaseException | None) -> tuple[str, Any]:
+    """Resume a task (send ``value``, or throw ``error``) until it yields or ends.
+
+    Returns ``("slice", None)``, ``("offload", Offload)``, ``("return", value)``,
+    ``("error", exception)`` or ``("bad", what_it_yielded)``.
+    """
+    try:
+        yielded = coroutine.throw(error) if error is not None else coroutine.send(value)
+    except StopIteration as stop:
+        return "return", stop.value
+    except Exception as caught:
+        return "error", caught
+    if yielded is None or yielded is SLICE:
+        return "slice", None
+    if isinstance(yielded, Offload):
+        return "offload", yielded
+    return "bad", yielded
+
+
+def close_task(coroutine: Cooperative) -> None:
+    """Close a task (its ``finally`` blocks run); an error there is logged, not raised."""
+    try:
+        coroutine.close()
+    except Exception as error:  # a finally block that raises: report, do not propagate
+        logger.warning("closing task %s raised %r", task_name(coroutine), error)
