@@ -13,7 +13,15 @@ from zen import ConfigError, DataError
 from zen.cli import app
 from zen.forecasting import Forecaster
 from zen.orchestrator import fit
-from zen.orchestrator.forecast_job import forecast, season_length_for
+from zen.orchestrator.forecast_job import (
+    BASELINES,
+    BUILDERS,
+    ENSEMBLE,
+    _save_ensemble,
+    forecast,
+    season_length_for,
+)
+from zen.orchestrator.orchestration import routed_candidates
 from zen.orchestrator.profile import is_time_series, profile_series
 
 
@@ -53,15 +61,21 @@ def test_season_length_follows_the_frequency(freq, season) -> None:
 
 def test_forecast_run_ranks_models_and_saves_the_best(tmp_path) -> None:
     result = forecast(hourly_long(), 24, runs_dir=tmp_path, max_steps=30)
-    assert result.leaderboard[0]["model"] == result.best_model
     assert {row["model"] for row in result.leaderboard} == {"NHITS", "NBEATS", "SeasonalNaive"}
+    if result.ensemble and result.ensemble["helps"]:
+        assert result.best_model == ENSEMBLE  # the median of the members is what is saved
+    else:
+        assert result.leaderboard[0]["model"] == result.best_model
+    for image in ("forecasts.png", "leaderboard.png", "learning_curves.png"):
+        assert (result.run_dir / image).read_bytes()[:4] == b"\x89PNG", image
     assert result.season_length == 24
     report = json.loads((result.run_dir / "report.json").read_text())
     assert report["best_model"] == result.best_model
     assert (result.run_dir / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
     future = Forecaster.load(result.model_dir).predict()
     assert future["ds"].min() == pd.Timestamp("2024-03-11 00:00")  # after the full history
-    assert list(future.columns) == ["unique_id", "ds", result.best_model]
+    # An ensemble also reports its members' columns.
+    assert list(future.columns[:2]) == ["unique_id", "ds"] and result.best_model in future
 
 
 def test_wide_frames_are_forecast_per_column(tmp_path) -> None:
@@ -97,3 +111,56 @@ def test_cli_rejects_a_bad_budget(tmp_path) -> None:
     hourly_long().to_csv(path, index=False)
     result = CliRunner().invoke(app, ["fit", str(path), "--horizon", "12", "--budget", "soon"])
     assert result.exit_code == 1 and "budget: expected a duration" in result.output
+
+
+def test_every_router_candidate_of_the_family_can_be_built() -> None:
+    from zen.orchestrator.router_rules import POOLS
+
+    task = {"horizon": 12, "naive_season": 24, "neural": {"input_size": 24, "max_steps": 5}}
+    assert set(POOLS["time series"]) == set(BUILDERS)
+    for name, build in BUILDERS.items():
+        assert build(task, {}).h == 12, name
+
+
+def test_deepar_gets_the_likelihood_the_rules_ask_for() -> None:
+    task = {"horizon": 6, "neural": {"input_size": 12, "max_steps": 5}}
+    model = BUILDERS["DeepAR"](task, {"loss": "DistributionLoss",
+                                      "distribution": "NegativeBinomial"})  # fmt: skip
+    assert model.loss.distribution == "NegativeBinomial"
+
+
+def test_a_baseline_is_always_among_the_candidates() -> None:
+    profile = profile_series(hourly_long(length=400), 24)
+    chosen = routed_candidates(profile, 300, BUILDERS, policy="rules", floor=BASELINES)
+    assert len(chosen) == 3 and sum(c.name in BASELINES for c in chosen) == 1
+    unfloored = routed_candidates(profile, 300, BUILDERS, policy="rules", limit=2)
+    assert all(c.name not in BASELINES for c in unfloored)
+
+
+def test_a_saved_median_ensemble_predicts_the_median_of_its_members(tmp_path) -> None:
+    from zen.forecasting import Naive, SeasonalNaive, from_long
+
+    history = from_long(hourly_long())
+    folders = []
+    members = {}
+    for model in (
+        Naive(h=6),
+        SeasonalNaive(h=6, season_length=24),
+        SeasonalNaive(h=6, season_length=12, alias="S12"),
+    ):
+        forecaster = Forecaster([model], freq="h")
+        forecaster.data_, forecaster.freq_ = history, "h"
+        model.fit(history)
+        members[model.alias if hasattr(model, "alias") else type(model).__name__] = model.predict(
+            history
+        )
+        folders.append(tmp_path / str(len(folders)))
+        forecaster.save(folders[-1])
+    _save_ensemble(folders, history, tmp_path / "ensemble")
+    loaded = Forecaster.load(tmp_path / "ensemble")
+    predicted = loaded.predict()
+    expected = np.median(np.stack(list(members.values())), axis=0)
+    column = next(c for c in predicted.columns if c.startswith("Ensemble"))
+    np.testing.assert_allclose(
+        predicted[column].to_numpy().reshape(expected.shape), expected, rtol=1e-5
+    )

@@ -11,11 +11,17 @@ from typer.testing import CliRunner
 
 from zen import ConfigError
 from zen.cli import app
-from zen.orchestrator import fit, jobs
+from zen.orchestrator import fit, jobs, orchestration
 from zen.orchestrator.executors import InlineExecutor, LocalProcessExecutor
 from zen.orchestrator.history import History
-from zen.orchestrator.orchestration import MAX_PICKLED_BYTES, choose_executor
-from zen.orchestrator.router import POLICY_KEY
+from zen.orchestrator.orchestration import (
+    MAX_PICKLED_BYTES,
+    choose_executor,
+    choose_policy,
+    router_regret,
+    train_candidates,
+)
+from zen.orchestrator.router import POLICY_KEY, Candidate
 from zen.tabular import TabularModel
 
 runner = CliRunner()
@@ -40,8 +46,10 @@ def test_a_run_is_a_parent_with_one_child_per_candidate(frame, tmp_path) -> None
         "done",
     )
     assert parent.profile["family"] == "tabular classification"
-    assert parent.metrics == result.metrics
+    assert {k: v for k, v in parent.metrics.items() if k != "regret"} == result.metrics
+    assert parent.metrics["regret"] == pytest.approx(result.extra["regret"])
     assert parent.hyperparameters[POLICY_KEY] == "learned"
+    assert parent.hyperparameters["ab_test"] is False
     assert sorted(run.model for run in children) == sorted(r["model"] for r in result.leaderboard)
     assert len(children) == 3
     for child in children:
@@ -67,8 +75,39 @@ def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
     assert statuses["zen fit"][0] == "done"
     assert statuses["MLP-regularised"] == ("failed", "RuntimeError: out of memory in candidate")
     assert statuses["MLP"][0] == statuses["MLP-wide"][0] == "done"
+    with History() as history:
+        attempts = [run for run in history.runs() if run.model == "MLP-regularised"]
+    assert len(attempts) == 2  # an unexpected error is retried once, each attempt recorded
+    assert "after 2 attempts" in result.failed[0]["error"]
     report = json.loads((result.run_dir / "report.json").read_text())
     assert report["failed_candidates"][0]["model"] == "MLP-regularised"
+
+
+def test_a_candidate_that_fails_once_is_retried_and_succeeds(frame, tmp_path, monkeypatch) -> None:
+    marker = tmp_path / "failed-once"
+
+    class FlakyWide(TabularModel):
+        def fit(self, *args, **kwargs):
+            if self.hidden_layers == [256, 256] and not marker.exists():  # MLP-wide
+                marker.touch()
+                raise OSError("disk briefly unavailable")
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "TabularModel", FlakyWide)
+    monkeypatch.setattr(orchestration, "RETRY_BACKOFF_S", 0.01)
+    result = fit(frame, "kind", runs_dir=tmp_path / "runs", max_epochs=3, workers=1)
+    assert result.failed == [] and "MLP-wide" in {row["model"] for row in result.leaderboard}
+    with History() as history:
+        wide = [run.status for run in history.runs() if run.model == "MLP-wide"]
+    assert sorted(wide) == ["done", "failed"]
+
+
+def test_a_config_error_is_not_retried(frame, tmp_path) -> None:
+    with pytest.raises(ConfigError):
+        fit(frame, "kind", runs_dir=tmp_path, max_epochs=0, workers=1)
+    with History() as history:
+        children = [run for run in history.runs() if run.parent_id is not None]
+    assert len(children) == 3  # one attempt per candidate
 
 
 def test_when_every_candidate_fails_the_parent_run_fails(frame, tmp_path) -> None:
@@ -205,3 +244,86 @@ def test_forecasting_in_worker_processes_records_children_and_scores_the_ensembl
         children = [run for run in history.runs() if run.parent_id == result.history_id]
     assert {run.status for run in children} == {"done"} and len(children) == 3
     assert "forecasts on the held-out window" in (result.run_dir / "report.html").read_text()
+
+
+def test_policy_ab_draws_rules_or_learned_per_run_and_records_regret(frame, tmp_path) -> None:
+    drawn = {choose_policy("ab", f"run-{i}") for i in range(40)}
+    assert drawn == {"rules", "learned"}
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=2, workers=1, policy="ab")
+    with History() as history:
+        parent = history.get(result.history_id)
+    assert parent.hyperparameters["ab_test"] is True
+    assert parent.hyperparameters[POLICY_KEY] in ("rules", "learned")
+    assert parent.hyperparameters[POLICY_KEY] == result.extra["policy"]
+    assert "regret" in parent.metrics
+    with pytest.raises(ConfigError, match="policy: unknown value 'a/b'"):
+        choose_policy("a/b", "run-1")
+
+
+def test_router_regret_is_the_first_choices_relative_score_minus_one() -> None:
+    ranked = [Candidate("A", "graph", 1.0, ""), Candidate("B", "graph", 1.1, "")]
+    assert router_regret(ranked, {"A": 0.2, "B": 0.1}, "mase") == pytest.approx(1.0)
+    assert router_regret(ranked, {"A": 0.9, "B": 0.8}, "val_accuracy") == 0.0
+    assert router_regret(ranked, {"A": 0.8, "B": 0.9}, "val_accuracy") == pytest.approx(1.0)
+    assert router_regret(ranked, {"B": 0.1}, "mase") is None  # the first choice failed
+
+
+def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, monkeypatch):
+    real_copytree = jobs.shutil.copytree
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C after every candidate finished, before the run is saved
+
+    monkeypatch.setattr(jobs.shutil, "copytree", crash)
+    with pytest.raises(KeyboardInterrupt):
+        fit(frame, "kind", runs_dir=tmp_path, max_epochs=3, workers=1)
+    with History() as history:
+        first = {run.model: run.status for run in history.runs()}
+    assert first["zen fit"] == "interrupted"
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+    monkeypatch.setattr(jobs.shutil, "copytree", real_copytree)
+    calls = []
+
+    class Counting(TabularModel):
+        def fit(self, *args, **kwargs):
+            calls.append(self)
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "TabularModel", Counting)
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=3, workers=1)
+    assert calls == []  # every candidate came from the interrupted run
+    assert all(row.get("resumed") for row in result.leaderboard)
+    assert (result.model_dir / "config.json").is_file() or any(result.model_dir.iterdir())
+    # Once the job succeeded its cache is gone: the next run trains afresh.
+    fit(frame, "kind", runs_dir=tmp_path, max_epochs=3, workers=1)
+    assert len(calls) == 3
+
+
+def test_no_resume_trains_everything_again(frame, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(jobs.shutil, "copytree", lambda *a, **k: (_ for _ in ()).throw(OSError))
+    with pytest.raises(OSError):
+        fit(frame, "kind", runs_dir=tmp_path, max_epochs=2, workers=1)
+    monkeypatch.undo()
+    result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=2, workers=1, resume=False)
+    assert not any(row.get("resumed") for row in result.leaderboard)
+
+
+def slow_candidate(task, *, name, options, parent_id, model_dir):
+    import time
+
+    time.sleep(task["sleep_s"])
+    return {"model": name, "score": 1.0}
+
+
+def test_candidates_not_started_when_the_budget_runs_out_are_skipped(monkeypatch, tmp_path):
+    monkeypatch.setattr(orchestration, "MIN_GRACE_S", 0.0)
+    monkeypatch.setattr(orchestration, "BUDGET_GRACE", 0.0)
+    ranked = [Candidate(name, "graph", 1.0, f"reason {name}") for name in ("A", "B", "C")]
+    outcomes = train_candidates(
+        slow_candidate, {"sleep_s": 0.3}, ranked, parent_id=1, scratch=tmp_path, workers=1,
+        data_bytes=0, budget_s=0.2,
+    )  # fmt: skip
+    assert outcomes[0] == {"model": "A", "score": 1.0, "reason": "reason A"}
+    for outcome in outcomes[1:]:
+        assert "budget" in outcome["error"] and outcome["reason"]

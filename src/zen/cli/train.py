@@ -55,8 +55,19 @@ def fit(
         typer.Option(help="Processes training candidates side by side (default: the cores)."),
     ] = None,
     policy: Annotated[
-        str, typer.Option(help="Router policy: default, rules, learned or thompson.")
+        str,
+        typer.Option(
+            help="Router policy: default, rules, learned, thompson, or ab (drawn per run"
+            " between rules and learned, for `zen router compare`)."
+        ),
     ] = "learned",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Reuse the candidates an interrupted or failed run of the same job had"
+            " trained (--no-resume trains all afresh)."
+        ),
+    ] = True,
 ) -> None:
     """Profile the data, train the router's candidates, report held-out scores and why."""
     from zen.orchestrator import fit as run_fit
@@ -81,6 +92,7 @@ def fit(
         workers=workers,
         tune=tune,
         policy=policy,
+        resume=resume,
         max_epochs=epochs,
     )
     if isinstance(result, ForecastRunResult):
@@ -128,10 +140,20 @@ def _explain(
 
 def _show_why(result: Any) -> None:
     """The router's candidates in its order with its reasons, failures, ensemble and tuning."""
-    console.print("why these candidates (router's order and reasons):")
+    extra = getattr(result, "extra", {}) or {}
+    drawn = " (drawn for an A/B test)" if extra.get("ab_test") else ""
+    console.print(f"why these candidates (router policy {extra.get('policy')}{drawn}):")
     for rank, candidate in enumerate(result.candidates, 1):
         console.print(
             f"  {rank}. [bold]{escape(candidate['name'])}[/]: {escape(candidate['reason'])}"
+        )
+    resumed = [row["model"] for row in result.leaderboard if row.get("resumed")]
+    if resumed:
+        console.print(f"resumed from an unfinished earlier run: {', '.join(resumed)}")
+    if extra.get("regret") is not None:
+        console.print(
+            f"router regret {extra['regret']:.3f} (its first choice against the best trained"
+            " candidate; 0 = it picked the winner)"
         )
     for failure in result.failed:
         console.print(f"[red]failed[/] {escape(failure['model'])}: {escape(failure['error'])}")

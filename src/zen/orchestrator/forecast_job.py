@@ -1,19 +1,18 @@
 """The forecasting job behind ``zen fit DATA --horizon H``: train, compare, save the best.
 
-The router's best candidates among N-HiTS, N-BEATS and a seasonal naive are trained (as
-workflow steps, side by side when cores allow) on every series without its last ``horizon``
-points, scored on those points (sMAPE, MASE), and the best model is saved together with the
-full history, so ``Forecaster.load(run/model).predict()`` forecasts the real future. The median
-ensemble of the trained models is scored too (reported, and drawn when it beats the best). The
-run and each candidate are recorded in History.
+The router's best candidates (N-HiTS, N-BEATS, TCN, DeepAR and the statistical baselines) are
+trained (as workflow steps, side by side when cores allow) on every series without its last
+``horizon`` points and scored on those points (sMAPE, MASE). The median ensemble of the trained
+models is scored too. The best of them, the ensemble included, is saved together with the full
+history, so ``Forecaster.load(run/model).predict()`` forecasts the real future. The run and
+each candidate are recorded in History.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,44 @@ import numpy as np
 import pandas as pd
 
 import zen
-from zen.errors import DataError
-from zen.forecasting import NBEATS, NHITS, Forecaster, SeasonalNaive, metrics
+from zen.errors import DataError, ZenError
+from zen.forecasting import (
+    NBEATS,
+    NHITS,
+    TCN,
+    DeepAR,
+    DistributionLoss,
+    Ensemble,
+    Forecaster,
+    HistoricAverage,
+    Naive,
+    RandomWalkWithDrift,
+    SeasonalNaive,
+    metrics,
+)
 from zen.forecasting.data import SeriesData, from_long
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
 from zen.orchestrator.orchestration import (
     candidate_run,
+    choose_policy,
     failed,
+    job_key,
     parent_run,
     routed_candidates,
+    router_regret,
+    scratch_directory,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, profile_series
-from zen.reports import new_run_id, write_html_report
+from zen.reports import new_run_id, plot_candidate_curves, plot_leaderboard, write_html_report
 
 MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 PLOT_FILE = "forecasts.png"
 HTML_FILE = "report.html"
+LEADERBOARD_FILE = "leaderboard.png"
+CURVES_FILE = "learning_curves.png"
 
 #: Seasonal period by pandas frequency prefix (hourly data repeats daily, daily data weekly...).
 SEASON_BY_FREQ = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "Q": 4,
@@ -62,7 +80,8 @@ class ForecastRunResult:
     Attributes:
         candidates: the router's candidates with their reasons (JSON dicts).
         failed: candidates whose training raised, with the error.
-        ensemble: the median ensemble's held-out scores and whether it beat the best model.
+        ensemble: the median ensemble's held-out scores and whether it beat the best model
+            (then it is the saved model and ``best_model`` is :data:`ENSEMBLE`).
         history_id: the run's id in History (``zen history show ID``).
         tuning: what ``--tune`` found (study name, best hyperparameters), when asked.
     """
@@ -114,6 +133,7 @@ def forecast(
     workers: int | None = None,
     tune: bool = False,
     policy: str = "learned",
+    resume: bool = True,
 ) -> ForecastRunResult:
     """Run the forecasting job on ``frame`` (long or wide); see the module docstring.
 
@@ -123,7 +143,9 @@ def forecast(
         max_steps: optimisation steps per neural model (fewer when the budget runs out).
         workers: processes that train candidates side by side (None: the usable cores).
         tune: tune the best-ranked neural candidate with Optuna before training it.
-        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or
+            ``"ab"`` to draw it per run.
+        resume: load the candidates that an unfinished earlier run of this job had trained.
     """
     profile = profile_series(frame, horizon, target)
     long = to_long(frame, profile)
@@ -137,74 +159,127 @@ def forecast(
             f" more than {2 * horizon} (a held-out window plus an input window); lower --horizon"
         )
     train = history.head(history.lengths - horizon)
-    candidates = routed_candidates(profile, budget_s, BUILDERS, policy=policy, seed=seed)
-    truth = np.stack([history.series(i)[-horizon:].numpy() for i in range(history.n_series)])
     run_id = new_run_id()
     run_dir = Path(runs_dir) / run_id
-    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    chosen_policy = choose_policy(policy, run_id, seed)
+    candidates = routed_candidates(profile, budget_s, BUILDERS, policy=chosen_policy, seed=seed,
+                                   floor=BASELINES)  # fmt: skip
+    truth = np.stack([history.series(i)[-horizon:].numpy() for i in range(history.n_series)])
     settings = {"horizon": horizon, "budget_s": budget_s, "tune": tune,
                 "candidates": [c.name for c in candidates]}  # fmt: skip
-    try:
-        with parent_run(profile, seed=seed, data=source, policy=policy, settings=settings) as run:
-            started = time.perf_counter()
-            tuning: dict[str, Any] | None = None
-            tuned: dict[str, dict[str, Any]] = {}
-            if tune:
-                tuning, tuned = _tune(candidates[0].name, train, horizon, input_size, season,
-                                      budget_s / 3, max_steps, seed)  # fmt: skip
-            remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
-            task = {
-                "family": profile.family, "profile": profile.to_json(), "seed": seed,
-                "source": source, "train": train, "history": history, "truth": truth,
-                "season": season, "horizon": horizon,
-                "naive_season": min(season, shortest - horizon),
-                "neural": {"input_size": input_size, "scaler_type": "robust",
-                           "max_steps": max_steps, "random_seed": seed,
-                           "max_time_s": remaining_s / 2, "progress": progress},
-            }  # fmt: skip
-            outcomes = train_candidates(
-                train_forecast_candidate, task, candidates, parent_id=run.id, scratch=scratch,
-                workers=workers, data_bytes=3 * history.values.nbytes, hyperparameters=tuned,
-            )  # fmt: skip
-            good = succeeded(outcomes)
-            forecasts = {row["model"]: row.pop("forecast") for row in good}
-            leaderboard = sorted(good, key=_rank)
-            train_time_s = time.perf_counter() - started
-            best_alias = leaderboard[0]["model"]
-            ensemble = _median_ensemble(forecasts, truth, train, season, leaderboard[0])
-            run.metrics.update(_scores(leaderboard[0]))
-            result = ForecastRunResult(
-                run_id=run_id, run_dir=run_dir, profile=profile, leaderboard=leaderboard,
-                best_model=best_alias, season_length=season, input_size=input_size,
-                train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
-                failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
-                history_id=run.id, tuning=tuning, extra={"policy": policy},
-            )  # fmt: skip
-            if ensemble is not None and ensemble["helps"]:
-                forecasts[ENSEMBLE] = np.median(np.stack(list(forecasts.values())), axis=0)
-            with atomic_directory(run_dir) as staging:
+    # The router's choice is not part of the key: it learns from the crashed run's finished
+    # candidates and may reorder them; each candidate step is cached on its own.
+    key = job_key(data=long, target=target, horizon=horizon, budget_s=budget_s, seed=seed,
+                  max_steps=max_steps, version=zen.__version__)  # fmt: skip
+    with (
+        scratch_directory(key, resume=resume and not tune) as scratch,
+        parent_run(
+            profile,
+            seed=seed,
+            data=source,
+            policy=chosen_policy,
+            settings=settings,
+            ab_test=policy == "ab",
+        ) as run,  # fmt: skip
+    ):
+        started = time.perf_counter()
+        tuning: dict[str, Any] | None = None
+        tuned: dict[str, dict[str, Any]] = {}
+        if tune:
+            tuning, tuned = _tune(candidates[0].name, train, horizon, input_size, season,
+                                  budget_s / 3, max_steps, seed)  # fmt: skip
+        remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
+        neural = sum(candidate.name in NEURAL for candidate in candidates)
+        task = {
+            "family": profile.family, "profile": profile.to_json(), "seed": seed,
+            "source": source, "train": train, "history": history, "truth": truth,
+            "season": season, "horizon": horizon,
+            "naive_season": min(season, shortest - horizon),
+            "neural": {"input_size": input_size, "scaler_type": "robust",
+                       "max_steps": max_steps, "random_seed": seed,
+                       "max_time_s": remaining_s / max(neural, 1), "progress": progress},
+        }  # fmt: skip
+        outcomes = train_candidates(
+            train_forecast_candidate, task, candidates, parent_id=run.id, scratch=scratch,
+            workers=workers, data_bytes=3 * history.values.nbytes, hyperparameters=tuned,
+            budget_s=remaining_s, task_key=key,
+        )  # fmt: skip
+        good = succeeded(outcomes)
+        forecasts = {row["model"]: row.pop("forecast") for row in good}
+        curves = {row["model"]: row.pop("records") for row in good if row.get("records")}
+        leaderboard = sorted(good, key=_rank)
+        train_time_s = time.perf_counter() - started
+        ensemble = _median_ensemble(forecasts, truth, train, season, leaderboard[0])
+        use_ensemble = ensemble is not None and ensemble["helps"]
+        best_alias = ENSEMBLE if use_ensemble else leaderboard[0]["model"]
+        metric = "mase" if all(row["mase"] is not None for row in good) else "smape"
+        regret = router_regret(candidates, {row["model"]: row[metric] for row in good}, metric)
+        run.metrics.update(_scores(ensemble if ensemble and use_ensemble else leaderboard[0]))
+        if regret is not None:
+            run.metrics["regret"] = regret
+        result = ForecastRunResult(
+            run_id=run_id, run_dir=run_dir, profile=profile, leaderboard=leaderboard,
+            best_model=best_alias, season_length=season, input_size=input_size,
+            train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
+            failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
+            history_id=run.id, tuning=tuning,
+            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+        )  # fmt: skip
+        if best_alias == ENSEMBLE:
+            forecasts[ENSEMBLE] = np.median(np.stack(list(forecasts.values())), axis=0)
+        with atomic_directory(run_dir) as staging:
+            if best_alias == ENSEMBLE:
+                _save_ensemble([scratch / name for name in forecasts if name != ENSEMBLE],
+                               history, staging / MODEL_DIR)  # fmt: skip
+            else:
                 shutil.copytree(scratch / best_alias, staging / MODEL_DIR)
-                plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
-                report = _report(result, source)
-                write_json(staging / REPORT_FILE, report)
-                write_html_report(
-                    staging / HTML_FILE,
-                    report,
-                    {"forecasts on the held-out window": staging / PLOT_FILE},
-                )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
+            rows: list[dict[str, Any]] = leaderboard + (
+                [{**ensemble, "model": ENSEMBLE}] if ensemble else []
+            )
+            plot_leaderboard(sorted(rows, key=_rank), metric, staging / LEADERBOARD_FILE,
+                             title=f"candidates by held-out {metric.upper()}")  # fmt: skip
+            images = {"leaderboard": staging / LEADERBOARD_FILE,
+                      "forecasts on the held-out window": staging / PLOT_FILE}  # fmt: skip
+            if curves:
+                plot_candidate_curves(curves, staging / CURVES_FILE,
+                                      title="training loss of the neural candidates")  # fmt: skip
+                images["learning curves"] = staging / CURVES_FILE
+            report = _report(result, source)
+            write_json(staging / REPORT_FILE, report)
+            write_html_report(staging / HTML_FILE, report, images)
     return result
+
+
+def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
+    """DeepAR with the router's likelihood (``distribution``: the rules pick a negative
+    binomial for intermittent counts)."""
+    chosen = dict(options)
+    distribution = chosen.pop("distribution", None)
+    if chosen.get("loss") == "DistributionLoss":
+        chosen.pop("loss")
+    if distribution is not None:
+        chosen["loss"] = DistributionLoss(distribution, level=(80, 90))
+    return DeepAR(h=task["horizon"], **{**task["neural"], **chosen})
 
 
 #: Builders of the models this job trains, by the router's names.
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
     "NHITS": lambda task, options: NHITS(h=task["horizon"], **{**task["neural"], **options}),
     "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **{**task["neural"], **options}),
+    "TCN": lambda task, options: TCN(h=task["horizon"], **{**task["neural"], **options}),
+    "DeepAR": _deepar,
     "SeasonalNaive": lambda task, options: SeasonalNaive(
         h=task["horizon"], season_length=task["naive_season"]
     ),
+    "Naive": lambda task, options: Naive(h=task["horizon"]),
+    "HistoricAverage": lambda task, options: HistoricAverage(h=task["horizon"]),
+    "RandomWalkWithDrift": lambda task, options: RandomWalkWithDrift(h=task["horizon"]),
 }
+#: The candidates that train a network (and share the time budget).
+NEURAL = ("NHITS", "NBEATS", "TCN", "DeepAR")
+#: The statistical baselines: every run trains at least one (see ``routed_candidates``).
+BASELINES = ("SeasonalNaive", "Naive", "HistoricAverage", "RandomWalkWithDrift")
 #: Name of the median ensemble in plots and reports.
 ENSEMBLE = "Ensemble (median)"
 
@@ -229,16 +304,28 @@ def train_forecast_candidate(
             final.data_, final.freq_ = task["history"], task["history"].freq
             final.save(model_dir)
             run.metrics.update({**_scores(row), "fit_s": fit_s})
-    except Exception as error:
+    except ZenError as error:  # the same settings would fail again: no retry
         return failed(name, error)
-    return {**row, "forecast": prediction}
+    trainer = getattr(model, "trainer_", None)
+    records = trainer.history_.records if trainer is not None else []
+    return {**row, "forecast": prediction, "records": records}
 
 
-def _rank(row: dict[str, Any]) -> tuple[float, float]:
+def _save_ensemble(member_dirs: list[Path], history: SeriesData, path: Path) -> None:
+    """Save the median of the members (saved Forecasters) as one Forecaster at ``path``."""
+    members = [model for folder in member_dirs for model in Forecaster.load(folder).models]
+    ensemble = Ensemble(members, method="median", alias=ENSEMBLE)
+    ensemble.weights_ = np.full(len(members), 1.0 / len(members))
+    combined = Forecaster([ensemble], freq=history.freq)
+    combined.data_, combined.freq_ = history, history.freq
+    combined.save(path)
+
+
+def _rank(row: Mapping[str, Any]) -> tuple[float, float]:
     return (row["mase"] if row["mase"] is not None else np.inf, row["smape"])
 
 
-def _scores(row: dict[str, Any]) -> dict[str, float]:
+def _scores(row: Mapping[str, Any]) -> dict[str, float]:
     return {key: row[key] for key in ("smape", "mase") if row.get(key) is not None}
 
 
@@ -355,6 +442,8 @@ def _report(result: ForecastRunResult, source: str) -> dict[str, Any]:
         "evaluation": "last horizon of every series held out; models trained on the rest",
         "profile_explain": [list(line) for line in result.profile.explain()],
         "router_policy": result.extra.get("policy"),
+        "ab_test": result.extra.get("ab_test", False),
+        "router_regret": result.extra.get("regret"),
         "candidates": result.candidates,
         "leaderboard": result.leaderboard,
         "failed_candidates": result.failed,
@@ -363,5 +452,10 @@ def _report(result: ForecastRunResult, source: str) -> dict[str, Any]:
         "tuning": result.tuning,
         "history_run_id": result.history_id,
         "train_time_s": result.train_time_s,
-        "files": {"model": MODEL_DIR, "forecasts": PLOT_FILE, "html": HTML_FILE},
+        "files": {
+            "model": MODEL_DIR,
+            "forecasts": PLOT_FILE,
+            "html": HTML_FILE,
+            "leaderboard": LEADERBOARD_FILE,
+        },
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,19 +19,29 @@ from pathlib import Path
 from typing import Any
 
 import zen
-from zen.errors import DataError
+from zen.errors import DataError, ZenError
 from zen.neural import TimeLimit, Trainer
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.orchestration import (
     candidate_run,
+    choose_policy,
     failed,
+    job_key,
     parent_run,
     routed_candidates,
+    router_regret,
+    scratch_directory,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, profile_graph
-from zen.reports import new_run_id, plot_learning_curves, write_html_report
+from zen.reports import (
+    new_run_id,
+    plot_candidate_curves,
+    plot_leaderboard,
+    plot_learning_curves,
+    write_html_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,8 @@ MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 CURVES_FILE = "learning_curves.png"
 HTML_FILE = "report.html"
+LEADERBOARD_FILE = "leaderboard.png"
+ALL_CURVES_FILE = "candidate_curves.png"
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ def fit_graph(
     workers: int | None = None,
     tune: bool = False,
     policy: str = "learned",
+    resume: bool = True,
 ) -> GraphRunResult:
     """Train the router's candidates on ``graph``, rank them, save the best and a report.
 
@@ -153,7 +165,9 @@ def fit_graph(
             third goes to tuning the best-ranked candidate first).
         seed: seeds the split (when one is made) and every model's training.
         workers: processes that train candidates side by side (None: the usable cores).
-        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or
+            ``"ab"`` to draw it per run.
+        resume: load the candidates that an unfinished earlier run of this job had trained.
     """
     from zen.graph.sampling import random_node_split
 
@@ -164,56 +178,79 @@ def fit_graph(
         graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
         split = "a random 60/20/20 split of the labelled nodes"
     known = {candidate.name: candidate for candidate in candidates()}
-    chosen = routed_candidates(profile, budget_s, known, policy=policy, seed=seed)
     run_id = new_run_id()
     run_dir = Path(runs_dir) / run_id
-    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    chosen_policy = choose_policy(policy, run_id, seed)
+    chosen = routed_candidates(profile, budget_s, known, policy=chosen_policy, seed=seed)
     settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in chosen]}
-    try:
-        with parent_run(profile, seed=seed, data=name, policy=policy, settings=settings) as run:
-            started = time.perf_counter()
-            tuning: dict[str, Any] | None = None
-            tuned: dict[str, dict[str, Any]] = {}
-            if tune:
-                tuning, tuned = _tune(graph, chosen[0].name, budget_s / 3, seed)
-            remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
-            task = {"family": profile.family, "profile": profile.to_json(), "seed": seed,
-                    "source": name, "graph": graph, "n_classes": int(profile.n_classes or 0),
-                    "time_s": remaining_s / len(chosen), "progress": progress}  # fmt: skip
-            size = sum(t.numel() * t.element_size() for t in (graph.x, graph.edge_index, graph.y))
-            outcomes = train_candidates(
-                train_graph_candidate, task, chosen, parent_id=run.id, scratch=scratch,
-                workers=workers, data_bytes=size, hyperparameters=tuned,
-            )  # fmt: skip
-            good = succeeded(outcomes)
-            records = {row["model"]: row.pop("records") for row in good}
-            # Rank by validation accuracy: choosing on the test nodes would overstate the score.
-            rows = sorted(good, key=lambda row: (-row["val_accuracy"], row["fit_s"]))
-            best = str(rows[0]["model"])
-            run.metrics.update(_scores(rows[0]))
-            result = GraphRunResult(
-                run_id, run_dir, profile, rows, best, split,
-                candidates=[c.to_json() for c in chosen],
-                failed=[o for o in outcomes if "error" in o], history_id=run.id,
-                tuning=tuning, extra={"policy": policy},
-            )  # fmt: skip
-            with atomic_directory(run_dir) as staging:
-                shutil.copytree(scratch / best, staging / MODEL_DIR)
-                plot_learning_curves(
-                    records[best],
-                    staging / CURVES_FILE,
-                    title=f"zen fit: {name} ({best})",
-                    best_epoch=rows[0]["best_epoch"],
-                )
-                report = _report(result, name)
-                write_json(staging / REPORT_FILE, report)
-                write_html_report(
-                    staging / HTML_FILE,
-                    report,
-                    {f"learning curves ({best})": staging / CURVES_FILE},
-                )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    # The router's choice is not part of the key (see forecast_job): each step is cached.
+    key = job_key(graph=graph_digest(graph), budget_s=budget_s, seed=seed,
+                  version=zen.__version__)  # fmt: skip
+    with (
+        scratch_directory(key, resume=resume and not tune) as scratch,
+        parent_run(
+            profile,
+            seed=seed,
+            data=name,
+            policy=chosen_policy,
+            settings=settings,
+            ab_test=policy == "ab",
+        ) as run,  # fmt: skip
+    ):
+        started = time.perf_counter()
+        tuning: dict[str, Any] | None = None
+        tuned: dict[str, dict[str, Any]] = {}
+        if tune:
+            tuning, tuned = _tune(graph, chosen[0].name, budget_s / 3, seed)
+        remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
+        task = {"family": profile.family, "profile": profile.to_json(), "seed": seed,
+                "source": name, "graph": graph, "n_classes": int(profile.n_classes or 0),
+                "time_s": remaining_s / len(chosen), "progress": progress}  # fmt: skip
+        size = sum(t.numel() * t.element_size() for t in (graph.x, graph.edge_index, graph.y))
+        outcomes = train_candidates(
+            train_graph_candidate, task, chosen, parent_id=run.id, scratch=scratch,
+            workers=workers, data_bytes=size, hyperparameters=tuned, budget_s=remaining_s,
+            task_key=key,
+        )  # fmt: skip
+        good = succeeded(outcomes)
+        records = {row["model"]: row.pop("records") for row in good}
+        # Rank by validation accuracy: choosing on the test nodes would overstate the score.
+        rows = sorted(good, key=lambda row: (-row["val_accuracy"], row["fit_s"]))
+        best = str(rows[0]["model"])
+        regret = router_regret(
+            chosen, {row["model"]: row["val_accuracy"] for row in good}, "val_accuracy"
+        )
+        run.metrics.update(_scores(rows[0]))
+        if regret is not None:
+            run.metrics["regret"] = regret
+        result = GraphRunResult(
+            run_id, run_dir, profile, rows, best, split,
+            candidates=[c.to_json() for c in chosen],
+            failed=[o for o in outcomes if "error" in o], history_id=run.id,
+            tuning=tuning,
+            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+        )  # fmt: skip
+        with atomic_directory(run_dir) as staging:
+            shutil.copytree(scratch / best, staging / MODEL_DIR)
+            plot_learning_curves(
+                records[best],
+                staging / CURVES_FILE,
+                title=f"zen fit: {name} ({best})",
+                best_epoch=rows[0]["best_epoch"],
+            )
+            plot_leaderboard(rows, "val_accuracy", staging / LEADERBOARD_FILE,
+                             lower_is_better=False,
+                             title="candidates by validation accuracy")  # fmt: skip
+            images = {
+                "leaderboard": staging / LEADERBOARD_FILE,
+                f"learning curves ({best})": staging / CURVES_FILE,
+            }
+            if len(records) > 1:
+                plot_candidate_curves(records, staging / ALL_CURVES_FILE)
+                images["learning curves (every candidate)"] = staging / ALL_CURVES_FILE
+            report = _report(result, name)
+            write_json(staging / REPORT_FILE, report)
+            write_html_report(staging / HTML_FILE, report, images)
     logger.info("run %s saved to %s", run_id, run_dir)
     return result
 
@@ -261,9 +298,24 @@ def train_graph_candidate(
             }
             trainer.save(model_dir)
             run.metrics.update({**_scores(row), "fit_s": fit_s})
-    except Exception as error:
+    except ZenError as error:  # the same settings would fail again: no retry
         return failed(name, error)
     return {**row, "records": result.history.records}
+
+
+def graph_digest(graph: Any) -> str:
+    """SHA-256 of a graph's tensors (features, edges, labels, split masks): its content key."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for field_name in ("x", "edge_index", "y", "edge_attr", "train_mask", "val_mask", "test_mask"):
+        value = getattr(graph, field_name, None)
+        digest.update(field_name.encode())
+        if value is not None:
+            array = value.detach().cpu().contiguous().numpy()
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _build(
@@ -308,6 +360,8 @@ def _report(run: GraphRunResult, name: str) -> dict[str, Any]:
         "profile_explain": [list(line) for line in run.profile.explain()],
         "split": run.split,
         "router_policy": run.extra.get("policy"),
+        "ab_test": run.extra.get("ab_test", False),
+        "router_regret": run.extra.get("regret"),
         "candidates": run.candidates,
         "leaderboard": run.leaderboard,
         "failed_candidates": run.failed,
@@ -315,5 +369,10 @@ def _report(run: GraphRunResult, name: str) -> dict[str, Any]:
         "selection": "highest validation accuracy",
         "tuning": run.tuning,
         "history_run_id": run.history_id,
-        "files": {"model": MODEL_DIR, "learning_curves": CURVES_FILE, "html": HTML_FILE},
+        "files": {
+            "model": MODEL_DIR,
+            "learning_curves": CURVES_FILE,
+            "html": HTML_FILE,
+            "leaderboard": LEADERBOARD_FILE,
+        },
     }

@@ -149,10 +149,14 @@ class ActiveRun:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+def zen_home() -> Path:
+    """``$ZEN_HOME``, defaulting to ``~/.zen``: where zen keeps its database and caches."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_HOME).expanduser()
+
+
 def default_path() -> Path:
     """``$ZEN_HOME/zen.db``, with ``ZEN_HOME`` defaulting to ``~/.zen``."""
-    home = os.environ.get(ENV_VAR) or DEFAULT_HOME
-    return Path(home).expanduser() / DATABASE_FILE
+    return zen_home() / DATABASE_FILE
 
 
 class History:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,22 +19,28 @@ import numpy as np
 import pandas as pd
 
 import zen
-from zen.errors import DataError
+from zen.errors import DataError, ZenError
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.forecast_job import ForecastRunResult, forecast
 from zen.orchestrator.graph_job import GraphRunResult, fit_graph, load_graph
 from zen.orchestrator.orchestration import (
     candidate_run,
+    choose_policy,
     failed,
+    job_key,
     parent_run,
     routed_candidates,
+    router_regret,
+    scratch_directory,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import (
     new_run_id,
+    plot_candidate_curves,
     plot_confusion_matrix,
+    plot_leaderboard,
     plot_learning_curves,
     write_html_report,
 )
@@ -47,6 +52,8 @@ MODEL_DIR = "model"
 REPORT_FILE = "report.json"
 CURVES_FILE = "learning_curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
+LEADERBOARD_FILE = "leaderboard.png"
+ALL_CURVES_FILE = "candidate_curves.png"
 HTML_FILE = "report.html"
 
 
@@ -121,6 +128,7 @@ def fit(
     workers: int | None = None,
     tune: bool = False,
     policy: str = "learned",
+    resume: bool = True,
     **model_options: Any,
 ) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
@@ -146,7 +154,10 @@ def fit(
         workers: processes that train candidates side by side (None: the usable cores).
         tune: tune the router's first candidate with Optuna (a third of the budget) and
             train it with the hyperparameters found.
-        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`).
+        policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or ``"ab"``
+            to draw it at random per run for an A/B test (``zen router compare``).
+        resume: when an earlier run of the same job (same data and settings) failed or was
+            interrupted, load the candidates it had finished instead of training them again.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
@@ -158,7 +169,7 @@ def fit(
         )
         return fit_graph(
             graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress,
-            workers=workers, tune=tune, policy=policy,
+            workers=workers, tune=tune, policy=policy, resume=resume,
         )  # fmt: skip
     if data is None:
         raise zen.ConfigError("data: pass a CSV file, a graph folder, or --edges/--nodes")
@@ -173,6 +184,7 @@ def fit(
         return forecast(
             frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
             progress=progress, source=source, workers=workers, tune=tune, policy=policy,
+            resume=resume,
         )  # fmt: skip
     if target is None:
         raise zen.ConfigError("target: name the column to predict (--target COLUMN)")
@@ -188,67 +200,95 @@ def fit(
             f"data: {len(frame)} usable rows are too few to train and evaluate; need at least 13"
         )
     train, test = frame.iloc[train_rows], frame.iloc[test_rows]
-    candidates = routed_candidates(profile, budget_s, TABULAR_MODELS, policy=policy, seed=seed)
     run_id = new_run_id()
     run_dir = Path(runs_dir) / run_id
-    scratch = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+    chosen_policy = choose_policy(policy, run_id, seed)
+    candidates = routed_candidates(profile, budget_s, TABULAR_MODELS, policy=chosen_policy,
+                                   seed=seed)  # fmt: skip
     settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in candidates],
                 **model_options}  # fmt: skip
-    try:
-        with parent_run(profile, seed=seed, data=source, policy=policy, settings=settings) as run:
-            started = time.perf_counter()
-            tuning: dict[str, Any] | None = None
-            tuned: dict[str, dict[str, Any]] = {}
-            if tune:
-                tuning, tuned = _tune(train, target, profile.kind, candidates[0].name,
-                                      budget_s / 3, seed)  # fmt: skip
-            job = {
-                "family": profile.family, "profile": profile.to_json(), "seed": seed,
-                "source": source, "train": train, "test": test, "target": target,
-                "kind": profile.kind, "progress": progress, "model_options": model_options,
-                "time_s": max(budget_s - (time.perf_counter() - started), 1.0) / len(candidates),
-            }  # fmt: skip
-            data_bytes = int(frame.memory_usage(deep=True).sum())
-            outcomes = train_candidates(
-                train_tabular_candidate, job, candidates, parent_id=run.id, scratch=scratch,
-                workers=workers, data_bytes=data_bytes, hyperparameters=tuned,
-            )  # fmt: skip
-            good = succeeded(outcomes)
-            # Chosen on each model's own validation rows: the held-out rows only score.
-            leaderboard = sorted(good, key=lambda row: row["val_loss"])
-            best = leaderboard[0]
-            truth = test[target].to_numpy()
-            baseline_name, baseline_prediction = _baseline(profile, train[target], len(test))
-            baseline = score(profile.kind, truth, baseline_prediction)
-            run.metrics.update(best["test_metrics"])
-            result = RunResult(
-                run_id=run_id, run_dir=run_dir, profile=profile, metrics=best["test_metrics"],
-                baseline=baseline, baseline_name=baseline_name, n_train=len(train),
-                n_test=len(test), epochs=best["epochs"], best_epoch=best["best_epoch"],
-                train_time_s=best["fit_s"], extra={"policy": policy},
-                leaderboard=[_row(outcome) for outcome in leaderboard],
-                best_model=best["model"], candidates=[c.to_json() for c in candidates],
-                failed=[o for o in outcomes if "error" in o], history_id=run.id,
-                tuning=tuning,
-            )  # fmt: skip
-            # Everything lands in a staging directory first: a crash leaves no half-written run.
-            with atomic_directory(run_dir) as staging:
-                shutil.copytree(scratch / best["model"], staging / MODEL_DIR)
-                plot_learning_curves(
-                    best["records"],
-                    staging / CURVES_FILE,
-                    title=f"zen fit: {target} ({profile.kind}, {best['model']})",
-                    best_epoch=result.best_epoch,
-                )
-                images = {f"learning curves ({best['model']})": staging / CURVES_FILE}
-                if profile.kind == "classification":
-                    plot_confusion_matrix(truth, best["predictions"], staging / CONFUSION_FILE)
-                    images["confusion matrix (held-out rows)"] = staging / CONFUSION_FILE
-                report = _report(result, best, data)
-                write_json(staging / REPORT_FILE, report)
-                write_html_report(staging / HTML_FILE, report, images)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    # The router's choice is not part of the key (see forecast_job): each step is cached.
+    key = job_key(data=frame, target=target, kind=profile.kind, test_size=test_size, seed=seed,
+                  budget_s=budget_s, options=model_options, version=zen.__version__)  # fmt: skip
+    with (
+        scratch_directory(key, resume=resume and not tune) as scratch,
+        parent_run(
+            profile,
+            seed=seed,
+            data=source,
+            policy=chosen_policy,
+            settings=settings,
+            ab_test=policy == "ab",
+        ) as run,  # fmt: skip
+    ):
+        started = time.perf_counter()
+        tuning: dict[str, Any] | None = None
+        tuned: dict[str, dict[str, Any]] = {}
+        if tune:
+            tuning, tuned = _tune(train, target, profile.kind, candidates[0].name,
+                                  budget_s / 3, seed)  # fmt: skip
+        remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
+        job = {
+            "family": profile.family, "profile": profile.to_json(), "seed": seed,
+            "source": source, "train": train, "test": test, "target": target,
+            "kind": profile.kind, "progress": progress, "model_options": model_options,
+            "time_s": remaining_s / len(candidates),
+        }  # fmt: skip
+        data_bytes = int(frame.memory_usage(deep=True).sum())
+        outcomes = train_candidates(
+            train_tabular_candidate, job, candidates, parent_id=run.id, scratch=scratch,
+            workers=workers, data_bytes=data_bytes, hyperparameters=tuned,
+            budget_s=remaining_s, task_key=key,
+        )  # fmt: skip
+        good = succeeded(outcomes)
+        # Chosen on each model's own validation rows: the held-out rows only score.
+        leaderboard = sorted(good, key=lambda row: row["val_loss"])
+        best = leaderboard[0]
+        truth = test[target].to_numpy()
+        baseline_name, baseline_prediction = _baseline(profile, train[target], len(test))
+        baseline = score(profile.kind, truth, baseline_prediction)
+        regret = router_regret(
+            candidates, {row["model"]: row["val_loss"] for row in good}, "val_loss"
+        )
+        run.metrics.update(best["test_metrics"])
+        if regret is not None:
+            run.metrics["regret"] = regret
+        result = RunResult(
+            run_id=run_id, run_dir=run_dir, profile=profile, metrics=best["test_metrics"],
+            baseline=baseline, baseline_name=baseline_name, n_train=len(train),
+            n_test=len(test), epochs=best["epochs"], best_epoch=best["best_epoch"],
+            train_time_s=best["fit_s"],
+            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+            leaderboard=[_row(outcome) for outcome in leaderboard],
+            best_model=best["model"], candidates=[c.to_json() for c in candidates],
+            failed=[o for o in outcomes if "error" in o], history_id=run.id,
+            tuning=tuning,
+        )  # fmt: skip
+        # Everything lands in a staging directory first: a crash leaves no half-written run.
+        with atomic_directory(run_dir) as staging:
+            shutil.copytree(scratch / best["model"], staging / MODEL_DIR)
+            plot_learning_curves(
+                best["records"],
+                staging / CURVES_FILE,
+                title=f"zen fit: {target} ({profile.kind}, {best['model']})",
+                best_epoch=result.best_epoch,
+            )
+            plot_leaderboard(result.leaderboard, "val_loss", staging / LEADERBOARD_FILE,
+                             title="candidates by validation loss")  # fmt: skip
+            images = {
+                "leaderboard": staging / LEADERBOARD_FILE,
+                f"learning curves ({best['model']})": staging / CURVES_FILE,
+            }
+            if len(good) > 1:
+                plot_candidate_curves({row["model"]: row["records"] for row in good},
+                                      staging / ALL_CURVES_FILE)  # fmt: skip
+                images["learning curves (every candidate)"] = staging / ALL_CURVES_FILE
+            if profile.kind == "classification":
+                plot_confusion_matrix(truth, best["predictions"], staging / CONFUSION_FILE)
+                images["confusion matrix (held-out rows)"] = staging / CONFUSION_FILE
+            report = _report(result, best, data)
+            write_json(staging / REPORT_FILE, report)
+            write_html_report(staging / HTML_FILE, report, images)
     logger.info("run %s saved to %s", run_id, run_dir)
     return result
 
@@ -282,7 +322,7 @@ def train_tabular_candidate(
             val_loss = model.result_.best_score
             model.save(model_dir)
             run.metrics.update({**metrics, "val_loss": val_loss, "fit_s": fit_s})
-    except Exception as error:
+    except ZenError as error:  # the same settings would fail again: no retry
         return failed(name, error)
     return {
         "model": name,
@@ -300,7 +340,8 @@ def train_tabular_candidate(
 
 def _row(outcome: dict[str, Any]) -> dict[str, Any]:
     """A leaderboard row: the scores and the router's reason, without the bulky parts."""
-    keep = ("model", "val_loss", "test_metrics", "epochs", "best_epoch", "fit_s", "reason")
+    keep = ("model", "val_loss", "test_metrics", "epochs", "best_epoch", "fit_s", "resumed",
+            "reason")  # fmt: skip
     return {key: outcome[key] for key in keep if key in outcome}
 
 
@@ -327,7 +368,8 @@ def _baseline(profile: TaskProfile, train_target: pd.Series, n: int) -> tuple[st
 
 
 def _report(result: RunResult, best: dict[str, Any], data: Any) -> dict[str, Any]:
-    files = {"model": MODEL_DIR, "learning_curves": CURVES_FILE, "html": HTML_FILE}
+    files = {"model": MODEL_DIR, "learning_curves": CURVES_FILE, "html": HTML_FILE,
+             "leaderboard": LEADERBOARD_FILE}  # fmt: skip
     if result.profile.kind == "classification":
         files["confusion_matrix"] = CONFUSION_FILE
     return {
@@ -338,6 +380,8 @@ def _report(result: RunResult, best: dict[str, Any], data: Any) -> dict[str, Any
         "profile_explain": [list(line) for line in result.profile.explain()],
         "split": {"train_rows": result.n_train, "test_rows": result.n_test},
         "router_policy": result.extra.get("policy"),
+        "ab_test": result.extra.get("ab_test", False),
+        "router_regret": result.extra.get("regret"),
         "candidates": result.candidates,
         "leaderboard": result.leaderboard,
         "failed_candidates": result.failed,

@@ -13,27 +13,55 @@ forecasts, learning-curve records and that directory) instead of the model objec
 saved model is what the run directory keeps anyway. A candidate that fails is caught in its
 step and comes back as ``{"model": name, "error": ...}`` (its child run is marked failed), so
 the other candidates and the rest of the job still finish.
+
+Three workflow features carry over to every job:
+
+* **Retries:** a candidate that raises anything but a :class:`~zen.errors.ZenError` (a worker
+  killed for memory, a full disk, a flaky file system) is tried once more after a backoff; a
+  ``ZenError`` (bad settings or data) would fail again the same way, so its step returns the
+  failure at once.
+* **Resume:** the candidates' models and the workflow's cache live in a scratch directory
+  named by the job's content key (:func:`job_key`: the data's digest and every setting) under
+  ``$ZEN_HOME/cache/fit/``. It is removed when the job succeeds and kept when it fails or is
+  interrupted, so running the same command again loads the candidates that had finished.
+* **Budget:** the whole training gets the job's budget (plus a grace period for the last
+  epoch): candidates not started when it runs out are skipped, and the job goes on with the
+  best of what finished.
+
+With ``policy="ab"`` the routing policy is drawn per run between :data:`AB_POLICIES`
+(:func:`~zen.orchestrator.ab_test.assign_policy`), and every job records its router's
+``regret`` (relative score of its first choice among the trained candidates, minus 1) so that
+``zen router compare --metric regret`` can tell the policies apart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from zen.errors import ConfigError, DataError
+import numpy as np
+import pandas as pd
+
+from zen.errors import ConfigError, DataError, expect_one_of
+from zen.orchestrator.ab_test import POLICY_KEY, assign_policy
 from zen.orchestrator.executors import (
     Executor,
     InlineExecutor,
     LocalProcessExecutor,
     usable_cores,
 )
-from zen.orchestrator.history import ActiveRun, History
+from zen.orchestrator.history import ActiveRun, History, zen_home
+from zen.orchestrator.meta_learning import relative_scores
 from zen.orchestrator.profile import TaskProfile
-from zen.orchestrator.router import POLICY_KEY, Candidate, route
-from zen.orchestrator.workflow import Step, Workflow, run_workflow
+from zen.orchestrator.router import POLICIES, Candidate, route
+from zen.orchestrator.workflow import Step, StepStatus, Workflow, fingerprint, run_workflow
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +72,134 @@ MAX_CANDIDATES = 3
 MAX_PICKLED_BYTES = 64 * 2**20
 #: Name of the parent run of a ``zen fit`` job in History.
 PARENT_MODEL = "zen fit"
+#: The policies ``policy="ab"`` draws between, one per run.
+AB_POLICIES = ("rules", "learned")
+#: Extra attempts for a candidate that failed with an unexpected error, and the first backoff.
+CANDIDATE_RETRIES = 1
+RETRY_BACKOFF_S = 2.0
+#: The workflow's hard stop is the job's budget plus this share of it (at least
+#: :data:`MIN_GRACE_S`): candidates stop themselves at the budget (TimeLimit) and need a moment
+#: to finish their last epoch, score and save.
+BUDGET_GRACE = 0.25
+MIN_GRACE_S = 30.0
+#: Resume caches of jobs that were never re-run are removed after this long.
+STALE_CACHE_S = 7 * 24 * 3600.0
+#: Where unfinished jobs keep their candidates, under ``$ZEN_HOME``.
+RESUME_DIR = Path("cache") / "fit"
+
+
+def choose_policy(policy: str, run_key: str, seed: int = 0) -> str:
+    """The routing policy of one run: ``policy`` itself, or for ``"ab"`` a random draw between
+    :data:`AB_POLICIES` (repeatable for the same ``run_key`` and ``seed``)."""
+    if policy == "ab":
+        return assign_policy(run_key, AB_POLICIES, seed)
+    if policy not in POLICIES:
+        raise expect_one_of("policy", policy, (*POLICIES, "ab"))
+    return policy
+
+
+def router_regret(
+    candidates: list[Candidate], scores: Mapping[str, float], metric: str
+) -> float | None:
+    """Relative score of the router's first choice among the trained candidates, minus 1.
+
+    ``scores`` holds each trained candidate's ``metric`` (a name known to
+    :data:`~zen.orchestrator.meta_learning.METRIC_LOWER_IS_BETTER`). None when the first
+    choice has no score (it failed) or fewer than two candidates were scored.
+    """
+    usable = {name: value for name, value in scores.items() if np.isfinite(value)}
+    first = candidates[0].name if candidates else None
+    if first not in usable or len(usable) < 2:
+        return None
+    return relative_scores(usable, metric)[first] - 1.0
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's columns, dtypes and values (pandas' row hashes, index included)."""
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def job_key(**parts: Any) -> str:
+    """The content key of a job: equal for the same data and settings, whatever the run id.
+
+    DataFrames count by :func:`frame_digest`, everything else by
+    :func:`~zen.orchestrator.workflow.fingerprint`.
+    """
+    encoded = {
+        name: frame_digest(value) if isinstance(value, pd.DataFrame) else fingerprint(value, name)
+        for name, value in parts.items()
+    }
+    return fingerprint(encoded, "job")
+
+
+@contextmanager
+def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Path]:
+    """Where a job's candidates save their models and the workflow caches their outcomes.
+
+    With a ``key`` and ``resume``, the directory is ``$ZEN_HOME/cache/fit/<key>``: kept when
+    the block fails or is interrupted, so that the same job run again finds the finished
+    candidates; removed when it succeeds. ``resume=False`` starts such a directory afresh.
+    Without a key, a temporary directory, always removed.
+    """
+    if key is None or not resume:
+        if key is not None:
+            shutil.rmtree(zen_home() / RESUME_DIR / key[:32], ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    root = zen_home() / RESUME_DIR
+    _remove_stale(root)
+    folder = root / key[:32]
+    resuming = folder.is_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder / ".lock") as locked:
+        if not locked:  # the same job runs in another process: do not share its models
+            logger.info("%s is in use by another run of this job; not resuming", folder)
+            with scratch_directory(None) as temporary:
+                yield temporary
+            return
+        if resuming:
+            logger.info("resuming from %s (an earlier run of this job did not finish)", folder)
+        yield folder  # an exception propagates from here and leaves the folder for the next run
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[bool]:
+    """An advisory lock on ``path`` for the block: True when this process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking, as before resuming existed
+        yield True
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale(root: Path) -> None:
+    if not root.is_dir():
+        return
+    cutoff = time.time() - STALE_CACHE_S
+    for folder in root.iterdir():
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # another process removed it first
+            continue
 
 
 def routed_candidates(
@@ -54,22 +210,33 @@ def routed_candidates(
     policy: str = "learned",
     limit: int = MAX_CANDIDATES,
     seed: int = 0,
+    floor: Collection[str] = (),
 ) -> list[Candidate]:
     """The router's ranked candidates for ``profile`` that the job can train (``known``).
 
     The router learns from every finished run in History (``$ZEN_HOME/zen.db``).
+
+    Args:
+        limit: how many to keep.
+        floor: cheap reference models (statistical baselines): when none of the kept ones is
+            among them, the best-ranked of them replaces the last kept one, so that every
+            leaderboard shows what a learned model has to beat.
 
     Raises:
         DataError: the router proposes none of ``known`` (a router and a job out of step).
     """
     with History() as history:
         ranked = route(profile, budget_s, history, policy=policy, seed=seed)
-    chosen = [candidate for candidate in ranked if candidate.name in known][:limit]
+    usable = [candidate for candidate in ranked if candidate.name in known]
+    chosen = usable[:limit]
     if not chosen:
         raise DataError(
             f"profile: the router proposed {[c.name for c in ranked]} for a {profile.family}"
             f" task, and this job trains only {sorted(known)}"
         )
+    references = [candidate for candidate in usable if candidate.name in floor]
+    if references and limit > 1 and not any(c.name in floor for c in chosen):
+        chosen = chosen[: limit - 1] + references[:1]
     return chosen
 
 
@@ -107,13 +274,23 @@ def train_candidates(
     workers: int | None,
     data_bytes: int,
     hyperparameters: Mapping[str, Mapping[str, Any]] | None = None,
+    budget_s: float | None = None,
+    task_key: str | None = None,
 ) -> list[dict[str, Any]]:
     """Train every candidate as an independent workflow step; their outcomes in ``candidates``
     order.
 
     Each step calls ``fn(task, name=..., options=..., parent_id=..., model_dir=...)``; ``fn``
     must be a module-level function (worker processes import it) that returns a dict with at
-    least ``model`` and either its scores or ``error``.
+    least ``model`` and either its scores or ``error``. It should catch :class:`ZenError` itself
+    (returning :func:`failed`) and let other exceptions through, which are retried.
+
+    Args:
+        budget_s: the job's training budget; the workflow stops at it plus a grace period and
+            skips the candidates it could not start (their outcome says so).
+        task_key: the task's content key (:func:`job_key`); with it, outcomes are cached in
+            ``scratch`` and a re-run with the same key loads the finished ones (their outcome
+            has ``"resumed": True``).
     """
     flow = Workflow(inputs=["task"])
     for candidate in candidates:
@@ -130,35 +307,62 @@ def train_candidates(
                     "parent_id": parent_id,
                     "model_dir": str(scratch / candidate.name),
                 },
+                retries=CANDIDATE_RETRIES,
+                backoff_s=RETRY_BACKOFF_S,
+                # A resumed job records its new candidates under a new parent run.
+                uncached_params=("parent_id",),
             )
         )
     executor = choose_executor(workers, len(candidates), data_bytes)
     logger.info("training %d candidate(s) with %r", len(candidates), executor)
+    hard_stop = None if budget_s is None else budget_s + max(MIN_GRACE_S, BUDGET_GRACE * budget_s)
     try:
-        result = run_workflow(flow, inputs={"task": dict(task)}, executor=executor)
+        result = run_workflow(
+            flow,
+            inputs={"task": dict(task)},
+            executor=executor,
+            cache_dir=None if task_key is None else scratch / "steps",
+            budget_s=hard_stop,
+            input_keys=None if task_key is None else {"task": task_key},
+        )
     finally:
         executor.shutdown()
     outcomes = []
     for candidate in candidates:
         step = result[candidate.name]
         output = step.output
-        if output is None:  # the step itself failed (e.g. a worker died)
-            output = {"model": candidate.name, "error": step.error or str(step.status)}
+        if output is None:  # the step failed after its retries, or the budget stopped it
+            error = step.error or str(step.status)
+            if step.attempts > 1:
+                error = f"{error} (after {step.attempts} attempts)"
+            logger.warning("candidate %s: %s", candidate.name, error)
+            output = {"model": candidate.name, "error": error}
+        elif step.status is StepStatus.CACHED:
+            output = {**output, "resumed": True}
         outcomes.append({**output, "reason": candidate.reason})
     return outcomes
 
 
 @contextmanager
 def parent_run(
-    profile: TaskProfile, *, seed: int, data: str, policy: str, settings: Mapping[str, Any]
+    profile: TaskProfile,
+    *,
+    seed: int,
+    data: str,
+    policy: str,
+    settings: Mapping[str, Any],
+    ab_test: bool = False,
 ) -> Iterator[ActiveRun]:
-    """The History run of a whole ``zen fit`` job: done, failed or interrupted with it."""
+    """The History run of a whole ``zen fit`` job: done, failed or interrupted with it.
+
+    ``policy`` is the routing policy the run used; ``ab_test`` marks it as drawn at random.
+    """
     with (
         History() as history,
         history.record(
             profile.family,
             PARENT_MODEL,
-            {POLICY_KEY: policy, **settings},
+            {POLICY_KEY: policy, "ab_test": ab_test, **settings},
             profile=profile,
             seed=seed,
             data=data,
