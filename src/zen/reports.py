@@ -238,10 +238,10 @@ def plot_candidate_curves(
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for index, (name, records) in enumerate(drawn.items()):
         colour = f"C{index % 10}"
-        steps = [record.get(step_key) for record in records]
+        steps = [float(record.get(step_key, index)) for index, record in enumerate(records)]
         for key, style in (("train_loss", "-"), ("val_loss", "--")):
-            values = [record.get(key) for record in records]
-            if any(value is not None for value in values):
+            values = [float(record.get(key) or "nan") for record in records]
+            if any(value == value for value in values):  # not all NaN
                 suffix = "train" if key == "train_loss" else "validation"
                 axis.plot(steps, values, style, color=colour, label=f"{name} ({suffix})")
     axis.set(xlabel=step_key, ylabel="loss", title=title)
