@@ -1,8 +1,13 @@
-"""Deciding what to train and running it: task profiles and the main ``fit`` job.
+"""Deciding what to train and running it: task profiles, the router, History, workflows,
+tuning and the main ``fit`` job.
 
-``fit`` and ``RunResult`` load on first use: model families import
-:mod:`zen.orchestrator.profile`, and an eager import of the job module (which imports those
-families) would be circular.
+>>> from zen.orchestrator import History, Workflow, route
+>>> from zen.orchestrator.tune import tune
+
+Everything but the profile loads on first use: model families import
+:mod:`zen.orchestrator.profile`, so an eager import of the jobs (which import those families)
+would be circular. ``tune`` is not exported here: the function would be shadowed by its module
+(``zen.orchestrator.tune``) as soon as anything imports that module.
 """
 
 from __future__ import annotations
@@ -12,13 +17,27 @@ from typing import Any
 
 from zen.orchestrator.profile import TaskProfile, detect_task, profile_table
 
-_LAZY = {"fit": "zen.orchestrator.jobs", "RunResult": "zen.orchestrator.jobs",
-         "read_table": "zen.orchestrator.jobs"}  # fmt: skip
+_LAZY = {
+    "fit": "zen.orchestrator.jobs",
+    "RunResult": "zen.orchestrator.jobs",
+    "read_table": "zen.orchestrator.jobs",
+    "History": "zen.orchestrator.history",
+    "Router": "zen.orchestrator.router",
+    "route": "zen.orchestrator.router",
+    "compare_policies": "zen.orchestrator.ab_test",
+    "Step": "zen.orchestrator.workflow",
+    "Workflow": "zen.orchestrator.workflow",
+    "run_workflow": "zen.orchestrator.workflow",
+}
 
-__all__ = ["RunResult", "TaskProfile", "detect_task", "fit", "profile_table", "read_table"]
+__all__ = ["TaskProfile", "detect_task", "profile_table", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'zen.orchestrator' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
