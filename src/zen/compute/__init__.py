@@ -11,6 +11,9 @@ Notes:
 
     :class:`MonitorCallback` subclasses ``zen.neural.callbacks.Callback`` and is imported on first
     use: ``zen.neural`` imports ``zen.compute``, so importing it eagerly here would be circular.
+    The ONNX functions (:func:`export_onnx`, :func:`load_onnx_session`, :func:`quantize_int8`,
+    :func:`convert_fp16`) are imported on first use too: they need the optional ``onnx`` extra
+    and reach into every model family.
 """
 
 from __future__ import annotations
@@ -31,13 +34,28 @@ from zen.compute.monitor import Monitor
 from zen.compute.threads import available_cores, configure_threads
 
 if TYPE_CHECKING:
+    from zen.compute.export import ExportReport, export_onnx, load_onnx_session
     from zen.compute.monitor_callback import MonitorCallback
+    from zen.compute.quantize import QuantizeReport, convert_fp16, quantize_int8
+
+# Public names imported on first access, and the module each lives in.
+_LAZY = {
+    "MonitorCallback": "zen.compute.monitor_callback",
+    "ExportReport": "zen.compute.export",
+    "export_onnx": "zen.compute.export",
+    "load_onnx_session": "zen.compute.export",
+    "QuantizeReport": "zen.compute.quantize",
+    "convert_fp16": "zen.compute.quantize",
+    "quantize_int8": "zen.compute.quantize",
+}
 
 __all__ = [
     "CompiledModule",
     "DeviceInfo",
+    "ExportReport",
     "Monitor",
     "MonitorCallback",
+    "QuantizeReport",
     "autocast_dtype",
     "available_cores",
     "available_devices",
@@ -45,15 +63,19 @@ __all__ = [
     "compile_module",
     "compile_status",
     "configure_threads",
+    "convert_fp16",
     "device",
     "device_info",
+    "export_onnx",
+    "load_onnx_session",
+    "quantize_int8",
     "supports_mixed_precision",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "MonitorCallback":
-        return importlib.import_module("zen.compute.monitor_callback").MonitorCallback
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
