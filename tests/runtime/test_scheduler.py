@@ -459,6 +459,10 @@ def test_invalid_arguments_are_config_errors(call, message) -> None:
         ({"inference": TierPolicy(workers=0), "pressure_ratio": 1.5}, "pressure_ratio"),
         ({"guard_s": -1}, "guard_s"),
         ({"fifo_priority": 0}, "fifo_priority"),
+        (
+            {"fifo_priority": 10, "inference": TierPolicy(fifo_priority=10)},
+            "inference.fifo_priority: 10 would preempt the real-time thread",
+        ),
     ],
 )
 def test_invalid_config_is_rejected(settings, message) -> None:
@@ -567,3 +571,47 @@ def test_stop_ends_a_run_for_on_another_thread_and_waits_for_it() -> None:
     assert not scheduler.running and stats.realtime.completed >= 1
     runner.join(30)
     assert not runner.is_alive() and results[0].realtime.completed == stats.realtime.completed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+def test_workers_do_not_inherit_the_realtime_threads_priority() -> None:
+    """A thread inherits its creator's policy; workers made by a SCHED_FIFO scheduler thread
+    must still be ordinary threads at their tier's nice level."""
+    seen: dict[str, Any] = {}
+
+    def creator() -> None:
+        tid = threading.get_native_id()
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(5))
+        except PermissionError:
+            seen["skip"] = True
+            return
+        os.setpriority(os.PRIO_PROCESS, tid, 0)
+        done = threading.Event()
+
+        def report(item, result, error, start_s, end_s, lane) -> None:
+            seen["worker"] = result
+            done.set()
+
+        pool = runtime_threads.WorkerPool("zen-test", 1, 3, lambda: 0.0, report)
+        pool.start()
+        native = threading.get_native_id
+        pool.hand_over(
+            runtime_threads.WorkItem(
+                lambda: (
+                    os.sched_getscheduler(native()),
+                    os.getpriority(os.PRIO_PROCESS, native()),
+                ),
+                (),
+                None,
+            )
+        )
+        done.wait(30)
+        pool.stop(timeout_s=30)
+
+    thread = threading.Thread(target=creator)
+    thread.start()
+    thread.join(60)
+    if seen.get("skip"):
+        pytest.skip("SCHED_FIFO not permitted here")
+    assert seen["worker"] == (os.SCHED_OTHER, 3)

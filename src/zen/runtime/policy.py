@@ -62,8 +62,13 @@ class TierPolicy:
             usual, ``"defer"`` (start nothing new) or ``"skip"`` (also drop jobs not started).
         workers: threads for calls and offloaded work; 0 runs them inline on the scheduler
             thread, as slices (deterministic, for tests and virtual time).
-        nice: nice level of the tier's worker threads (Linux), so the OS favours the
-            real-time thread over them.
+        nice: nice level of the tier's worker threads (Linux). 0 by default: a niced worker
+            preempted while it holds the GIL stalls the real-time thread (no priority
+            inheritance), see :mod:`zen.runtime.threads`.
+        fifo_priority: run the tier's workers ``SCHED_FIFO`` at this priority (below the
+            scheduler thread's) where permitted, so other processes cannot preempt them
+            while they hold the GIL. Opt-in: a busy FIFO worker leaves ordinary processes
+            little of its core; bound it with ``budget_s``. ``None`` (default): ordinary.
     """
 
     slice_s: float = 0.002
@@ -72,7 +77,8 @@ class TierPolicy:
     promote: bool = True
     under_pressure: str = "defer"
     workers: int = 1
-    nice: int = 5
+    nice: int = 0
+    fifo_priority: int | None = None
 
     def __post_init__(self) -> None:
         positive_seconds("slice_s", self.slice_s)
@@ -84,6 +90,8 @@ class TierPolicy:
             raise ConfigError(f"workers: expected an integer >= 0, got {self.workers!r}")
         if not isinstance(self.nice, int) or not -20 <= self.nice <= 19:
             raise ConfigError(f"nice: expected an integer from -20 to 19, got {self.nice!r}")
+        if self.fifo_priority is not None and not 1 <= self.fifo_priority <= 98:
+            raise ConfigError(f"fifo_priority: expected 1-98 or None, got {self.fifo_priority!r}")
 
 
 @dataclass(frozen=True)
@@ -107,12 +115,10 @@ class SchedulerConfig:
     """
 
     inference: TierPolicy = field(
-        default_factory=lambda: TierPolicy(starvation_s=0.5, under_pressure="defer", nice=5)
+        default_factory=lambda: TierPolicy(starvation_s=0.5, under_pressure="defer")
     )
     background: TierPolicy = field(
-        default_factory=lambda: TierPolicy(
-            budget_s=0.03, starvation_s=2.0, under_pressure="defer", nice=15
-        )
+        default_factory=lambda: TierPolicy(budget_s=0.03, starvation_s=2.0, under_pressure="defer")
     )
     budget_window_s: float = 0.1
     guard_s: float = 0.0005
@@ -139,6 +145,13 @@ class SchedulerConfig:
         positive_seconds("pressure_hold_s", self.pressure_hold_s)
         if not 1 <= self.fifo_priority <= 99:
             raise ConfigError(f"fifo_priority: expected 1-99, got {self.fifo_priority!r}")
+        for name in ("inference", "background"):
+            worker_fifo = getattr(self, name).fifo_priority
+            if worker_fifo is not None and worker_fifo >= self.fifo_priority:
+                raise ConfigError(
+                    f"{name}.fifo_priority: {worker_fifo} would preempt the real-time thread"
+                    f" ({self.fifo_priority}); choose a lower one"
+                )
         positive_seconds("gil_switch_interval_s", self.gil_switch_interval_s, allow_none=True)  # type: ignore[arg-type]
         if self.trace_capacity < 1:
             raise ConfigError(f"trace_capacity: expected >= 1, got {self.trace_capacity!r}")

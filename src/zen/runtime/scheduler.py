@@ -53,7 +53,8 @@ Budgets, starvation, degradation
 Threads and OS priority
     ``start()`` runs the scheduler on a dedicated thread; ``run_for(seconds)`` runs it on the
     calling thread. That thread asks for ``SCHED_FIFO`` (or a negative nice) where the OS
-    permits and logs the fallback otherwise; worker threads nice themselves down per tier.
+    permits and logs the fallback otherwise; worker threads stay ordinary threads (nicing
+    them down backfires: one preempted while holding the GIL stalls the real-time thread).
     During a session the GIL switch interval is lowered (``gil_switch_interval_s``), which
     bounds how long the real-time thread waits for the GIL when a worker runs Python code,
     and the objects alive at the start are frozen out of the garbage collector
@@ -566,6 +567,8 @@ class Scheduler:
         self._session_start = now
         self.probe.start(now)
         self._pressure_until = -math.inf
+        # Real-time workers only under a real-time scheduler thread, never above it.
+        realtime = self._priority.startswith("SCHED_FIFO")
         for tier in LOWER_TIERS:
             state = self._tiers[tier]
             policy = state.policy
@@ -574,7 +577,12 @@ class Scheduler:
                 state.budget = Budget(policy.budget_s, self.config.budget_window_s, now)
             if policy.workers > 0:
                 state.pool = WorkerPool(
-                    f"zen-{tier.value}", policy.workers, policy.nice, self.clock.now, self._report
+                    f"zen-{tier.value}",
+                    policy.workers,
+                    policy.nice,
+                    self.clock.now,
+                    self._report,
+                    policy.fifo_priority if realtime else None,
                 )
                 state.pool.start()
         for periodic in self._periodic:

@@ -1,10 +1,17 @@
 """The runtime's threads: OS priority for the real-time thread, and the tiers' worker pools.
 
 Priority is per thread on Linux (``sched_setscheduler`` and ``setpriority`` accept a thread id),
-so the real-time thread can run ``SCHED_FIFO`` while worker threads of the same process are
-niced down. Raising priority needs privileges (root, ``CAP_SYS_NICE`` or an ``RLIMIT_RTPRIO``
-grant such as audio groups get); without them we fall back to what is permitted and log once
-at INFO why. Lowering priority (a positive nice) is always permitted.
+so the real-time thread can run ``SCHED_FIFO`` while the worker threads of the same process stay
+ordinary time-shared threads. Raising priority needs privileges (root, ``CAP_SYS_NICE`` or an
+``RLIMIT_RTPRIO`` grant such as audio groups get); without them we fall back to what is
+permitted and log once at INFO why.
+
+Worker threads are *not* niced down by default. They hold the GIL between native calls, and the
+GIL has no priority inheritance: a worker that the OS preempts while holding it blocks the
+real-time thread until it gets the CPU back, which takes longer the lower its priority. On a
+loaded machine that costs more deadline misses than the nicing saves; the tiers' priority is
+enforced by the scheduler's admission (what runs when) instead. A new thread inherits its
+creator's policy and nice level, so workers reset theirs explicitly (:func:`worker_priority`).
 """
 
 from __future__ import annotations
@@ -93,16 +100,33 @@ def raise_priority(fifo_priority: int = 10, fallback_nice: int = -10) -> ThreadP
     )
 
 
-def lower_priority(nice: int) -> ThreadPriority:
-    """Nice the calling thread to ``nice`` (if that is lower priority than it has)."""
-    if not _PER_THREAD or nice <= 0:
-        return ThreadPriority("normal", "" if nice <= 0 else "per-thread nice needs Linux")
+def worker_priority(nice: int = 0, fifo_priority: int | None = None) -> ThreadPriority:
+    """Give the calling worker thread its tier's priority, whatever it inherited.
+
+    ``SCHED_FIFO`` at ``fifo_priority`` when given and permitted (else logged once and
+    ignored); otherwise an ordinary time-shared thread (``SCHED_OTHER``) at ``nice``. A new
+    thread inherits its creator's policy, so a worker made by a real-time thread would
+    otherwise be real-time too. A ``nice`` below the current level needs privileges and is
+    skipped (with the reason).
+    """
+    if not _PER_THREAD:
+        return ThreadPriority("normal", f"per-thread priority is not supported on {sys.platform}")
     tid = threading.get_native_id()
+    if fifo_priority is not None:
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(fifo_priority))
+        except OSError as error:
+            _log_once(f"worker threads not real-time: SCHED_FIFO not permitted ({error.strerror})")
+        else:
+            return ThreadPriority(f"SCHED_FIFO {fifo_priority}")
     try:
-        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+        if os.sched_getscheduler(tid) != os.SCHED_OTHER:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        if os.getpriority(os.PRIO_PROCESS, tid) != nice:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except OSError as error:  # pragma: no cover - raising nice is always permitted on Linux
-        return ThreadPriority("normal", f"nice {nice} failed ({error.strerror})")
+    except OSError as error:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        return ThreadPriority(f"nice {current}", f"nice {nice} not permitted ({error.strerror})")
     return ThreadPriority(f"nice {nice}")
 
 
@@ -131,7 +155,7 @@ Report = Callable[[WorkItem, Any, BaseException | None, float, float, str], None
 
 
 class WorkerPool:
-    """Threads that run :class:`WorkItem` s in the order they are given, at a fixed nice level.
+    """Threads that run :class:`WorkItem` s in the order they are given, as ordinary threads.
 
     The pool has no queue discipline of its own: the scheduler hands an item over only when a
     worker is idle (``idle > 0``), so priority decisions stay with the scheduler and a queued
@@ -140,17 +164,25 @@ class WorkerPool:
     Args:
         name: thread name prefix, e.g. ``"zen-inference"``.
         size: number of threads.
-        nice: nice level each thread applies to itself (Linux; 0 = unchanged).
+        nice: nice level of the threads (Linux), whatever the creating thread had.
+        fifo_priority: run the threads ``SCHED_FIFO`` at this priority instead (if permitted).
         now: the clock that timestamps runs.
         report: called on the worker thread after every item.
     """
 
     def __init__(
-        self, name: str, size: int, nice: int, now: Callable[[], float], report: Report
+        self,
+        name: str,
+        size: int,
+        nice: int,
+        now: Callable[[], float],
+        report: Report,
+        fifo_priority: int | None = None,
     ) -> None:
         self.name = name
         self.size = size
         self.nice = nice
+        self.fifo_priority = fifo_priority
         self._now = now
         self._report = report
         self._items: queue.SimpleQueue[WorkItem | None] = queue.SimpleQueue()
@@ -193,7 +225,7 @@ class WorkerPool:
         return not alive
 
     def _work(self, lane: str) -> None:
-        lower_priority(self.nice)
+        worker_priority(self.nice, self.fifo_priority)
         while True:
             item = self._items.get()
             if item is None:

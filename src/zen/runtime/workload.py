@@ -241,9 +241,9 @@ def standard_config(**overrides: Any) -> SchedulerConfig:
     """The scheduler settings of the standard workload: inference deferred and background
     skipped while the audio block is at risk; background limited to 20% of a core."""
     settings: dict[str, Any] = {
-        "inference": TierPolicy(slice_s=0.002, starvation_s=0.5, under_pressure="defer", nice=5),
+        "inference": TierPolicy(slice_s=0.002, starvation_s=0.5, under_pressure="defer"),
         "background": TierPolicy(
-            slice_s=0.002, budget_s=0.02, starvation_s=1.0, under_pressure="skip", nice=15
+            slice_s=0.002, budget_s=0.02, starvation_s=1.0, under_pressure="skip"
         ),
     }
     settings.update(overrides)
