@@ -157,7 +157,8 @@ def test_releases_whose_deadline_passed_are_dropped_as_misses(drop_late, jobs_ru
     assert stats.realtime.deadline_misses == 3
     assert len(scheduler.probe.spans) == jobs_run
     dropped = [event for event in heard if event.detail.get("dropped")]
-    assert [event.detail["count"] for event in dropped] == ([2] if drop_late else [])
+    assert [event.count for event in dropped] == ([2] if drop_late else [])
+    assert sum(event.count for event in heard if event.kind is EventKind.MISS) == 3
 
 
 def test_a_periodic_generator_gets_a_release_per_job_after_its_set_up() -> None:

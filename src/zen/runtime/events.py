@@ -35,8 +35,17 @@ class SchedulerEvent:
         tier: the tier concerned (the real-time tier for pressure events).
         task: the task's name ("" for pressure events).
         time_s: when, on the scheduler's clock.
-        detail: numbers and strings, e.g. ``{"latency_ms": 12.1, "deadline_ms": 11.6}``.
+        detail: numbers and strings, e.g. ``{"latency_ms": 12.1, "deadline_ms": 11.6}``;
+            ``"count"`` when one event stands for several (releases dropped in one go).
         error: the exception, for ``kind == "error"``.
+
+    Example, counting misses for a metrics exporter (a prometheus_client Counter)::
+
+        def count_misses(event: SchedulerEvent) -> None:
+            if event.kind == "miss":
+                misses.labels(tier=event.tier).inc(event.count)
+
+        scheduler.add_observer(count_misses)
     """
 
     kind: EventKind
@@ -45,6 +54,11 @@ class SchedulerEvent:
     time_s: float
     detail: Mapping[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
+
+    @property
+    def count(self) -> int:
+        """How many occurrences this event stands for (usually 1)."""
+        return int(self.detail.get("count", 1))
 
 
 @dataclass
