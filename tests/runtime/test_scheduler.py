@@ -616,3 +616,33 @@ def test_workers_do_not_inherit_the_realtime_threads_priority() -> None:
     if seen.get("skip"):
         pytest.skip("SCHED_FIFO not permitted here")
     assert seen["worker"] == (os.SCHED_OTHER, 3)
+
+
+def test_session_settings_apply_during_the_session_and_are_restored_after() -> None:
+    import gc
+
+    cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    config = SchedulerConfig(
+        realtime_priority=False,
+        gil_switch_interval_s=0.002,
+        freeze_gc=True,
+        realtime_cpus=None if cpu is None else (cpu,),
+    )
+    scheduler = Scheduler(config)
+    before = (sys.getswitchinterval(), gc.get_freeze_count())
+    affinity = os.sched_getaffinity(0) if cpu is not None else None
+    inside: list[Any] = []
+
+    def block() -> None:
+        if not inside:
+            pinned = os.sched_getaffinity(0) if cpu is not None else None
+            inside.append((sys.getswitchinterval(), gc.get_freeze_count() > 0, pinned))
+            scheduler.stop()
+
+    scheduler.add_periodic(block, 0.005)
+    scheduler.run_for(30.0)
+    assert inside[0][:2] == (0.002, True)
+    if cpu is not None:
+        assert inside[0][2] == {cpu}
+        assert os.sched_getaffinity(0) == affinity
+    assert (sys.getswitchinterval(), gc.get_freeze_count()) == before

@@ -110,7 +110,8 @@ class SchedulerConfig:
         fifo_priority: ``SCHED_FIFO`` priority (1-99) to ask for.
         realtime_cpus: pin the scheduler thread to these CPUs (``None``: leave it to the OS).
         gil_switch_interval_s: ``sys.setswitchinterval`` during a session (``None``: leave).
-        freeze_gc: ``gc.freeze()`` during a session, so collections skip set-up objects.
+        freeze_gc: ``gc.freeze()`` during a session, so collections skip set-up objects
+            (unless something froze objects already).
         trace_capacity: spans and marks the session probe keeps (ring buffer).
     """
 

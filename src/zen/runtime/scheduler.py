@@ -544,7 +544,8 @@ class Scheduler:
                 old_affinity = None
         if config.gil_switch_interval_s is not None and not self.clock.virtual:
             sys.setswitchinterval(config.gil_switch_interval_s)
-        if config.freeze_gc and not self.clock.virtual:
+        # Someone else's freeze is left alone: unfreezing at the end would undo it.
+        if config.freeze_gc and not self.clock.virtual and gc.get_freeze_count() == 0:
             gc.freeze()
             froze = True
         try:
