@@ -103,6 +103,22 @@ def test_history_where_another_model_always_wins_changes_the_ranking(tmp_path) -
     assert best.expected_score < next(c for c in learned if c.name == "GCN").expected_score
 
 
+def test_boosting_learner_learns_the_same_winner_and_gives_back_the_prior_without_history(
+    tmp_path,
+) -> None:
+    profile = graph_profile(homophily=0.82, num_nodes=2600)
+    empty = route(profile, 60, None, policy="learned", learner="boosting", explore=0.0)
+    assert [c.expected_score for c in empty] == [
+        c.expected_score for c in route(profile, 60, policy="rules")
+    ]
+    with History(path=tmp_path / "zen.db") as history:
+        record_graph_tasks(history, winner="GraphSAGE")
+        learned = route(profile, 60, history, policy="learned", learner="boosting", explore=0.0)
+    assert learned[0].name == "GraphSAGE"
+    assert "gradient boosting" in learned[0].reason
+    assert learned[0].uncertainty > 0
+
+
 def test_history_of_dissimilar_tasks_barely_moves_the_prior(tmp_path) -> None:
     with History(path=tmp_path / "zen.db") as history:
         record_graph_tasks(history, winner="GraphSAGE")
@@ -198,6 +214,7 @@ def test_compare_policies_without_a_difference_names_no_winner() -> None:
         (lambda: route(table_profile(10), 60, policy="oracle"), ConfigError, "policy: unknown"),
         (lambda: route(table_profile(10), 0), ConfigError, "budget_s: expected a positive"),
         (lambda: route(table_profile(10), 60, explore=-1), ConfigError, "explore:"),
+        (lambda: route(table_profile(10), 60, learner="trees"), ConfigError, "learner: unknown"),
         (lambda: route(TaskProfile(kind="ranking", reason="", target="y", n_rows=1), 60),
          ConfigError, "no candidates for family 'ranking'"),
         (lambda: assign_policy("", ["a", "b"]), ConfigError, "run_key:"),

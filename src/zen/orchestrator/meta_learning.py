@@ -55,6 +55,8 @@ class Observation:
     relative_score: float
     duration_s: float | None
     run_id: int
+    prior: float = 1.0
+    task: str = ""
 
 
 def model_key(name: str) -> str:
@@ -115,7 +117,7 @@ def observations_from_runs(
         )
         tasks[key].append((run, profile))
     observations = []
-    for members in tasks.values():
+    for task_key, members in tasks.items():
         profile = members[0][1]
         family = profile.family if profile.family in FAMILIES else family_of(members[0][0].kind)
         chosen = metric or _task_metric(family, [run for run, _ in members])
@@ -133,6 +135,7 @@ def observations_from_runs(
             for name, group in outcomes.items()
         }
         features = profile.features()
+        priors = _priors(profile)
         for name, relative in relative_scores(means, chosen).items():
             durations = [r.duration_s for r in outcomes[name] if r.duration_s is not None]
             observations.append(
@@ -143,9 +146,21 @@ def observations_from_runs(
                     relative_score=relative,
                     duration_s=float(np.mean(durations)) if durations else None,
                     run_id=outcomes[name][0].id,
+                    prior=priors.get(name, 1.0),
+                    task=repr(task_key),
                 )
             )
     return observations
+
+
+def _priors(profile: TaskProfile) -> dict[str, float]:
+    """The rule prior's expected relative score of each model, by :func:`model_key`."""
+    from zen.orchestrator.router_rules import rule_prior
+
+    try:
+        return {model_key(prior.name): prior.score for prior in rule_prior(profile)}
+    except ConfigError:  # a family without candidates: no prior to learn against
+        return {}
 
 
 def _task_metric(family: str, runs: Sequence[RunRecord]) -> str | None:
@@ -269,3 +284,114 @@ class NeighbourScores:
             duration_s=duration,
             nearest_run=int(self.run_ids_[mine][nearest[0]]),
         )
+
+
+class BoostedScores:
+    """Predicts how far a model's relative score departs from its rule prior, with bagged
+    gradient-boosted trees (Friedman 2001) over the profile features and the model's name.
+
+    The target is the log ratio :math:`r = \\log(y / \\mu_0)` of the observed relative score
+    :math:`y` to the rule prior :math:`\\mu_0`, so the trees learn where the rules are wrong
+    and an empty History gives back the prior. ``n_bags`` ensembles are fitted on bootstrap
+    resamples of *tasks* (all models of a task together, as they are not independent); their
+    mean :math:`\\bar r` and spread :math:`s_b` give the estimate, shrunk towards the prior
+    by the evidence :math:`n` (observations of the model in the family):
+
+    .. math:: \\mu = \\mu_0 \\exp\\left(\\frac{n}{n + n_0} \\bar r\\right), \\qquad
+              \\sigma = \\mu \\sqrt{s_b^2 + s^2 / (n_0 + n)}
+
+    with :math:`s` the pooled spread of :math:`r`. scikit-learn's
+    ``GradientBoostingRegressor`` does the boosting (shallow trees, subsampling, a small
+    learning rate: what small, noisy data need).
+
+    Args:
+        n_estimators, learning_rate, max_depth: of each boosted ensemble.
+        n_bags: bootstrap ensembles behind the uncertainty.
+        prior_strength: :math:`n_0`, how many observations the rule prior is worth.
+        min_spread: floor of :math:`s`.
+        seed: seeds the bootstrap and the boosting's subsampling.
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 60,
+        learning_rate: float = 0.05,
+        max_depth: int = 2,
+        n_bags: int = 8,
+        prior_strength: float = 2.0,
+        min_spread: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.n_bags = n_bags
+        self.prior_strength = prior_strength
+        self.min_spread = min_spread
+        self.seed = seed
+
+    def fit(self, observations: Sequence[Observation]) -> BoostedScores:
+        """Learn from ``observations`` (of one family)."""
+        if self.n_bags < 1 or self.n_estimators < 1:
+            raise ConfigError(
+                f"n_bags, n_estimators: expected positive integers, got {self.n_bags!r},"
+                f" {self.n_estimators!r}"
+            )
+        self.models_ = sorted({o.model for o in observations})
+        self.counts_ = {m: sum(o.model == m for o in observations) for m in self.models_}
+        self.feature_names_ = sorted(observations[0].features) if observations else []
+        self.bags_: list[Any] = []
+        self.spread_ = max(self.min_spread, 0.1)
+        tasks = sorted({o.task for o in observations})
+        if len(tasks) < 2:
+            return self  # nothing to learn a departure from the prior with
+        try:
+            from sklearn.ensemble import GradientBoostingRegressor
+        except ImportError:
+            from zen.errors import BackendUnavailable
+
+            raise BackendUnavailable(
+                "learner 'boosting' needs scikit-learn: pip install scikit-learn"
+            ) from None
+        matrix = np.array([self._row(o.features, o.model) for o in observations])
+        target = np.log(
+            np.array([o.relative_score for o in observations])
+            / np.array([max(o.prior, 1e-9) for o in observations])
+        )
+        self.spread_ = max(self.min_spread, float(np.std(target))) if len(target) > 2 else 0.1
+        by_task = {
+            task: [i for i, o in enumerate(observations) if o.task == task] for task in tasks
+        }
+        rng = np.random.default_rng(self.seed)
+        for bag in range(self.n_bags):
+            drawn = rng.choice(len(tasks), len(tasks), replace=True)
+            rows = [i for t in drawn for i in by_task[tasks[t]]]
+            booster = GradientBoostingRegressor(
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                max_depth=self.max_depth,
+                subsample=0.8 if len(rows) >= 10 else 1.0,
+                random_state=self.seed + bag,
+            )
+            self.bags_.append(booster.fit(matrix[rows], target[rows]))
+        return self
+
+    def _row(self, features: Mapping[str, float], model: str) -> list[float]:
+        return [float(features[n]) for n in self.feature_names_] + [
+            float(model_key(model) == m) for m in self.models_
+        ]
+
+    def predict(self, features: Mapping[str, float], model: str, prior: float) -> Estimate:
+        """The estimate for ``model`` on a task with these ``features``, given its ``prior``."""
+        evidence = float(self.counts_.get(model_key(model), 0)) if self.models_ else 0.0
+        if not self.bags_ or evidence == 0:
+            return Estimate(prior, self.spread_ / math.sqrt(self.prior_strength) * prior, 0.0,
+                            None, None, None)  # fmt: skip
+        row = np.array([self._row(features, model)])
+        departures = np.array([float(bag.predict(row)[0]) for bag in self.bags_])
+        shrink = evidence / (evidence + self.prior_strength)
+        mean = prior * math.exp(shrink * float(departures.mean()))
+        sd = mean * math.sqrt(
+            float(departures.var()) + self.spread_**2 / (self.prior_strength + evidence)
+        )
+        return Estimate(mean, sd, evidence, prior * math.exp(float(departures.mean())), None, None)

@@ -48,6 +48,7 @@ from zen.orchestrator.meta_learning import (
     FAMILY_METRICS,
     MAX_RELATIVE_SCORE,
     METRIC_LOWER_IS_BETTER,
+    BoostedScores,
     Estimate,
     NeighbourScores,
     Observation,
@@ -60,16 +61,38 @@ from zen.orchestrator.router_rules import POOLS, RULES, PriorScore, Rule, rule_p
 
 # Re-exported: callers reach the router's whole vocabulary from this module.
 __all__ = [
-    "FAMILY_METRICS", "MAX_RELATIVE_SCORE", "METRIC_LOWER_IS_BETTER", "POLICIES", "POLICY_KEY",
-    "POOLS", "RULES", "Candidate", "ComparisonResult", "Estimate", "NeighbourScores",
-    "Observation", "PriorScore", "Router", "Rule", "assign_policy", "compare_policies",
-    "model_key", "observations_from_runs", "policy_outcomes", "relative_scores", "route",
+    "FAMILY_METRICS",
+    "LEARNERS",
+    "MAX_RELATIVE_SCORE",
+    "METRIC_LOWER_IS_BETTER",
+    "POLICIES",
+    "POLICY_KEY",
+    "POOLS",
+    "RULES",
+    "BoostedScores",
+    "Candidate",
+    "ComparisonResult",
+    "Estimate",
+    "NeighbourScores",
+    "Observation",
+    "PriorScore",
+    "Router",
+    "Rule",
+    "assign_policy",
+    "compare_policies",
+    "model_key",
+    "observations_from_runs",
+    "policy_outcomes",
+    "relative_scores",
+    "route",
     "rule_prior",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 POLICIES = ("default", "rules", "learned", "thompson")
+#: How the learned policies predict a candidate's score from History (see :class:`Router`).
+LEARNERS = ("neighbours", "boosting")
 
 
 @dataclass(frozen=True)
@@ -116,7 +139,13 @@ class Router:
         explore: width of the UCB bonus in standard deviations (0: greedy).
         seed: seeds Thompson sampling; the same seed and History give the same ranking.
         metric: the metric to learn from (default: per family, :data:`FAMILY_METRICS`).
-        k, bandwidth, prior_strength: see :class:`NeighbourScores`.
+        learner: ``"neighbours"`` (:class:`NeighbourScores`, the default) or ``"boosting"``
+            (:class:`BoostedScores`, bagged gradient boosting from scikit-learn). With the
+            tens of tasks a History holds, neighbours shrunk to the prior were as good or
+            better in the leave-one-task-out benchmark (``bench/bench_orchestrator_router.py``,
+            BENCHMARKS.md), need no training and can name the nearest past run.
+        k, bandwidth, prior_strength: see :class:`NeighbourScores` (``prior_strength`` also
+            :class:`BoostedScores`).
     """
 
     def __init__(
@@ -128,8 +157,10 @@ class Router:
         k: int = 10,
         bandwidth: float = 0.5,
         prior_strength: float = 2.0,
+        learner: str = "neighbours",
     ) -> None:
         self.policy = policy
+        self.learner = learner
         self.explore = explore
         self.seed = seed
         self.metric = metric
@@ -145,6 +176,8 @@ class Router:
             raise ConfigError(f"explore: expected a width >= 0, got {self.explore!r}")
         if self.metric is not None and self.metric not in METRIC_LOWER_IS_BETTER:
             raise expect_one_of("metric", self.metric, sorted(METRIC_LOWER_IS_BETTER))
+        if self.learner not in LEARNERS:
+            raise expect_one_of("learner", self.learner, LEARNERS)
         runs: Iterable[RunRecord] = ()
         if isinstance(history, History):
             runs = history.runs(status="done")
@@ -152,12 +185,15 @@ class Router:
             runs = history
         observations = observations_from_runs(runs, self.metric)
         self.observations_ = observations
-        self.scorers_: dict[str, NeighbourScores] = {}
+        self.scorers_: dict[str, NeighbourScores | BoostedScores] = {}
         for family in FAMILIES:
             mine = [o for o in observations if o.family == family]
-            self.scorers_[family] = NeighbourScores(
-                self.k, self.bandwidth, self.prior_strength
-            ).fit(mine)
+            scorer: NeighbourScores | BoostedScores = (
+                NeighbourScores(self.k, self.bandwidth, self.prior_strength)
+                if self.learner == "neighbours"
+                else BoostedScores(prior_strength=self.prior_strength, seed=self.seed)
+            )
+            self.scorers_[family] = scorer.fit(mine)
         return self
 
     def route(self, profile: TaskProfile, budget_s: float) -> list[Candidate]:
@@ -228,10 +264,14 @@ class Router:
             if estimate.learned is None:
                 parts.append("no similar past runs: the rules decide")
             else:
+                nearest = (
+                    f" (nearest: run {estimate.nearest_run})"
+                    if estimate.nearest_run is not None
+                    else " (gradient boosting)"
+                )
                 parts.append(
                     f"history {estimate.learned:.2f} over {estimate.n_similar:.1f} similar runs"
-                    f" (nearest: run {estimate.nearest_run}) → {estimate.mean:.2f}"
-                    f" ± {estimate.sd:.2f}"
+                    f"{nearest} → {estimate.mean:.2f} ± {estimate.sd:.2f}"
                 )
             if self.policy == "learned" and self.explore > 0:
                 parts.append(f"ranked by {estimate.mean - self.explore * estimate.sd:.2f}"
@@ -267,10 +307,13 @@ def route(
     explore: float = 1.0,
     seed: int = 0,
     metric: str | None = None,
+    learner: str = "neighbours",
 ) -> list[Candidate]:
     """Candidate models for ``profile``, best first, with expected relative scores and reasons.
 
     A one-call :class:`Router`: ``Router(policy, explore, seed, metric).fit(history)
     .route(profile, budget_s)``. See :class:`Router` for the policies.
     """
-    return Router(policy, explore, seed, metric).fit(history).route(profile, budget_s)
+    return (
+        Router(policy, explore, seed, metric, learner=learner).fit(history).route(profile, budget_s)
+    )
