@@ -8,11 +8,14 @@ compared: MASE for series, error rate for classification, RMSE for regression). 
 * ``default``: the router's fixed order, ignoring the data;
 * ``rules``: the rule prior of :mod:`zen.orchestrator.router`;
 * ``learned``: rule prior + History, leave-one-task-out: the History holds every *other*
-  task's candidate runs, never the task being routed; no exploration bonus.
+  task's candidate runs, never the task being routed; no exploration bonus. Two learners:
+  ``learned`` (neighbours, the default) and ``boosting`` (bagged gradient boosting).
 
-Tasks: two M4 Hourly subsets (100 series each, h 48), ETTh1 (7 channels, last 3,000 hours, h 48),
-exchange rate (h 30), ILI (h 12); Cora, karate club, a heterophilous stochastic block graph;
-scikit-learn's digits, wine, breast cancer (classification) and diabetes (regression).
+Tasks: four M4 Hourly subsets (about 100 series each, h 48) and two of them cut to their last
+150 hours (h 24); ETTh1 (7 channels, last 3,000 hours, h 48) and its target alone over the last
+1,000 hours (h 24); exchange rate (h 30); ILI (h 12 and h 24); Cora, karate club, and two
+generated stochastic block graphs (heterophilous and homophilous); scikit-learn's digits, wine,
+breast cancer, iris (classification), diabetes and a generated Friedman #1 table (regression).
 Neural candidates get short budgets (``--steps``), the same for every candidate, so the
 ranking reflects what a quick ``zen fit`` would find. Scores are cached in
 ``bench/results/orchestrator_router_scores.json``; ``--rescore`` reuses them.
@@ -40,6 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, machine_info, print_machine, print_table, write_result
 
 SCORES_FILE = RESULTS_DIR / "orchestrator_router_scores.json"
+#: Columns of the table: (router policy, learner).
+POLICIES = {
+    "default": ("default", "neighbours"),
+    "rules": ("rules", "neighbours"),
+    "learned": ("learned", "neighbours"),
+    "boosting": ("learned", "boosting"),
+}
 GRAPH_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
 
 
@@ -49,12 +59,20 @@ def series_tasks(quick: bool) -> dict[str, tuple[pd.DataFrame, int]]:
 
     m4, _ = load_m4("Hourly")
     ids = sorted(m4["unique_id"].unique(), key=lambda s: int(str(s)[1:]))
-    tasks = {f"M4-H {i + 1}": (m4[m4["unique_id"].isin(ids[i * 100 : (i + 1) * 100])], 48)
-             for i in range(1 if quick else 2)}  # fmt: skip
+    subsets = [ids[i * 100 : (i + 1) * 100 if i < 3 else len(ids)] for i in range(4)]
+    tasks = {f"M4-H {i + 1}": (m4[m4["unique_id"].isin(subset)], 48)
+             for i, subset in enumerate(subsets[: 1 if quick else 4])}  # fmt: skip
+    if quick:
+        return tasks
+    for i in (0, 2):
+        short = m4[m4["unique_id"].isin(subsets[i])].groupby("unique_id").tail(150)
+        tasks[f"M4-H {i + 1}, last 150 h"] = (short, 24)
     ett = load_ett("ETTh1")
     tasks["ETTh1"] = (ett.groupby("unique_id").tail(3000), 48)
+    tasks["ETTh1 OT, last 1,000 h"] = (ett[ett["unique_id"] == "OT"].tail(1000), 24)
     tasks["exchange"] = (load_exchange_rate(), 30)
     tasks["ILI"] = (load_ili(), 12)
+    tasks["ILI, h 24"] = (load_ili(), 24)
     return tasks
 
 
@@ -111,22 +129,26 @@ def graph_tasks() -> dict[str, Callable[[], Any]]:
     from zen.graph import Graph
     from zen.graph.datasets import Planetoid, karate_club
 
-    def heterophilous() -> Any:
-        generator = torch.Generator().manual_seed(0)
+    def block_graph(same_class: float, seed: int) -> Any:
+        generator = torch.Generator().manual_seed(seed)
         n, classes = 600, 3
         y = torch.arange(n) % classes
         source = torch.randint(n, (6000,), generator=generator)
-        # Mostly edges to other classes (homophily about 0.2), features weakly informative.
+        # A share ``same_class`` of edges joins nodes of one class; features weakly informative.
         offset = torch.randint(1, classes, (6000,), generator=generator)
         candidates = torch.randint(n // classes, (6000,), generator=generator) * classes
         target = candidates + (y[source] + offset) % classes
-        same = torch.rand(6000, generator=generator) < 0.2
+        same = torch.rand(6000, generator=generator) < same_class
         target = torch.where(same, candidates + y[source], target).clamp(max=n - 1)
         x = torch.nn.functional.one_hot(y, classes).float() + torch.randn(n, classes) * 1.5
         edges = torch.cat([torch.stack([source, target]), torch.stack([target, source])], 1)
         return Graph(x=x, edge_index=edges, y=y)
 
-    tasks: dict[str, Callable[[], Any]] = {"karate": karate_club, "heterophilous": heterophilous}
+    tasks: dict[str, Callable[[], Any]] = {
+        "karate": karate_club,
+        "heterophilous": lambda: block_graph(0.2, seed=0),
+        "homophilous SBM": lambda: block_graph(0.8, seed=1),
+    }
     if (GRAPH_ROOT / "cora").is_dir():
         tasks["Cora"] = lambda: Planetoid("cora", root=GRAPH_ROOT)[0]
     return tasks
@@ -162,9 +184,13 @@ def table_tasks() -> dict[str, tuple[pd.DataFrame, str]]:
     tasks = {}
     for name, loader in (("digits", datasets.load_digits), ("wine", datasets.load_wine),
                          ("breast cancer", datasets.load_breast_cancer),
+                         ("iris", datasets.load_iris),
                          ("diabetes", datasets.load_diabetes)):  # fmt: skip
         frame = loader(as_frame=True).frame
         tasks[name] = (frame, "target")
+    x, y = datasets.make_friedman1(n_samples=5000, noise=1.0, random_state=0)
+    friedman = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])]).assign(target=y)
+    tasks["Friedman #1 (generated)"] = (friedman, "target")
     return tasks
 
 
@@ -232,12 +258,12 @@ def regrets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 if other != task:
                     _record(history, TaskProfile.from_json(other_entry["profile"]),
                             other_entry["scores"], other)  # fmt: skip
-            for policy in ("default", "rules", "learned"):
+            for column, (policy, learner) in POLICIES.items():
                 ranked = route(profile, 1e9, history=history if policy == "learned" else None,
-                               policy=policy, explore=0.0)  # fmt: skip
+                               policy=policy, explore=0.0, learner=learner)  # fmt: skip
                 choice = next(c.name for c in ranked if c.name in scores)
-                row[policy] = scores[choice] / best - 1 if best > 0 else 0.0
-                row[f"{policy} pick"] = choice
+                row[column] = scores[choice] / best - 1 if best > 0 else 0.0
+                row[f"{column} pick"] = choice
         rows.append(row)
     return rows
 
@@ -270,18 +296,18 @@ def main() -> int:
         SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
         SCORES_FILE.write_text(json.dumps(results, indent=1, default=str))
     rows = regrets(results)
-    policies = ("default", "rules", "learned")
+    policies = tuple(POLICIES)
     summary = {policy: statistics.median(r[policy] for r in rows) for policy in policies}
     means = {policy: statistics.mean(r[policy] for r in rows) for policy in policies}
-    print_table("router regret per task (0 = picked the best candidate)", rows,
-                ["task", "best", "default", "default pick", "rules", "rules pick", "learned",
-                 "learned pick"])  # fmt: skip
+    columns = ["task", "best", *(f"{p}{s}" for p in policies for s in ("", " pick"))]
+    print_table("router regret per task (0 = picked the best candidate)", rows, columns)
     reduction = 1 - summary["learned"] / summary["default"] if summary["default"] else 0.0
     print(f"median regret: default {summary['default']:.3f}, rules {summary['rules']:.3f},"
           f" learned {summary['learned']:.3f}; learned is {reduction:.0%} below default (target:"
           " at least 30 % lower)")  # fmt: skip
     print(f"mean regret: default {means['default']:.3f}, rules {means['rules']:.3f},"
-          f" learned {means['learned']:.3f}")  # fmt: skip
+          f" learned {means['learned']:.3f}, boosting {means['boosting']:.3f}")  # fmt: skip
+    print(f"median regret with the boosting learner: {summary['boosting']:.3f}")
     write_result("orchestrator_router", {"machine": info, "rows": rows, "median": summary,
                                          "mean": means})  # fmt: skip
     return 0
