@@ -12,6 +12,9 @@ real-time thread until it gets the CPU back, which takes longer the lower its pr
 loaded machine that costs more deadline misses than the nicing saves; the tiers' priority is
 enforced by the scheduler's admission (what runs when) instead. A new thread inherits its
 creator's policy and nice level, so workers reset theirs explicitly (:func:`worker_priority`).
+Where the machine is shared with other busy processes, real-time workers (``SCHED_FIFO`` below
+the scheduler thread, ``TierPolicy(fifo_priority=...)``) remove the inversion at the price of
+taking their core from ordinary processes while they run.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _log_once(message: str) -> None:
 
 @dataclass
 class ThreadPriority:
-    """What :func:`raise_priority` or :func:`lower_priority` did to the calling thread.
+    """What :func:`raise_priority` or :func:`worker_priority` did to the calling thread.
 
     Attributes:
         applied: e.g. ``"SCHED_FIFO 10"``, ``"nice -10"``, ``"nice 5"`` or ``"normal"``.
