@@ -299,16 +299,15 @@ def _window_family(network: Any) -> str:
     return "window"
 
 
-class _PositionalCovariates(nn.Module):
-    """Calls a window network with exactly the covariate inputs it has, by keyword."""
+class _StaticOnly(nn.Module):
+    """A window network with static covariates only: ``(insample, static)`` as inputs."""
 
-    def __init__(self, network: nn.Module, names: tuple[str, ...]) -> None:
+    def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.network = network
-        self.names = names
 
-    def forward(self, insample: torch.Tensor, *covariates: torch.Tensor) -> torch.Tensor:
-        return self.network(insample, **dict(zip(self.names, covariates, strict=True)))
+    def forward(self, insample: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        return self.network(insample, None, static)
 
 
 def _window_plan(
@@ -336,7 +335,8 @@ def _window_plan(
             TensorSpec("static", ("batch", covariates.n_stat), description="static covariates")
         )
         names.append("static")
-    module = _PositionalCovariates(network, tuple(names)) if names else network
+    # WindowNetwork.forward(insample, exog=None, static=None) takes the others positionally.
+    module = _StaticOnly(network) if names == ["static"] else network
     columns = [f"q{quantile:g}" for quantile in loss.quantiles] if loss.quantiles else ["forecast"]
     outputs = (
         TensorSpec(
