@@ -12,6 +12,15 @@ from zen.errors import DataError
 from zen.neural.checkpoint import write_atomic
 
 
+#: The files of a ``zen fit`` run directory, shared by every kind of job.
+MODEL_DIR = "model"
+REPORT_FILE = "report.json"
+HTML_FILE = "report.html"
+CURVES_FILE = "learning_curves.png"
+ALL_CURVES_FILE = "candidate_curves.png"
+LEADERBOARD_FILE = "leaderboard.png"
+
+
 def new_run_id() -> str:
     """A sortable, collision-safe run id such as ``20261125-013501-3fa2``."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"

@@ -42,7 +42,8 @@ def test_fit_prints_scores_next_to_a_baseline_and_saves_a_run(table_csv, tmp_pat
     (run,) = runs.iterdir()
     # The HTML report, and a confusion matrix for classification, sit next to the JSON.
     assert sorted(p.name for p in run.iterdir()) == [
-        "confusion_matrix.png", "learning_curves.png", "model", "report.html", "report.json"
+        "candidate_curves.png", "confusion_matrix.png", "leaderboard.png", "learning_curves.png",
+        "model", "report.html", "report.json",
     ]  # fmt: skip
     report = json.loads((run / "report.json").read_text())
     assert report["task"]["kind"] == "classification"

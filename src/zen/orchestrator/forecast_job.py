@@ -40,25 +40,25 @@ from zen.forecasting.data import SeriesData, from_long
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
 from zen.orchestrator.orchestration import (
     candidate_run,
-    choose_policy,
     failed,
-    job_key,
-    parent_run,
-    routed_candidates,
-    router_regret,
-    scratch_directory,
+    routing_report,
+    start_job,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, profile_series
-from zen.reports import new_run_id, plot_candidate_curves, plot_leaderboard, write_html_report
+from zen.reports import (
+    CURVES_FILE,
+    HTML_FILE,
+    LEADERBOARD_FILE,
+    MODEL_DIR,
+    REPORT_FILE,
+    plot_candidate_curves,
+    plot_leaderboard,
+    write_html_report,
+)
 
-MODEL_DIR = "model"
-REPORT_FILE = "report.json"
 PLOT_FILE = "forecasts.png"
-HTML_FILE = "report.html"
-LEADERBOARD_FILE = "leaderboard.png"
-CURVES_FILE = "learning_curves.png"
 
 #: Seasonal period by pandas frequency prefix (hourly data repeats daily, daily data weekly...).
 SEASON_BY_FREQ = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "Q": 4,
@@ -159,29 +159,15 @@ def forecast(
             f" more than {2 * horizon} (a held-out window plus an input window); lower --horizon"
         )
     train = history.head(history.lengths - horizon)
-    run_id = new_run_id()
-    run_dir = Path(runs_dir) / run_id
-    chosen_policy = choose_policy(policy, run_id, seed)
-    candidates = routed_candidates(profile, budget_s, BUILDERS, policy=chosen_policy, seed=seed,
-                                   floor=BASELINES)  # fmt: skip
     truth = np.stack([history.series(i)[-horizon:].numpy() for i in range(history.n_series)])
-    settings = {"horizon": horizon, "budget_s": budget_s, "tune": tune,
-                "candidates": [c.name for c in candidates]}  # fmt: skip
-    # The router's choice is not part of the key: it learns from the crashed run's finished
-    # candidates and may reorder them; each candidate step is cached on its own.
-    key = job_key(data=long, target=target, horizon=horizon, budget_s=budget_s, seed=seed,
-                  max_steps=max_steps, version=zen.__version__)  # fmt: skip
-    with (
-        scratch_directory(key, resume=resume and not tune) as scratch,
-        parent_run(
-            profile,
-            seed=seed,
-            data=source,
-            policy=chosen_policy,
-            settings=settings,
-            ab_test=policy == "ab",
-        ) as run,  # fmt: skip
-    ):
+    with start_job(
+        profile, BUILDERS, budget_s=budget_s, policy=policy, seed=seed, source=source,
+        runs_dir=runs_dir, settings={"horizon": horizon, "budget_s": budget_s, "tune": tune},
+        key_parts={"data": long, "target": target, "horizon": horizon, "budget_s": budget_s,
+                   "seed": seed, "max_steps": max_steps, "version": zen.__version__},
+        resume=resume, tune=tune, floor=BASELINES,
+    ) as job:  # fmt: skip
+        candidates, run = job.candidates, job.run
         started = time.perf_counter()
         tuning: dict[str, Any] | None = None
         tuned: dict[str, dict[str, Any]] = {}
@@ -200,9 +186,9 @@ def forecast(
                        "max_time_s": remaining_s / max(neural, 1), "progress": progress},
         }  # fmt: skip
         outcomes = train_candidates(
-            train_forecast_candidate, task, candidates, parent_id=run.id, scratch=scratch,
+            train_forecast_candidate, task, candidates, parent_id=run.id, scratch=job.scratch,
             workers=workers, data_bytes=3 * history.values.nbytes, hyperparameters=tuned,
-            budget_s=remaining_s, task_key=key,
+            budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
         forecasts = {row["model"]: row.pop("forecast") for row in good}
@@ -213,26 +199,23 @@ def forecast(
         use_ensemble = ensemble is not None and ensemble["helps"]
         best_alias = ENSEMBLE if use_ensemble else leaderboard[0]["model"]
         metric = "mase" if all(row["mase"] is not None for row in good) else "smape"
-        regret = router_regret(candidates, {row["model"]: row[metric] for row in good}, metric)
         run.metrics.update(_scores(ensemble if ensemble and use_ensemble else leaderboard[0]))
-        if regret is not None:
-            run.metrics["regret"] = regret
+        regret = job.record_regret({row["model"]: row[metric] for row in good}, metric)
         result = ForecastRunResult(
-            run_id=run_id, run_dir=run_dir, profile=profile, leaderboard=leaderboard,
+            run_id=job.run_id, run_dir=job.run_dir, profile=profile, leaderboard=leaderboard,
             best_model=best_alias, season_length=season, input_size=input_size,
             train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
             failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
-            history_id=run.id, tuning=tuning,
-            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+            history_id=run.id, tuning=tuning, extra=job.extra(regret),
         )  # fmt: skip
         if best_alias == ENSEMBLE:
             forecasts[ENSEMBLE] = np.median(np.stack(list(forecasts.values())), axis=0)
-        with atomic_directory(run_dir) as staging:
+        with atomic_directory(job.run_dir) as staging:
             if best_alias == ENSEMBLE:
-                _save_ensemble([scratch / name for name in forecasts if name != ENSEMBLE],
+                _save_ensemble([job.scratch / name for name in forecasts if name != ENSEMBLE],
                                history, staging / MODEL_DIR)  # fmt: skip
             else:
-                shutil.copytree(scratch / best_alias, staging / MODEL_DIR)
+                shutil.copytree(job.scratch / best_alias, staging / MODEL_DIR)
             plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
             rows: list[dict[str, Any]] = leaderboard + (
                 [{**ensemble, "model": ENSEMBLE}] if ensemble else []
@@ -432,25 +415,13 @@ def plot_forecasts(
 
 def _report(result: ForecastRunResult, source: str) -> dict[str, Any]:
     return {
-        "run_id": result.run_id,
-        "zen_version": zen.__version__,
+        **routing_report(result),
         "data": source,
-        "task": result.profile.to_json(),
         "horizon": result.profile.horizon,
         "season_length": result.season_length,
         "input_size": result.input_size,
         "evaluation": "last horizon of every series held out; models trained on the rest",
-        "profile_explain": [list(line) for line in result.profile.explain()],
-        "router_policy": result.extra.get("policy"),
-        "ab_test": result.extra.get("ab_test", False),
-        "router_regret": result.extra.get("regret"),
-        "candidates": result.candidates,
-        "leaderboard": result.leaderboard,
-        "failed_candidates": result.failed,
-        "best_model": result.best_model,
         "ensemble": result.ensemble,
-        "tuning": result.tuning,
-        "history_run_id": result.history_id,
         "train_time_s": result.train_time_s,
         "files": {
             "model": MODEL_DIR,

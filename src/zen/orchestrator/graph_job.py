@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,20 @@ from zen.neural import TimeLimit, Trainer
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.orchestration import (
     candidate_run,
-    choose_policy,
     failed,
-    job_key,
-    parent_run,
-    routed_candidates,
-    router_regret,
-    scratch_directory,
+    routing_report,
+    start_job,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, profile_graph
 from zen.reports import (
-    new_run_id,
+    ALL_CURVES_FILE,
+    CURVES_FILE,
+    HTML_FILE,
+    LEADERBOARD_FILE,
+    MODEL_DIR,
+    REPORT_FILE,
     plot_candidate_curves,
     plot_leaderboard,
     plot_learning_curves,
@@ -44,13 +45,6 @@ from zen.reports import (
 )
 
 logger = logging.getLogger(__name__)
-
-MODEL_DIR = "model"
-REPORT_FILE = "report.json"
-CURVES_FILE = "learning_curves.png"
-HTML_FILE = "report.html"
-LEADERBOARD_FILE = "leaderboard.png"
-ALL_CURVES_FILE = "candidate_curves.png"
 
 
 @dataclass(frozen=True)
@@ -178,25 +172,14 @@ def fit_graph(
         graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
         split = "a random 60/20/20 split of the labelled nodes"
     known = {candidate.name: candidate for candidate in candidates()}
-    run_id = new_run_id()
-    run_dir = Path(runs_dir) / run_id
-    chosen_policy = choose_policy(policy, run_id, seed)
-    chosen = routed_candidates(profile, budget_s, known, policy=chosen_policy, seed=seed)
-    settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in chosen]}
-    # The router's choice is not part of the key (see forecast_job): each step is cached.
-    key = job_key(graph=graph_digest(graph), budget_s=budget_s, seed=seed,
-                  version=zen.__version__)  # fmt: skip
-    with (
-        scratch_directory(key, resume=resume and not tune) as scratch,
-        parent_run(
-            profile,
-            seed=seed,
-            data=name,
-            policy=chosen_policy,
-            settings=settings,
-            ab_test=policy == "ab",
-        ) as run,  # fmt: skip
-    ):
+    with start_job(
+        profile, known, budget_s=budget_s, policy=policy, seed=seed, source=name,
+        runs_dir=runs_dir, settings={"budget_s": budget_s, "tune": tune},
+        key_parts={"graph": graph_digest(graph), "budget_s": budget_s, "seed": seed,
+                   "version": zen.__version__},
+        resume=resume, tune=tune,
+    ) as job:  # fmt: skip
+        chosen, run = job.candidates, job.run
         started = time.perf_counter()
         tuning: dict[str, Any] | None = None
         tuned: dict[str, dict[str, Any]] = {}
@@ -208,30 +191,27 @@ def fit_graph(
                 "time_s": remaining_s / len(chosen), "progress": progress}  # fmt: skip
         size = sum(t.numel() * t.element_size() for t in (graph.x, graph.edge_index, graph.y))
         outcomes = train_candidates(
-            train_graph_candidate, task, chosen, parent_id=run.id, scratch=scratch,
+            train_graph_candidate, task, chosen, parent_id=run.id, scratch=job.scratch,
             workers=workers, data_bytes=size, hyperparameters=tuned, budget_s=remaining_s,
-            task_key=key,
+            task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
         records = {row["model"]: row.pop("records") for row in good}
         # Rank by validation accuracy: choosing on the test nodes would overstate the score.
         rows = sorted(good, key=lambda row: (-row["val_accuracy"], row["fit_s"]))
         best = str(rows[0]["model"])
-        regret = router_regret(
-            chosen, {row["model"]: row["val_accuracy"] for row in good}, "val_accuracy"
-        )
         run.metrics.update(_scores(rows[0]))
-        if regret is not None:
-            run.metrics["regret"] = regret
+        regret = job.record_regret(
+            {row["model"]: row["val_accuracy"] for row in good}, "val_accuracy"
+        )
         result = GraphRunResult(
-            run_id, run_dir, profile, rows, best, split,
+            job.run_id, job.run_dir, profile, rows, best, split,
             candidates=[c.to_json() for c in chosen],
             failed=[o for o in outcomes if "error" in o], history_id=run.id,
-            tuning=tuning,
-            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+            tuning=tuning, extra=job.extra(regret),
         )  # fmt: skip
-        with atomic_directory(run_dir) as staging:
-            shutil.copytree(scratch / best, staging / MODEL_DIR)
+        with atomic_directory(job.run_dir) as staging:
+            shutil.copytree(job.scratch / best, staging / MODEL_DIR)
             plot_learning_curves(
                 records[best],
                 staging / CURVES_FILE,
@@ -251,7 +231,7 @@ def fit_graph(
             report = _report(result, name)
             write_json(staging / REPORT_FILE, report)
             write_html_report(staging / HTML_FILE, report, images)
-    logger.info("run %s saved to %s", run_id, run_dir)
+    logger.info("run %s saved to %s", result.run_id, result.run_dir)
     return result
 
 
@@ -351,24 +331,12 @@ def _tune(
     return summary, {name: chosen}
 
 
-def _report(run: GraphRunResult, name: str) -> dict[str, Any]:
+def _report(result: GraphRunResult, name: str) -> dict[str, Any]:
     return {
-        "run_id": run.run_id,
-        "zen_version": zen.__version__,
+        **routing_report(result),
         "data": name,
-        "task": asdict(run.profile),
-        "profile_explain": [list(line) for line in run.profile.explain()],
-        "split": run.split,
-        "router_policy": run.extra.get("policy"),
-        "ab_test": run.extra.get("ab_test", False),
-        "router_regret": run.extra.get("regret"),
-        "candidates": run.candidates,
-        "leaderboard": run.leaderboard,
-        "failed_candidates": run.failed,
-        "best_model": run.best_model,
+        "split": result.split,
         "selection": "highest validation accuracy",
-        "tuning": run.tuning,
-        "history_run_id": run.history_id,
         "files": {
             "model": MODEL_DIR,
             "learning_curves": CURVES_FILE,

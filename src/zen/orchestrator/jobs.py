@@ -25,19 +25,20 @@ from zen.orchestrator.forecast_job import ForecastRunResult, forecast
 from zen.orchestrator.graph_job import GraphRunResult, fit_graph, load_graph
 from zen.orchestrator.orchestration import (
     candidate_run,
-    choose_policy,
     failed,
-    job_key,
-    parent_run,
-    routed_candidates,
-    router_regret,
-    scratch_directory,
+    routing_report,
+    start_job,
     succeeded,
     train_candidates,
 )
 from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import (
-    new_run_id,
+    ALL_CURVES_FILE,
+    CURVES_FILE,
+    HTML_FILE,
+    LEADERBOARD_FILE,
+    MODEL_DIR,
+    REPORT_FILE,
     plot_candidate_curves,
     plot_confusion_matrix,
     plot_leaderboard,
@@ -48,13 +49,7 @@ from zen.tabular import TabularModel, score, train_test_split
 
 logger = logging.getLogger(__name__)
 
-MODEL_DIR = "model"
-REPORT_FILE = "report.json"
-CURVES_FILE = "learning_curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
-LEADERBOARD_FILE = "leaderboard.png"
-ALL_CURVES_FILE = "candidate_curves.png"
-HTML_FILE = "report.html"
 
 
 @dataclass
@@ -200,27 +195,15 @@ def fit(
             f"data: {len(frame)} usable rows are too few to train and evaluate; need at least 13"
         )
     train, test = frame.iloc[train_rows], frame.iloc[test_rows]
-    run_id = new_run_id()
-    run_dir = Path(runs_dir) / run_id
-    chosen_policy = choose_policy(policy, run_id, seed)
-    candidates = routed_candidates(profile, budget_s, TABULAR_MODELS, policy=chosen_policy,
-                                   seed=seed)  # fmt: skip
-    settings = {"budget_s": budget_s, "tune": tune, "candidates": [c.name for c in candidates],
-                **model_options}  # fmt: skip
-    # The router's choice is not part of the key (see forecast_job): each step is cached.
-    key = job_key(data=frame, target=target, kind=profile.kind, test_size=test_size, seed=seed,
-                  budget_s=budget_s, options=model_options, version=zen.__version__)  # fmt: skip
-    with (
-        scratch_directory(key, resume=resume and not tune) as scratch,
-        parent_run(
-            profile,
-            seed=seed,
-            data=source,
-            policy=chosen_policy,
-            settings=settings,
-            ab_test=policy == "ab",
-        ) as run,  # fmt: skip
-    ):
+    with start_job(
+        profile, TABULAR_MODELS, budget_s=budget_s, policy=policy, seed=seed, source=source,
+        runs_dir=runs_dir, settings={"budget_s": budget_s, "tune": tune, **model_options},
+        key_parts={"data": frame, "target": target, "kind": profile.kind,
+                   "test_size": test_size, "seed": seed, "budget_s": budget_s,
+                   "options": model_options, "version": zen.__version__},
+        resume=resume, tune=tune,
+    ) as job:  # fmt: skip
+        candidates, run = job.candidates, job.run
         started = time.perf_counter()
         tuning: dict[str, Any] | None = None
         tuned: dict[str, dict[str, Any]] = {}
@@ -228,7 +211,7 @@ def fit(
             tuning, tuned = _tune(train, target, profile.kind, candidates[0].name,
                                   budget_s / 3, seed)  # fmt: skip
         remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
-        job = {
+        inputs = {
             "family": profile.family, "profile": profile.to_json(), "seed": seed,
             "source": source, "train": train, "test": test, "target": target,
             "kind": profile.kind, "progress": progress, "model_options": model_options,
@@ -236,9 +219,9 @@ def fit(
         }  # fmt: skip
         data_bytes = int(frame.memory_usage(deep=True).sum())
         outcomes = train_candidates(
-            train_tabular_candidate, job, candidates, parent_id=run.id, scratch=scratch,
+            train_tabular_candidate, inputs, candidates, parent_id=run.id, scratch=job.scratch,
             workers=workers, data_bytes=data_bytes, hyperparameters=tuned,
-            budget_s=remaining_s, task_key=key,
+            budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
         # Chosen on each model's own validation rows: the held-out rows only score.
@@ -247,26 +230,21 @@ def fit(
         truth = test[target].to_numpy()
         baseline_name, baseline_prediction = _baseline(profile, train[target], len(test))
         baseline = score(profile.kind, truth, baseline_prediction)
-        regret = router_regret(
-            candidates, {row["model"]: row["val_loss"] for row in good}, "val_loss"
-        )
         run.metrics.update(best["test_metrics"])
-        if regret is not None:
-            run.metrics["regret"] = regret
+        regret = job.record_regret({row["model"]: row["val_loss"] for row in good}, "val_loss")
         result = RunResult(
-            run_id=run_id, run_dir=run_dir, profile=profile, metrics=best["test_metrics"],
+            run_id=job.run_id, run_dir=job.run_dir, profile=profile, metrics=best["test_metrics"],
             baseline=baseline, baseline_name=baseline_name, n_train=len(train),
             n_test=len(test), epochs=best["epochs"], best_epoch=best["best_epoch"],
-            train_time_s=best["fit_s"],
-            extra={"policy": chosen_policy, "ab_test": policy == "ab", "regret": regret},
+            train_time_s=best["fit_s"], extra=job.extra(regret),
             leaderboard=[_row(outcome) for outcome in leaderboard],
             best_model=best["model"], candidates=[c.to_json() for c in candidates],
             failed=[o for o in outcomes if "error" in o], history_id=run.id,
             tuning=tuning,
         )  # fmt: skip
         # Everything lands in a staging directory first: a crash leaves no half-written run.
-        with atomic_directory(run_dir) as staging:
-            shutil.copytree(scratch / best["model"], staging / MODEL_DIR)
+        with atomic_directory(job.run_dir) as staging:
+            shutil.copytree(job.scratch / best["model"], staging / MODEL_DIR)
             plot_learning_curves(
                 best["records"],
                 staging / CURVES_FILE,
@@ -289,7 +267,7 @@ def fit(
             report = _report(result, best, data)
             write_json(staging / REPORT_FILE, report)
             write_html_report(staging / HTML_FILE, report, images)
-    logger.info("run %s saved to %s", run_id, run_dir)
+    logger.info("run %s saved to %s", result.run_id, result.run_dir)
     return result
 
 
@@ -373,19 +351,9 @@ def _report(result: RunResult, best: dict[str, Any], data: Any) -> dict[str, Any
     if result.profile.kind == "classification":
         files["confusion_matrix"] = CONFUSION_FILE
     return {
-        "run_id": result.run_id,
-        "zen_version": zen.__version__,
+        **routing_report(result),
         "data": str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>",
-        "task": result.profile.to_json(),
-        "profile_explain": [list(line) for line in result.profile.explain()],
         "split": {"train_rows": result.n_train, "test_rows": result.n_test},
-        "router_policy": result.extra.get("policy"),
-        "ab_test": result.extra.get("ab_test", False),
-        "router_regret": result.extra.get("regret"),
-        "candidates": result.candidates,
-        "leaderboard": result.leaderboard,
-        "failed_candidates": result.failed,
-        "best_model": result.best_model,
         "selection": "lowest validation loss (each model's own validation rows)",
         "model": {
             "network": best["network"],
@@ -396,8 +364,6 @@ def _report(result: RunResult, best: dict[str, Any], data: Any) -> dict[str, Any
         },
         "test_metrics": result.metrics,
         "baseline": {"name": result.baseline_name, "test_metrics": result.baseline},
-        "tuning": result.tuning,
-        "history_run_id": result.history_id,
         "files": files,
         "history": best["records"],
     }

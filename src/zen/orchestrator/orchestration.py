@@ -43,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +344,102 @@ def train_candidates(
     return outcomes
 
 
+@dataclass
+class Job:
+    """What a running ``zen fit`` job knows besides its data (see :func:`start_job`).
+
+    Attributes:
+        run_id, run_dir: the run's id and the directory its results go to (not created yet).
+        policy: the routing policy this run used (drawn at random under ``"ab"``).
+        ab_test: whether ``policy`` was drawn for an A/B test.
+        candidates: the router's candidates the job trains, best first.
+        key: the job's content key (data and settings, not the router's choice).
+        scratch: where candidates save their models and the workflow caches outcomes.
+        run: the parent run in History.
+    """
+
+    run_id: str
+    run_dir: Path
+    policy: str
+    ab_test: bool
+    candidates: list[Candidate]
+    key: str
+    scratch: Path
+    run: ActiveRun
+
+    def record_regret(self, scores: Mapping[str, float], metric: str) -> float | None:
+        """Store the router's regret on this task in the parent run (see :func:`router_regret`)."""
+        regret = router_regret(self.candidates, scores, metric)
+        if regret is not None:
+            self.run.metrics["regret"] = regret
+        return regret
+
+    def extra(self, regret: float | None) -> dict[str, Any]:
+        """The routing facts every run result and report carries."""
+        return {"policy": self.policy, "ab_test": self.ab_test, "regret": regret}
+
+
+@contextmanager
+def start_job(
+    profile: TaskProfile,
+    known: Collection[str],
+    *,
+    budget_s: float,
+    policy: str,
+    seed: int,
+    source: str,
+    runs_dir: str | Path,
+    settings: Mapping[str, Any],
+    key_parts: Mapping[str, Any],
+    resume: bool,
+    tune: bool,
+    floor: Collection[str] = (),
+) -> Iterator[Job]:
+    """Route ``profile``, open the scratch directory and the parent run: the start every job shares.
+
+    Args:
+        known: the candidates the job can build.
+        settings: recorded with the parent run (the chosen candidates are added).
+        key_parts: the data and settings that make the job's content key (:func:`job_key`);
+            the router's choice is not part of it: the router learns from a crashed run's
+            finished candidates and may reorder them, and each candidate step is cached on its
+            own anyway.
+        resume: reuse an unfinished earlier run's candidates; off with ``tune`` (tuning draws
+            new hyperparameters, so the steps would not match).
+        floor: see :func:`routed_candidates`.
+    """
+    from zen.reports import new_run_id
+
+    run_id = new_run_id()
+    chosen_policy = choose_policy(policy, run_id, seed)
+    candidates = routed_candidates(
+        profile, budget_s, known, policy=chosen_policy, seed=seed, floor=floor
+    )
+    recorded = {**settings, "candidates": [candidate.name for candidate in candidates]}
+    key = job_key(**key_parts)
+    with (
+        scratch_directory(key, resume=resume and not tune) as scratch,
+        parent_run(
+            profile,
+            seed=seed,
+            data=source,
+            policy=chosen_policy,
+            settings=recorded,
+            ab_test=policy == "ab",
+        ) as run,  # fmt: skip
+    ):
+        yield Job(
+            run_id=run_id,
+            run_dir=Path(runs_dir) / run_id,
+            policy=chosen_policy,
+            ab_test=policy == "ab",
+            candidates=candidates,
+            key=key,
+            scratch=scratch,
+            run=run,
+        )
+
+
 @contextmanager
 def parent_run(
     profile: TaskProfile,
@@ -408,3 +505,28 @@ def succeeded(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         joined = "; ".join(f"{o['model']}: {o['error']}" for o in outcomes)
         raise DataError(f"data: every candidate failed to train ({joined})")
     return good
+
+
+def routing_report(result: Any) -> dict[str, Any]:
+    """The report entries every job writes: how the task was read, routed and decided.
+
+    ``result`` is a job's run result (it has ``profile``, ``extra``, ``candidates``,
+    ``leaderboard``, ``failed``, ``best_model``, ``tuning`` and ``history_id``).
+    """
+    import zen
+
+    return {
+        "run_id": result.run_id,
+        "zen_version": zen.__version__,
+        "task": result.profile.to_json(),
+        "profile_explain": [list(line) for line in result.profile.explain()],
+        "router_policy": result.extra.get("policy"),
+        "ab_test": result.extra.get("ab_test", False),
+        "router_regret": result.extra.get("regret"),
+        "candidates": result.candidates,
+        "leaderboard": result.leaderboard,
+        "failed_candidates": result.failed,
+        "best_model": result.best_model,
+        "tuning": result.tuning,
+        "history_run_id": result.history_id,
+    }
