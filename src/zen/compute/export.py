@@ -80,8 +80,10 @@ __all__ = [
     "OnnxSession",
     "ParityCheck",
     "ParityError",
+    "SavedExport",
     "TensorSpec",
     "export_onnx",
+    "export_saved",
     "load_onnx_session",
     "read_sidecar",
     "require_onnx",
@@ -511,6 +513,53 @@ def _sidecar(report: ExportReport, plan: ExportPlan) -> dict[str, Any]:
         "parity": report.parity_json(),
         "quantization": None,
     }
+
+
+# ---------------------------------------------------------------------------------- saved runs
+@dataclass(frozen=True)
+class SavedExport:
+    """What :func:`export_saved` did: the model directory read, its format, the reports."""
+
+    source: Path
+    saved_format: str
+    export: ExportReport
+    int8: Any = None  # a zen.compute.quantize.QuantizeReport when asked for
+
+
+def export_saved(
+    path: str | Path,
+    output: str | Path | None = None,
+    *,
+    int8: bool = False,
+    model_name: str | None = None,
+) -> SavedExport:
+    """Export a run directory (``runs/<id>/`` from ``zen fit``) or a saved model directory.
+
+    Args:
+        path: the run or model directory (tabular, forecasting or graph).
+        output: the ``.onnx`` to write; default ``<run>/model.onnx`` for a run directory and
+            ``<model dir>.onnx`` next to a model directory.
+        int8: also write ``<output stem>.int8.onnx`` with :func:`~zen.compute.quantize_int8`;
+            convolutional forecasters are calibrated on windows of their saved history.
+        model_name: the model to export from a Forecaster holding several.
+    """
+    from zen.compute._saved_models import MODEL_DIR, forecast_windows, load_saved
+    from zen.forecasting.core import Forecaster
+
+    model, directory, saved_format = load_saved(path)
+    if output is None:
+        is_run = directory.name == MODEL_DIR and directory.parent == Path(path)
+        output = directory.parent / "model.onnx" if is_run else directory.with_suffix(".onnx")
+    report = export_onnx(model, output, model_name=model_name)
+    compressed = None
+    if int8:
+        from zen.compute.quantize import quantize_int8
+
+        calibration = None
+        if isinstance(model, Forecaster):
+            calibration = forecast_windows(model, model_name)
+        compressed = quantize_int8(report.path, calibration)
+    return SavedExport(directory, saved_format, report, compressed)
 
 
 # ---------------------------------------------------------------------------------- loading
