@@ -327,3 +327,18 @@ def test_candidates_not_started_when_the_budget_runs_out_are_skipped(monkeypatch
     assert outcomes[0] == {"model": "A", "score": 1.0, "reason": "reason A"}
     for outcome in outcomes[1:]:
         assert "budget" in outcome["error"] and outcome["reason"]
+
+
+def test_candidate_progress_shows_each_candidates_status() -> None:
+    from zen.orchestrator.orchestration import CandidateProgress
+    from zen.orchestrator.workflow import StepStatus
+
+    with CandidateProgress(["A", "B"]) as board:
+        board("A", StepStatus.RUNNING)
+        board("B", StepStatus.RUNNING)
+        board("B", StepStatus.RETRYING)
+        board("A", StepStatus.DONE)
+        board("unknown step", StepStatus.DONE)  # not a candidate: ignored
+    tasks = {task.description: task for task in board._progress.tasks}
+    assert "done" in tasks["A"].fields["status"] and tasks["A"].finished
+    assert "retrying" in tasks["B"].fields["status"] and not tasks["B"].finished

@@ -36,6 +36,7 @@ With ``policy="ab"`` the routing policy is drawn per run between :data:`AB_POLIC
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -317,15 +318,24 @@ def train_candidates(
     executor = choose_executor(workers, len(candidates), data_bytes)
     logger.info("training %d candidate(s) with %r", len(candidates), executor)
     hard_stop = None if budget_s is None else budget_s + max(MIN_GRACE_S, BUDGET_GRACE * budget_s)
+    shown = dict(task)
+    board: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if task.get("progress") and not isinstance(executor, InlineExecutor):
+        # Progress bars from several worker processes would interleave on one terminal: the
+        # workers train quietly and this process shows one line per candidate instead.
+        shown["progress"] = False
+        board = CandidateProgress([candidate.name for candidate in candidates])
     try:
-        result = run_workflow(
-            flow,
-            inputs={"task": dict(task)},
-            executor=executor,
-            cache_dir=None if task_key is None else scratch / "steps",
-            budget_s=hard_stop,
-            input_keys=None if task_key is None else {"task": task_key},
-        )
+        with board as on_event:
+            result = run_workflow(
+                flow,
+                inputs={"task": shown},
+                executor=executor,
+                cache_dir=None if task_key is None else scratch / "steps",
+                budget_s=hard_stop,
+                on_event=on_event,
+                input_keys=None if task_key is None else {"task": task_key},
+            )
     finally:
         executor.shutdown()
     outcomes = []
@@ -342,6 +352,49 @@ def train_candidates(
             output = {**output, "resumed": True}
         outcomes.append({**output, "reason": candidate.reason})
     return outcomes
+
+
+class CandidateProgress:
+    """One line per candidate (waiting, running, retrying, done, failed...) with its elapsed
+    time, on stderr; the ``on_event`` of :func:`~zen.orchestrator.workflow.run_workflow`."""
+
+    def __init__(self, names: list[str]) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._rows = {
+            name: self._progress.add_task(name, total=1, status="waiting", start=False)
+            for name in names
+        }
+
+    def __enter__(self) -> CandidateProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, name: str, status: StepStatus) -> None:
+        row = self._rows.get(name)
+        if row is None:
+            return
+        if status is StepStatus.RUNNING:
+            self._progress.start_task(row)
+        finished = status not in (StepStatus.RUNNING, StepStatus.RETRYING)
+        colour = {StepStatus.DONE: "green", StepStatus.CACHED: "green",
+                  StepStatus.FAILED: "red"}.get(status, "yellow")  # fmt: skip
+        self._progress.update(row, status=f"[{colour}]{status}[/]",
+                              completed=1 if finished else 0)  # fmt: skip
+        if finished:
+            self._progress.stop_task(row)
 
 
 @dataclass
