@@ -646,3 +646,17 @@ def test_session_settings_apply_during_the_session_and_are_restored_after() -> N
         assert inside[0][2] == {cpu}
         assert os.sched_getaffinity(0) == affinity
     assert (sys.getswitchinterval(), gc.get_freeze_count()) == before
+
+
+def test_a_scheduler_without_periodic_tasks_waits_for_work_instead_of_dying() -> None:
+    """Regression: with nothing periodic the next wake-up is "never", which Event.wait rejected
+    with OverflowError, killing the scheduler thread."""
+    scheduler = Scheduler(quiet_config())
+    scheduler.start()
+    try:
+        assert scheduler.submit(pow, 3, 4).result(timeout=30) == 81
+        assert scheduler.submit(pow, 2, 5, tier="background").result(timeout=30) == 32
+        assert scheduler.running
+    finally:
+        scheduler.stop()
+    assert not scheduler.running

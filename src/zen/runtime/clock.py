@@ -43,7 +43,11 @@ class MonotonicClock:
 
     def sleep_until(self, deadline_s: float, wake: threading.Event) -> None:
         timeout_s = deadline_s - time.perf_counter()
-        if timeout_s > 0:
+        if timeout_s >= threading.TIMEOUT_MAX:
+            # Nothing is due (e.g. no periodic task): wait for work or stop() to wake us.
+            # Event.wait raises OverflowError for timeouts beyond TIMEOUT_MAX.
+            wake.wait()
+        elif timeout_s > 0:
             wake.wait(timeout_s)
 
     def __repr__(self) -> str:
