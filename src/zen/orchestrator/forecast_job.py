@@ -183,7 +183,8 @@ def forecast(
             "naive_season": min(season, shortest - horizon),
             "neural": {"input_size": input_size, "scaler_type": "robust",
                        "max_steps": max_steps, "random_seed": seed,
-                       "max_time_s": remaining_s / max(neural, 1), "progress": progress},
+                       "max_time_s": remaining_s / max(neural, 1)},
+            "progress": progress,
         }  # fmt: skip
         outcomes = train_candidates(
             train_forecast_candidate, task, candidates, parent_id=run.id, scratch=job.scratch,
@@ -234,6 +235,11 @@ def forecast(
     return result
 
 
+def _neural(task: dict[str, Any]) -> dict[str, Any]:
+    """The settings every neural candidate shares, with the progress flag of this step."""
+    return {**task["neural"], "progress": task.get("progress", False)}
+
+
 def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
     """DeepAR with the router's likelihood (``distribution``: the rules pick a negative
     binomial for intermittent counts)."""
@@ -243,14 +249,14 @@ def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
         chosen.pop("loss")
     if distribution is not None:
         chosen["loss"] = DistributionLoss(distribution, level=(80, 90))
-    return DeepAR(h=task["horizon"], **{**task["neural"], **chosen})
+    return DeepAR(h=task["horizon"], **{**_neural(task), **chosen})
 
 
 #: Builders of the models this job trains, by the router's names.
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
-    "NHITS": lambda task, options: NHITS(h=task["horizon"], **{**task["neural"], **options}),
-    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **{**task["neural"], **options}),
-    "TCN": lambda task, options: TCN(h=task["horizon"], **{**task["neural"], **options}),
+    "NHITS": lambda task, options: NHITS(h=task["horizon"], **{**_neural(task), **options}),
+    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **{**_neural(task), **options}),
+    "TCN": lambda task, options: TCN(h=task["horizon"], **{**_neural(task), **options}),
     "DeepAR": _deepar,
     "SeasonalNaive": lambda task, options: SeasonalNaive(
         h=task["horizon"], season_length=task["naive_season"]
