@@ -17,8 +17,9 @@ backend            what runs
                    within ``int8_tolerance`` of PyTorch's (relative to their largest magnitude)
 =================  ========================================================================
 
-``ZEN_ENGINE_BACKEND`` (or a model's ``backend`` setting) puts one backend first whatever its
-latency; when it cannot be used here the choice falls back to the measured order, logged once.
+``ZEN_ENGINE_BACKEND`` (or a model's ``backend`` setting) forces one backend: only it and
+PyTorch eager (the reference and fallback) are built; when it cannot be used here, PyTorch
+eager serves and the reason is logged.
 """
 
 from __future__ import annotations
@@ -300,8 +301,8 @@ def choose_backends(
     """Build, check and time every candidate backend; rank the usable ones.
 
     Args:
-        candidates: backend names to consider (a forced one is added when missing).
-        forced: put this backend first when it is usable.
+        candidates: backend names to consider.
+        forced: consider only this backend (and ``torch``) and put it first when usable.
         batch_sizes: batch rows the timing runs at; the score is the sum of their medians.
         runs: timed calls per batch size (after two warm-up calls, which compile).
 
@@ -309,7 +310,9 @@ def choose_backends(
         BackendUnavailable: not even PyTorch eager can run the model.
     """
     rng = np.random.default_rng(seed)
-    names = list(dict.fromkeys([*candidates, *([forced] if forced else [])]))
+    # Forced: only that backend, and eager PyTorch as the reference and the fallback; the
+    # start-up time the others would take (exports, compilation) is not spent.
+    names = [forced] if forced else list(dict.fromkeys(candidates))
     if "torch" not in names:
         names.insert(0, "torch")  # the reference every other backend is checked against
     check_feeds = servable.example_feeds(max(1, min(8, max(batch_sizes))), rng)

@@ -103,7 +103,8 @@ class MicroBatcher:
 
     Args:
         name: the model's name (thread name, messages).
-        execute: runs one batch and completes every pending future; called on the worker.
+        execute: runs one batch and completes every pending future; called on the worker
+            with requests already marked running (``Future.set_running_or_notify_cancel``).
         latency: the estimate deadlines are checked against.
         max_batch_size: rows per batch; 1 turns batching off (one request at a time).
         max_wait_s: how long the first request of a batch waits for others.
@@ -141,6 +142,8 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._closing = False
         self._busy_until: float | None = None  # estimated end of the batch running now
+        #: Requests rejected when their batch formed (their deadline could no longer be met).
+        self.late_rejections = 0
         self._thread = threading.Thread(target=self._loop, name=f"zen-batch-{name}", daemon=True)
         self._thread.start()
 
@@ -231,9 +234,16 @@ class MicroBatcher:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
+                if not self._queue:
+                    continue  # close(drain=False) failed them meanwhile
                 batch = self._take_locked()
                 rows = sum(pending.rows for pending in batch)
                 self._busy_until = time.monotonic() + self.latency.predict(rows)
+            batch = self._admit(batch)
+            if not batch:
+                with self._cond:
+                    self._busy_until = None
+                continue
             try:
                 self.execute(batch)
             except BaseException as error:  # execute completes futures itself; this is a guard
@@ -244,6 +254,28 @@ class MicroBatcher:
             finally:
                 with self._cond:
                     self._busy_until = None
+
+    def _admit(self, batch: list[Pending]) -> list[Pending]:
+        """The requests of ``batch`` to run: not cancelled meanwhile, and able to finish by
+        their deadline if the batch starts now (the others get DeadlineExceeded)."""
+        live = [pending for pending in batch if pending.future.set_running_or_notify_cancel()]
+        now = time.monotonic()
+        estimate = self.latency.predict(sum(pending.rows for pending in live))
+        admitted = []
+        for pending in live:
+            if pending.deadline is not None and now + estimate > pending.deadline:
+                self.late_rejections += 1
+                pending.future.set_exception(
+                    DeadlineExceeded(
+                        f"model {self.name!r}: rejected, its batch would finish in about"
+                        f" {estimate * 1e3:.1f} ms, after its deadline (in"
+                        f" {(pending.deadline - now) * 1e3:.1f} ms)",
+                        early=True,
+                    )
+                )
+            else:
+                admitted.append(pending)
+        return admitted
 
     def _take_locked(self) -> list[Pending]:
         batch = [self._queue.popleft()]

@@ -537,7 +537,7 @@ class InferenceEngine:
             latency = LatencyModel(choice.latency_s[choice.chosen.name])
             batcher = MicroBatcher(
                 model.name,
-                lambda batch: self._execute(model, batch),
+                lambda batch: self._run_batch(model, batch),
                 latency,
                 max_batch_size=model.max_batch_size,
                 max_wait_s=model.max_wait_ms / 1e3,
@@ -623,7 +623,7 @@ class InferenceEngine:
         started = time.monotonic()
         model = self._get(name)
         if model.status != "ready" or model.servable is None or model.batcher is None:
-            raise ModelNotReady(_not_ready_message(model))
+            raise ModelNotReady(_not_ready_message(model, self._loader is not None))
         if self._closed:
             raise ModelNotReady(f"model {name!r}: the engine is shutting down")
         if deadline_s is not None and (isinstance(deadline_s, bool) or not deadline_s > 0):
@@ -697,31 +697,6 @@ class InferenceEngine:
         return digest.digest()
 
     # ------------------------------------------------------------------ batches (worker thread)
-    def _execute(self, model: _Model, batch: list[Pending]) -> None:
-        """Run one batch formed by the model's batcher and complete its futures."""
-        live = [pending for pending in batch if pending.future.set_running_or_notify_cancel()]
-        if not live:
-            return
-        assert model.latency is not None
-        now = time.monotonic()
-        estimate = model.latency.predict(sum(pending.rows for pending in live))
-        keep = []
-        for pending in live:
-            if pending.deadline is not None and now + estimate > pending.deadline:
-                model.count("deadline_rejections")
-                pending.future.set_exception(
-                    DeadlineExceeded(
-                        f"model {model.name!r}: rejected, its batch would finish in about"
-                        f" {estimate * 1e3:.1f} ms, after the deadline (in"
-                        f" {(pending.deadline - now) * 1e3:.1f} ms)",
-                        early=True,
-                    )
-                )
-            else:
-                keep.append(pending)
-        if keep:
-            self._run_batch(model, keep)
-
     def _run_batch(self, model: _Model, batch: list[Pending]) -> None:
         servable = model.servable
         assert servable is not None and model.latency is not None
@@ -842,7 +817,10 @@ class InferenceEngine:
         snapshot = {}
         for name, model in list(self._models.items()):
             with model.lock:
-                snapshot[name] = replace(model.stats)
+                counters = replace(model.stats)
+            if model.batcher is not None:
+                counters.deadline_rejections += model.batcher.late_rejections
+            snapshot[name] = counters
         return snapshot
 
     def cache_stats(self) -> CacheStats:
@@ -866,11 +844,13 @@ def _heartbeat() -> None:
     """Nothing: a periodic job that keeps an otherwise idle scheduler's wake-ups finite."""
 
 
-def _not_ready_message(model: _Model) -> str:
+def _not_ready_message(model: _Model, started: bool) -> str:
     if model.status == "failed":
         return f"model {model.name!r} failed to load: {model.error}"
     if model.status == "ready":
         return f"model {model.name!r}: the engine is shutting down"
+    if not started:
+        return f"model {model.name!r} is not loaded; start() the engine first"
     return f"model {model.name!r} is {model.status} (prefetch in progress); retry shortly"
 
 

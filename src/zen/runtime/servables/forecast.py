@@ -111,6 +111,14 @@ class _ForecastServable(Servable):
             lengths.append(len(y))
             stamps.extend(ds)
             values.extend(y)
+        integer_steps = all(_is_integer(value) for value in stamps)
+        if integer_steps != isinstance(self.freq, int):
+            wanted = (
+                "integer steps (the model was trained on integer ds)"
+                if isinstance(self.freq, int)
+                else f"timestamps like '2024-01-01 13:00' (the model's frequency is {self.freq!r})"
+            )
+            raise DataError(f"series: ds must be {wanted}")
         try:
             y_column = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
@@ -226,7 +234,8 @@ class WindowForecastServable(_ForecastServable):
         return windows
 
     def _point(self, outputs: list[np.ndarray]) -> np.ndarray:
-        return self.loss.point(torch.from_numpy(outputs[0])).numpy()
+        # A copy: outputs from the result cache are read-only arrays.
+        return self.loss.point(torch.tensor(outputs[0])).numpy()
 
     def example_feeds(self, rows: int, rng: np.random.Generator) -> Feeds:
         data = self.forecaster.data_
@@ -331,11 +340,13 @@ def _input_sizes(models: Sequence[Any]) -> list[int]:
     return sizes
 
 
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _ds_column(stamps: list[Any]) -> np.ndarray | pd.Series:
     """``ds`` values as integers when all are, else as timestamps parsed by pandas."""
-    if all(
-        isinstance(value, (int, np.integer)) and not isinstance(value, bool) for value in stamps
-    ):
+    if all(_is_integer(value) for value in stamps):
         return np.asarray(stamps, dtype=np.int64)
     if any(not isinstance(value, str) for value in stamps):
         raise DataError(
