@@ -1,0 +1,89 @@
+"""Which DSP path runs: the numba kernels (native) or the NumPy/SciPy reference.
+
+Every stage of :mod:`zen.audio.pillars` has both. The native path is the default; the reference
+path is the oracle the tests compare against and the fallback, chosen
+
+- by the flag ``ZEN_AUDIO_NATIVE=0`` (``1`` or unset: native),
+- when numba cannot be imported (logged once at INFO),
+- when a kernel fails at run time (logged once per stage at WARNING; the block is redone on the
+  reference path, which shares the kernels' state layout, so the stream goes on seamlessly).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from types import ModuleType
+
+from zen.errors import BackendUnavailable, ConfigError
+
+logger = logging.getLogger(__name__)
+
+ENV_VAR = "ZEN_AUDIO_NATIVE"
+_ON = {"", "1", "true", "yes", "on"}
+_OFF = {"0", "false", "no", "off"}
+
+_lock = threading.Lock()
+_kernels: ModuleType | None = None
+_import_error: str | None = None
+_announced: set[str] = set()
+
+
+def native_requested() -> bool:
+    """Whether ``ZEN_AUDIO_NATIVE`` asks for the native path (unset means yes).
+
+    Raises:
+        ConfigError: the variable holds something other than 0/1/true/false/yes/no/on/off.
+    """
+    value = os.environ.get(ENV_VAR, "").strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise ConfigError(f"{ENV_VAR}: expected 1 or 0, got {value!r}; unset it to use the default (1)")
+
+
+def load_kernels() -> ModuleType | None:
+    """The numba kernel module, or ``None`` when numba cannot be imported (logged once)."""
+    global _kernels, _import_error
+    with _lock:
+        if _kernels is not None or _import_error is not None:
+            return _kernels
+        try:
+            from zen.audio.pillars import _kernels as module
+        except Exception as error:  # ImportError, or numba failing to initialise its LLVM
+            _import_error = f"{type(error).__name__}: {error}"
+            logger.info("using the NumPy reference DSP path: numba unavailable (%s)", _import_error)
+            return None
+        _kernels = module
+        return module
+
+
+def resolve_kernels(native: bool | None) -> ModuleType | None:
+    """The kernels a new stage should use: ``native`` True/False forces a path, None reads the flag.
+
+    Raises:
+        BackendUnavailable: ``native=True`` but numba cannot be imported.
+    """
+    if native is False:
+        return None
+    if native is None and not native_requested():
+        announce_once("flag", "using the NumPy reference DSP path: %s=0", ENV_VAR)
+        return None
+    kernels = load_kernels()
+    if kernels is None and native:
+        raise BackendUnavailable(
+            f"native=True: the numba DSP kernels are unavailable ({_import_error}); install the "
+            "audio extra (pip install 'zen-neural[audio]') or pass native=None to fall back"
+        )
+    return kernels
+
+
+def announce_once(key: str, message: str, *args: object, level: int = logging.INFO) -> None:
+    """Log ``message`` the first time ``key`` is seen in this process."""
+    with _lock:
+        if key in _announced:
+            return
+        _announced.add(key)
+    logger.log(level, message, *args)
