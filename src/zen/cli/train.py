@@ -126,9 +126,15 @@ def _explain(
     for line in profile.explain():
         table.add_row(line.feature, escape(short(line.value)), escape(line.reason))
     console.print(table)
+    shown = policy
+    if policy == "ab":  # each run draws one of AB_POLICIES; show the learned one's view
+        from zen.orchestrator.orchestration import AB_POLICIES
+
+        shown = AB_POLICIES[-1]
+        console.print(f"policy ab draws one of {', '.join(AB_POLICIES)} per run; showing {shown}")
     with History() as recorded:
-        candidates = route(profile, budget_s, recorded, policy=policy, seed=seed)
-    ranked = Table(title=f"router candidates (policy {policy}), best first")
+        candidates = route(profile, budget_s, recorded, policy=shown, seed=seed)
+    ranked = Table(title=f"router candidates (policy {shown}), best first")
     for column in ("rank", "model", "expected", "reason"):
         ranked.add_column(column, overflow="fold", justify="right" if column == "rank" else "left")
     for rank, candidate in enumerate(candidates, 1):
