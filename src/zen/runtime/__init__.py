@@ -32,12 +32,30 @@ _EXPORTS = {
     "VirtualClock": "zen.runtime.clock",
     "SessionProbe": "zen.runtime.trace",
     "TraceSummary": "zen.runtime.trace",
+    "InferenceEngine": "zen.runtime.engine",
+    "EngineConfig": "zen.runtime.engine",
+    "ModelSpec": "zen.runtime.engine",
+    "Prediction": "zen.runtime.engine",
+    "DeadlineExceeded": "zen.runtime.errors",
+    "ModelNotFound": "zen.runtime.errors",
+    "ModelNotReady": "zen.runtime.errors",
+    "Overloaded": "zen.runtime.errors",
+    "load_model": "zen.runtime.servables",
+    "create_app": "zen.runtime.server",
 }
 
 __all__ = [
+    "DeadlineExceeded",
+    "EngineConfig",
     "EventKind",
+    "InferenceEngine",
+    "ModelNotFound",
+    "ModelNotReady",
+    "ModelSpec",
     "MonotonicClock",
+    "Overloaded",
     "PeriodicTask",
+    "Prediction",
     "Release",
     "Scheduler",
     "SchedulerConfig",
@@ -50,12 +68,16 @@ __all__ = [
     "TierStats",
     "TraceSummary",
     "VirtualClock",
+    "create_app",
+    "load_model",
     "next_slice",
     "offload",
 ]
 
 if TYPE_CHECKING:
     from zen.runtime.clock import MonotonicClock, VirtualClock
+    from zen.runtime.engine import EngineConfig, InferenceEngine, ModelSpec, Prediction
+    from zen.runtime.errors import DeadlineExceeded, ModelNotFound, ModelNotReady, Overloaded
     from zen.runtime.scheduler import (
         EventKind,
         PeriodicTask,
@@ -67,6 +89,8 @@ if TYPE_CHECKING:
         TierPolicy,
         TierStats,
     )
+    from zen.runtime.servables import load_model
+    from zen.runtime.server import create_app
     from zen.runtime.tasks import Release, TaskSkipped, next_slice, offload
     from zen.runtime.trace import SessionProbe, TraceSummary
 
