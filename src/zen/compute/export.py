@@ -39,6 +39,7 @@ Requires the ``onnx`` extra: ``pip install 'zen-neural[onnx]'``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -245,6 +246,9 @@ def export_onnx(
         tuple(int(size) for size in batch_sizes),
         tuple((int(nodes), int(edges)) for nodes, edges in graph_sizes),
     )
+    if any(tensor.device.type != "cpu" for tensor in plan.module.state_dict().values()):
+        # Tracing and the parity check run on the CPU; the caller's model stays where it is.
+        plan.module = copy.deepcopy(plan.module).cpu()
     started = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)

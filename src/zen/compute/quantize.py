@@ -12,8 +12,9 @@ Which INT8 method (``method="auto"``):
   they get this; it needs representative inputs.
 
 Why not ``torch.ao``: its quantised modules run in PyTorch only and do not export to ONNX, the
-format zen serves from; its dynamic INT8 ``Linear`` is what onnxruntime's dynamic path does,
-on a smaller runtime. ``bench/bench_export.py`` measures both on the MLP.
+format zen serves from; its dynamic INT8 ``Linear`` does what onnxruntime's dynamic path does;
+and in torch 2.13 its eager and FX quantisation APIs are deprecated in favour of the separate
+``torchao`` package. ``bench/bench_export.py`` measures it next to onnxruntime on the MLP.
 
 FP16 (:func:`convert_fp16`) halves the file and is for GPUs (CUDA execution provider). On CPU
 onnxruntime has few FP16 kernels and inserts casts, so it is not faster there, usually slower:
