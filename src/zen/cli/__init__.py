@@ -7,7 +7,7 @@ one area and registers them on import.
 
 from __future__ import annotations
 
-from zen.cli import export, flow, records, runtime, train  # noqa: F401  (importing registers their commands)
+from zen.cli import export, flow, records, runtime, serve, train  # noqa: F401  (importing registers their commands)
 from zen.cli._shell import app, console, errors, parse_duration, reports_errors
 
 __all__ = ["app", "console", "errors", "main", "parse_duration", "reports_errors"]
