@@ -6,7 +6,9 @@ path is the oracle the tests compare against and the fallback, chosen
 - by the flag ``ZEN_AUDIO_NATIVE=0`` (``1`` or unset: native),
 - when numba cannot be imported (logged once at INFO),
 - when a kernel fails at run time (logged once per stage at WARNING; the block is redone on the
-  reference path, which shares the kernels' state layout, so the stream goes on seamlessly).
+  reference path, which shares the kernels' state layout). Failures happen when numba compiles,
+  in a stage's first native block, which is redone from a copy of the state; a failure in a later
+  block (not expected: the kernels raise nothing) continues from the state it left.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ switching a filter on) apply at once.
 
 from __future__ import annotations
 
+import copy
 import logging
 from abc import ABC, abstractmethod
 from types import ModuleType
@@ -172,6 +173,7 @@ class Stage(ABC, Generic[P]):
         self.smoothing_ms = float(smoothing_ms)
         self.ramp_samples = round(smoothing_ms * sample_rate / 1000.0)
         self._kernels: ModuleType | None = resolve_kernels(native)
+        self._native_proven = False
         self._workspace = Workspace()
         self.params: P = self._check_params(params if params is not None else self.params_class())
         self._configure(self.params, initial=True)
@@ -192,8 +194,13 @@ class Stage(ABC, Generic[P]):
         if x.shape[0] == 0:
             return x.copy()
         if self._kernels is not None:
+            # Until a kernel call has worked once (compilation is where numba fails), keep a copy
+            # of the state, so that the reference path redoes the block from where it started.
+            saved = None if self._native_proven else self._snapshot()
             try:
-                return self._process(x, self._kernels)
+                out = self._process(x, self._kernels)
+                self._native_proven = True
+                return out
             except ZenError:
                 raise
             except Exception as error:
@@ -206,6 +213,8 @@ class Stage(ABC, Generic[P]):
                     level=logging.WARNING,
                 )
                 self._kernels = None
+                if saved is not None:
+                    self.__dict__.update(saved)
         return self._process(x, None)
 
     def reset(self) -> None:
@@ -217,6 +226,10 @@ class Stage(ABC, Generic[P]):
         params = self._check_params(params)
         self._configure(params, initial=False)
         self.params = params
+
+    def _snapshot(self) -> dict[str, Any]:
+        state = {k: v for k, v in vars(self).items() if k not in ("_workspace", "_kernels")}
+        return copy.deepcopy(state)
 
     def __repr__(self) -> str:
         path = "native" if self.native else "reference"

@@ -15,9 +15,11 @@ from zen.errors import ConfigError, expect_one_of
 
 SHAPES = ("tanh", "soft_clip")
 OVERSAMPLING_FACTORS = (1, 2, 4, 8)
-# Interpolator length per phase: 16 gives a Kaiser (beta 8) filter whose stop band starts near
-# 1.2x the original Nyquist and is ~80 dB down, for 16 samples of latency.
-TAPS_PER_PHASE = 16
+# The up- and down-sampling filter (Kaiser-windowed sinc, 24 taps per phase, beta 7): at 44.1 kHz
+# the pair is flat within 0.01 dB to 18 kHz (-1.6 dB at 20 kHz) and removes what would fold back
+# by >= 40 dB from 24 kHz and >= 67 dB from 25 kHz; 24 samples of latency.
+TAPS_PER_PHASE = 24
+KAISER_BETA = 7.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Saturator(Stage[SaturatorParams]):
             self._factor = factor
             self._history = 0 if factor == 1 else TAPS_PER_PHASE
             if factor > 1:
-                taps = nyquist_interpolator(factor, TAPS_PER_PHASE)
+                taps = nyquist_interpolator(factor, TAPS_PER_PHASE, KAISER_BETA)
                 self._up = polyphase(taps, factor)
                 self._down = np.ascontiguousarray(taps[::-1])
             else:
