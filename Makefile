@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.zen-bench-installed
 EXTRAS ?= dev
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test test-all bench lint format clean help system-deps
+.PHONY: demo test test-all bench lint format clean help system-deps train-assistant
 
 help:
 	@echo "make demo      train on bundled data with 'zen fit' and show where the report is"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
 	@echo "make lint      ruff check + format check + mypy"
 	@echo "make system-deps  Debian's FANN library, for the FANN benchmark and tests"
+	@echo "make train-assistant  fetch Debian game music, retrain the mastering assistant's weights"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +56,12 @@ system-deps:
 
 bench: $(BENCH_STAMP) system-deps
 	$(PY) bench/run_all.py
+
+# The mastering assistant (zen.audio.assistant): music from Debian packages into data/ (never
+# committed), cached features, the FFT-size study, weights into src/zen/audio/weights.
+train-assistant: $(STAMP)
+	$(PY) tools/fetch_training_audio.py
+	$(PY) tools/train_assistant.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
