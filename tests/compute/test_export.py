@@ -359,3 +359,23 @@ def test_importing_zen_compute_does_not_import_onnx() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("got", "problem"),
+    [
+        ([np.ones((2, 3), np.float32)], ""),
+        ([np.full((2, 3), np.nan, np.float32)], ""),
+        ([np.ones((1, 3), np.float32)], "shape (1, 3)"),
+        ([np.ones((2, 3), np.float32)] * 2, "2 outputs"),
+    ],
+)
+def test_parity_check_fails_on_wrong_values_shapes_and_outputs(got, problem: str) -> None:
+    from zen.compute.export import _compare
+
+    expected = [np.ones((2, 3), np.float32) * 1.5]
+    check = _compare({"batch": 2}, got, expected, tolerance=1e-4)
+    assert not check.passed
+    assert problem in check.problem
+    good = _compare({"batch": 2}, [expected[0] + 1e-6], expected, tolerance=1e-4)
+    assert good.passed and good.max_abs_diff == pytest.approx(1e-6, rel=0.1)

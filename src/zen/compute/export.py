@@ -481,6 +481,9 @@ def _check_parity(
 def _compare(
     sizes: dict[str, int], got: list[np.ndarray], expected: list[np.ndarray], tolerance: float
 ) -> ParityCheck:
+    if len(got) != len(expected):
+        problem = f"the graph has {len(got)} outputs, PyTorch {len(expected)}"
+        return ParityCheck(sizes, float("inf"), float("inf"), False, problem)
     largest_abs = largest_rel = 0.0
     for index, (actual, wanted) in enumerate(zip(got, expected, strict=True)):
         if actual.shape != wanted.shape:

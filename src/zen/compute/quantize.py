@@ -192,6 +192,8 @@ def quantize_int8(
             _quantize_static(source, staging, feeds)
             label = "static-int8"
         else:
+            if calibration_data is not None:
+                logger.info("calibration_data ignored: dynamic INT8 needs none")
             _quantize_dynamic(source, staging)
             label = "dynamic-int8"
         return _finish(
