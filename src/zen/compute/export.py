@@ -237,6 +237,11 @@ def export_onnx(
         raise ConfigError(f"tolerance: expected a positive number, got {tolerance!r}")
     if not batch_sizes or any(int(size) < 1 for size in batch_sizes):
         raise ConfigError(f"batch_sizes: expected positive sizes, got {list(batch_sizes)!r}")
+    if not graph_sizes or any(int(n) < 1 or int(e) < 0 for n, e in graph_sizes):
+        raise ConfigError(
+            f"graph_sizes: expected (num_nodes >= 1, num_edges >= 0) pairs, got"
+            f" {list(graph_sizes)!r}"
+        )
     path = Path(path)
     if path.suffix != ".onnx":
         raise ConfigError(f"path: expected a file name ending in .onnx, got {str(path)!r}")
