@@ -113,3 +113,6 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
+
+
+from zen.cli import flow_play  # noqa: E402, F401  (registers `zen flow play` on flow_app)
