@@ -78,7 +78,7 @@ def test_offline_output_is_aligned_with_the_input_and_latency_is_reported():
 def test_streaming_in_64_512_4096_blocks_equals_offline(name, native):
     settings = preset(name).replace(limiter=LimiterParams(gain_db=9.0, target_lufs=None))
     chain = MasterChain(settings, sample_rate=SAMPLE_RATE, native=native)
-    audio = programme(1.5)
+    audio = programme(0.75)
     offline = chain.process_offline(audio)
     for block in (64, 512, 4096):
         np.testing.assert_allclose(stream(chain, audio, block), offline, rtol=0, atol=1e-11)

@@ -1,0 +1,340 @@
+"""Offline mastering speed and loudness accuracy: the Five Pillars chain against its peers.
+
+On each shared 30 s stereo 44.1 kHz excerpt (../shared/data/audio/drascula-track{1,31}.flac),
+in one process pinned to one core (numba, BLAS and torch limited to one thread):
+
+* **zen native** / **zen reference**: ``MasterChain.process_offline`` with the loudness gain
+  already fitted (the chain alone), and ``fit_process`` (loudness analysis + render: what
+  ``master_file`` does between reading and writing), on the numba kernels and on the
+  NumPy/SciPy reference path;
+* **pedalboard only**: the nearest pedalboard chain (its first-order high-pass, RBJ shelves
+  and peak, JUCE compressor, tanh distortion without oversampling, gain, JUCE limiter: no
+  true-peak look-ahead, no mid/side, float32);
+* **matchering 2.x** (reference mode: each excerpt matched to the other) file to file, beside
+  ``zen.audio.master_file`` with the same reference, file to file.
+
+Speed is the excerpt's duration over the median wall time (x real time); target >= 200x for the
+zen native chain. Loudness accuracy: ``master_file`` to -14 LUFS / -1 dBTP with each preset,
+integrated loudness within +-0.5 LU and true peak <= the ceiling on every excerpt (measured on
+the written file with pyloudnorm and the 4x true-peak meter).
+
+    python bench/bench_audio_offline.py [--repeats 5] [--quick]
+"""
+
+# ruff: noqa: E402  (the thread limits must be in the environment before numpy and numba load)
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_name] = "1"  # before numpy, scipy and numba load their thread pools
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, print_machine, print_table, write_result
+
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
+EXCERPTS = ("drascula-track1.flac", "drascula-track31.flac")
+TARGET_X_REALTIME = 200.0
+TARGET_LUFS, CEILING_DBTP, LOUDNESS_TOLERANCE_LU = -14.0, -1.0, 0.5
+SPEED_PRESETS = ("warm", "loud")
+LOUDNESS_PRESETS = ("transparent", "warm", "loud", "wide")
+
+
+def one_core() -> str:
+    """Pin this process to one usable core and torch to one thread; say which."""
+    import torch
+
+    torch.set_num_threads(1)
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``fn()`` over ``repeats`` calls (after one warm-up)."""
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def pedalboard_chain(settings: Any, gain_db: float) -> Any:
+    """pedalboard's nearest equivalent of a zen preset (see the module docstring)."""
+    import pedalboard as pb
+
+    eq, comp, sat, lim = settings.eq, settings.compressor, settings.saturator, settings.limiter
+    plugins = []
+    if eq.high_pass_hz:
+        plugins.append(pb.HighpassFilter(eq.high_pass_hz))
+    plugins.append(pb.LowShelfFilter(eq.low_shelf_hz, eq.low_shelf_gain_db, eq.shelf_q))
+    plugins += [pb.PeakFilter(b.freq_hz, b.gain_db, b.q) for b in eq.bands]
+    plugins.append(pb.HighShelfFilter(eq.high_shelf_hz, eq.high_shelf_gain_db, eq.shelf_q))
+    plugins.append(pb.Compressor(comp.threshold_db, comp.ratio, comp.attack_ms, comp.release_ms))
+    plugins.append(pb.Gain(comp.makeup_db))
+    if sat.mix > 0:
+        plugins.append(pb.Distortion(sat.drive_db))
+    plugins.append(pb.Gain(gain_db))
+    plugins.append(pb.Limiter(lim.ceiling_dbtp, lim.release_ms))
+    return pb.Pedalboard(plugins)
+
+
+def speed_rows(audio: np.ndarray, rate: int, name: str, repeats: int) -> list[dict[str, Any]]:
+    from zen.audio import MasterChain, preset
+
+    seconds = len(audio) / rate
+    rows = []
+    for preset_name in SPEED_PRESETS:
+        settings = preset(preset_name)
+        for native in (True, False):
+            chain = MasterChain(settings, sample_rate=rate, channels=2, native=native)
+            chain.fit(audio)  # the loudness gain, so that the chain alone is timed next
+            chain_s, chain_cpu = timed(lambda c=chain: c.process_offline(audio), repeats)
+            master_s, _ = timed(lambda c=chain: c.fit_process(audio), max(1, repeats // 2))
+            rows.append(
+                {
+                    "excerpt": name,
+                    "system": f"zen {'native' if native else 'reference'}",
+                    "preset": preset_name,
+                    "x_realtime": seconds / chain_s,
+                    "x_realtime_cpu": seconds / chain_cpu,
+                    "chain_ms": chain_s * 1000,
+                    "fit_process_ms": master_s * 1000,
+                    "fit_process_x_realtime": seconds / master_s,
+                }
+            )
+        board = pedalboard_chain(settings, chain.loudness_gain_db_)
+        planar = np.ascontiguousarray(audio.T, dtype=np.float32)
+        board_s, board_cpu = timed(lambda b=board, x=planar: b.process(x, rate), repeats)
+        rows.append(
+            {
+                "excerpt": name,
+                "system": "pedalboard only",
+                "preset": preset_name,
+                "x_realtime": seconds / board_s,
+                "x_realtime_cpu": seconds / board_cpu,
+                "chain_ms": board_s * 1000,
+            }
+        )
+    return rows
+
+
+def reference_rows(src: Path, ref: Path, seconds: float, repeats: int, folder: Path) -> list[dict]:
+    """File to file with a reference: matchering 2.x against zen.audio.master_file."""
+    from zen.audio import master_file
+    from zen.audio.io import read_audio
+    from zen.audio.loudness import integrated_lufs, true_peak_dbtp
+
+    rows = []
+    zen_out = folder / f"zen-{src.stem}.wav"
+    zen_s, zen_cpu = timed(
+        lambda: master_file(src, zen_out, reference=ref, write_report=False), repeats
+    )
+    out = read_audio(zen_out).audio
+    reference_lufs = integrated_lufs(read_audio(ref).audio, 44100)
+    rows.append(
+        {
+            "excerpt": src.name,
+            "system": "zen master_file --reference",
+            "x_realtime": seconds / zen_s,
+            "x_realtime_cpu": seconds / zen_cpu,
+            "reference_lufs": reference_lufs,
+            "output_lufs": integrated_lufs(out, 44100),
+            "true_peak_dbtp": true_peak_dbtp(out, 44100),
+        }
+    )
+    try:
+        import matchering
+    except ImportError as error:
+        rows.append(
+            {"excerpt": src.name, "system": "matchering", "note": f"not installed: {error}"}
+        )
+        return rows
+    mg_out = folder / f"matchering-{src.stem}.wav"
+    matchering.log(default_handler=lambda *args, **kwargs: None)  # quiet
+
+    def run() -> None:
+        matchering.process(
+            target=str(src), reference=str(ref), results=[matchering.pcm24(str(mg_out))]
+        )
+
+    try:
+        mg_s, mg_cpu = timed(run, max(1, repeats // 2))
+    except Exception as error:  # matchering refuses some inputs (e.g. too short)
+        rows.append(
+            {
+                "excerpt": src.name,
+                "system": f"matchering {matchering.__version__}",
+                "note": f"failed: {type(error).__name__}: {error}",
+            }
+        )
+        return rows
+    out = read_audio(mg_out).audio
+    rows.append(
+        {
+            "excerpt": src.name,
+            "system": f"matchering {matchering.__version__}",
+            "x_realtime": seconds / mg_s,
+            "x_realtime_cpu": seconds / mg_cpu,
+            "reference_lufs": reference_lufs,
+            "output_lufs": integrated_lufs(out, 44100),
+            "true_peak_dbtp": true_peak_dbtp(out, 44100),
+        }
+    )
+    return rows
+
+
+def loudness_rows(src: Path, folder: Path) -> list[dict[str, Any]]:
+    from zen.audio import master_file
+
+    rows = []
+    for preset_name in LOUDNESS_PRESETS:
+        report = master_file(
+            src,
+            folder / f"{src.stem}-{preset_name}.flac",
+            TARGET_LUFS,
+            CEILING_DBTP,
+            preset=preset_name,
+            write_report=False,
+        )
+        error = report["target"]["loudness_error_lu"]
+        peak = report["output"]["true_peak_dbtp"]
+        rows.append(
+            {
+                "excerpt": src.name,
+                "preset": preset_name,
+                "input_lufs": report["input"]["integrated_lufs"],
+                "input_true_peak_dbtp": report["input"]["true_peak_dbtp"],
+                "output_lufs": report["output"]["integrated_lufs"],
+                "error_lu": error,
+                "true_peak_dbtp": peak,
+                "gain_db": report["chain"]["loudness_gain_db"],
+                "ok": abs(error) <= LOUDNESS_TOLERANCE_LU and peak <= CEILING_DBTP,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="5 s of each excerpt, one repeat")
+    args = parser.parse_args()
+    missing = [name for name in EXCERPTS if not (AUDIO_DIR / name).is_file()]
+    if missing:
+        print(f"shared excerpts not found in {AUDIO_DIR}: {missing}", file=sys.stderr)
+        return 2
+    pinned = one_core()
+    info = machine_info()
+    info["pinned"] = pinned
+    print_machine(info)
+    print(f"one core ({pinned}), one thread each for numba, BLAS and torch", flush=True)
+    from zen.audio.io import read_audio, write_audio
+
+    repeats = 1 if args.quick else args.repeats
+    speed, references, loudness = [], [], []
+    with tempfile.TemporaryDirectory(prefix="zen-audio-bench-") as temporary:
+        folder = Path(temporary)
+        sources = []
+        for name in EXCERPTS:
+            source = read_audio(AUDIO_DIR / name)
+            audio = source.audio[: 5 * source.sample_rate] if args.quick else source.audio
+            path = folder / name.replace(".flac", ".wav")
+            write_audio(path, audio, source.sample_rate)
+            sources.append((name, path, audio, source.sample_rate))
+        for index, (name, path, audio, rate) in enumerate(sources):
+            seconds = len(audio) / rate
+            print(f"{name}: {seconds:.1f} s, {rate} Hz, timing ...", flush=True)
+            speed += speed_rows(audio, rate, name, repeats)
+            other = sources[1 - index][1]
+            references += reference_rows(path, other, seconds, repeats, folder)
+            loudness += loudness_rows(path, folder)
+    print_table(
+        "offline speed, one core (x real time = excerpt duration / median wall time)",
+        speed,
+        [
+            "excerpt",
+            "system",
+            "preset",
+            "x_realtime",
+            "x_realtime_cpu",
+            "chain_ms",
+            "fit_process_ms",
+            "fit_process_x_realtime",
+        ],
+    )
+    print_table(
+        "reference mode, file to file (each excerpt matched to the other)",
+        references,
+        [
+            "excerpt",
+            "system",
+            "x_realtime",
+            "x_realtime_cpu",
+            "reference_lufs",
+            "output_lufs",
+            "true_peak_dbtp",
+            "note",
+        ],
+    )
+    print_table(
+        f"loudness accuracy: master_file to {TARGET_LUFS} LUFS, ceiling {CEILING_DBTP} dBTP",
+        loudness,
+        [
+            "excerpt",
+            "preset",
+            "input_lufs",
+            "input_true_peak_dbtp",
+            "output_lufs",
+            "error_lu",
+            "true_peak_dbtp",
+            "gain_db",
+            "ok",
+        ],
+    )
+    native = [r["x_realtime"] for r in speed if r["system"] == "zen native"]
+    slowest = min(native)
+    accurate = all(row["ok"] for row in loudness)
+    print(
+        f"slowest zen native chain: {slowest:.0f}x real time (target >= {TARGET_X_REALTIME:.0f}x);"
+        f" loudness within +-{LOUDNESS_TOLERANCE_LU} LU and under the ceiling on every excerpt:"
+        f" {accurate}"
+    )
+    write_result(
+        "audio_offline",
+        {
+            "machine": info,
+            "quick": args.quick,
+            "repeats": repeats,
+            "targets": {
+                "x_realtime": TARGET_X_REALTIME,
+                "loudness_tolerance_lu": LOUDNESS_TOLERANCE_LU,
+                "target_lufs": TARGET_LUFS,
+                "ceiling_dbtp": CEILING_DBTP,
+            },
+            "speed": speed,
+            "reference_mode": references,
+            "loudness": loudness,
+        },
+    )
+    return 0 if slowest >= TARGET_X_REALTIME and accurate else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
