@@ -389,8 +389,42 @@ def apply_reduction(ext_x, delay, reduction_db, out):
     channels = ext_x.shape[0]
     frames = out.shape[0]
     history = ext_x.shape[1] - frames
-    for n in range(frames):
-        reduction = reduction_db[n]
-        gain = 1.0 if reduction == 0.0 else math.exp(-reduction * _LN10_OVER_20)
+    gains = np.empty(_CHUNK)
+    bits = np.empty(_CHUNK, dtype=np.int64)
+    for start in range(0, frames, _CHUNK):
+        m = min(_CHUNK, frames - start)
+        for n in range(m):
+            gains[n] = -reduction_db[start + n] * _LN10_OVER_20
+        exp_nonpositive(gains[:m], gains[:m], bits)
+        first = start + history - delay
         for c in range(channels):
-            out[n, c] = ext_x[c, n + history - delay] * gain
+            source = ext_x[c][first : first + m]
+            for n in range(m):
+                out[start + n, c] = source[n] * gains[n]
+
+
+@njit(nogil=True, cache=True)
+def mid_side(x, width, mid_sos, mid_zi, side_sos, side_zi, out):
+    """Stereo width with the low end made mono, in one pass.
+
+    ``M = (L + R) / 2`` through the ``mid_sos`` sections, ``S = (L - R) / 2`` through the
+    ``side_sos`` sections and scaled by ``width[n]``; ``out = (M + S, M - S)``. Sections as
+    :func:`biquad_cascade` (states ``(sections, 2, 1)``); no sections: a plain mid/side matrix.
+    """
+    frames = x.shape[0]
+    for i in range(frames):
+        mid = 0.5 * (x[i, 0] + x[i, 1])
+        side = 0.5 * (x[i, 0] - x[i, 1])
+        for s in range(mid_sos.shape[0]):
+            y = mid_sos[s, 0] * mid + mid_zi[s, 0, 0]
+            mid_zi[s, 0, 0] = mid_sos[s, 1] * mid - mid_sos[s, 4] * y + mid_zi[s, 1, 0]
+            mid_zi[s, 1, 0] = mid_sos[s, 2] * mid - mid_sos[s, 5] * y
+            mid = y
+        for s in range(side_sos.shape[0]):
+            y = side_sos[s, 0] * side + side_zi[s, 0, 0]
+            side_zi[s, 0, 0] = side_sos[s, 1] * side - side_sos[s, 4] * y + side_zi[s, 1, 0]
+            side_zi[s, 1, 0] = side_sos[s, 2] * side - side_sos[s, 5] * y
+            side = y
+        side *= width[i]
+        out[i, 0] = mid + side
+        out[i, 1] = mid - side

@@ -12,6 +12,8 @@ from zen.audio.pillars._stage import SmoothedValue, Stage, check_positive, check
 from zen.errors import ConfigError
 
 MAX_WIDTH = 2.0
+_NO_SECTIONS = np.zeros((0, 6))
+_NO_STATE = np.zeros((0, 2, 1))
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,17 @@ class StereoImager(Stage[StereoParams]):
         width = self._width.next(frames)
         if self._mid_filter is None and isinstance(width, float) and width == 1.0:
             return x.copy()
+        if kernels is not None:
+            widths = width if isinstance(width, np.ndarray) else np.full(frames, width)
+            out = np.empty_like(x)
+            if self._mid_filter is not None and self._side_filter is not None:
+                mid_filter, side_filter = self._mid_filter, self._side_filter
+                kernels.mid_side(
+                    x, widths, mid_filter.sos, mid_filter.zi, side_filter.sos, side_filter.zi, out
+                )
+            else:
+                kernels.mid_side(x, widths, _NO_SECTIONS, _NO_STATE, _NO_SECTIONS, _NO_STATE, out)
+            return out
         mid = self._workspace.get("mid", (frames, 1))
         side = self._workspace.get("side", (frames, 1))
         np.add(x[:, 0], x[:, 1], out=mid[:, 0])
