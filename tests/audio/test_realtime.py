@@ -725,3 +725,12 @@ def test_a_session_stopped_early_reports_incomplete() -> None:
     time.sleep(0.2)  # let it play a little
     report = session.stop()
     assert not report.complete and 0 < report.programme_s < 5.0
+
+
+def test_a_looping_session_started_without_seconds_plays_until_stopped() -> None:
+    looping = Track(ArraySource(sine(440.0, 0.05, channels=2), SAMPLE_RATE, loop=True))
+    session = Session([looping], output="null", config=SessionConfig(block_size=512))
+    session.start()
+    assert session.wait(timeout_s=0.3) is None and session.playing  # still playing
+    report = session.stop()
+    assert not session.playing and not report.complete and report.blocks > 0

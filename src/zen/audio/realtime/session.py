@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 BLOCK_TASK = "mix block"
 ASSISTANT_TASK = "assistant analysis"
 REFILL_TASK = "stream read-ahead"
+ENDLESS_S = 1e7  # run_for limit of a session that only stop() ends
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ class Session:
         self._programme_frames: int | None = None
         self._started_s = 0.0
         self._wall_s = 0.0
+        self._thread: threading.Thread | None = None
         self.report_: PlaybackReport | None = None
 
     # -- control, from any thread ------------------------------------------------------------
@@ -301,30 +303,47 @@ class Session:
             seconds: how much to play; looping tracks need it.
             trace: write the scheduler's Chrome/Perfetto trace here at the end.
         """
-        self._prepare(seconds, trace)
+        if not self.clock.virtual:
+            self.start(seconds, trace=trace)
+            try:
+                # No periodic wake-ups here: a thread of ours that wakes takes the GIL, and if
+                # the OS preempts it right then, the block thread waits for the GIL as long.
+                self._done.wait()
+            except KeyboardInterrupt:
+                self._interrupted = True
+            return self._finish()
+        self._prepare(seconds, trace, endless=False)
+        self._started_s = time.perf_counter()
         try:
-            if self.clock.virtual:
-                limit = self._virtual_limit_s()
-                self._started_s = time.perf_counter()
-                self.scheduler.run_for(limit)
-            else:
-                self._started_s = time.perf_counter()
-                self.scheduler.start()
-                while not self._done.wait(0.1):
-                    if not self.scheduler.running:
-                        break
+            self.scheduler.run_for(self._virtual_limit_s())
         except KeyboardInterrupt:
             self._interrupted = True
         return self._finish()
 
     def start(self, seconds: float | None = None, *, trace: str | Path | None = None) -> None:
-        """Start playing on the scheduler's thread and return at once (real clocks only);
-        ``wait()`` or ``stop()`` ends it and gives the report."""
+        """Start playing on a thread of its own ("zen-play", real-time priority where
+        permitted) and return at once; ``wait()`` or ``stop()`` ends it and gives the report.
+        Real clocks only. Looping tracks may play without ``seconds`` until ``stop()``."""
         if self.clock.virtual:
             raise ConfigError("start: a virtual clock only renders with run(); use run()")
-        self._prepare(seconds, trace)
+        self._prepare(seconds, trace, endless=True)
         self._started_s = time.perf_counter()
-        self.scheduler.start()
+        self._thread = threading.Thread(target=self._play, name="zen-play", daemon=True)
+        self._thread.start()
+
+    def _play(self) -> None:
+        """The playback thread: the scheduler's session until the programme ends or stop()."""
+        if self._target_frames is None:
+            limit_s = ENDLESS_S
+        else:  # far more than the programme needs even when overloaded; stop() ends it first
+            limit_s = 4.0 * self._target_frames / self.sample_rate + 60.0
+        try:
+            self.scheduler.run_for(limit_s)
+        except BaseException as error:  # surfaced by run()/wait()/stop()
+            if self._error is None:
+                self._error = error
+        finally:
+            self._done.set()
 
     def wait(self, timeout_s: float | None = None) -> PlaybackReport | None:
         """Wait for the programme to end; the report, or ``None`` on timeout."""
@@ -360,9 +379,16 @@ class Session:
                 )
             return given
         workers = 0 if virtual else 1
+        # Workers run SCHED_FIFO below the block thread when it got SCHED_FIFO itself: an
+        # ordinary worker that the OS preempts while it holds the GIL (the analysis runs Python
+        # between its kernels) would stall the block thread until it runs again.
         return SchedulerConfig(
             inference=TierPolicy(
-                slice_s=0.0005, starvation_s=2.0, under_pressure="defer", workers=workers
+                slice_s=0.0005,
+                starvation_s=2.0,
+                under_pressure="defer",
+                workers=workers,
+                fifo_priority=5,
             ),
             background=TierPolicy(
                 slice_s=0.0005,
@@ -370,6 +396,7 @@ class Session:
                 starvation_s=1.0,
                 under_pressure="defer",
                 workers=workers,
+                fifo_priority=4,
             ),
             realtime_priority=self.config.realtime_priority,
         )
@@ -400,7 +427,7 @@ class Session:
         self.assistant.base_settings = self._master_settings
         self.assistant_state = "on"
 
-    def _prepare(self, seconds: float | None, trace: str | Path | None) -> None:
+    def _prepare(self, seconds: float | None, trace: str | Path | None, endless: bool) -> None:
         if self._state != "ready":
             raise ConfigError("a session plays once; build a new Session to play again")
         if seconds is not None and not (
@@ -408,17 +435,18 @@ class Session:
         ):
             raise ConfigError(f"seconds: expected a positive number of seconds, got {seconds!r}")
         rate = self.sample_rate
+        programme: int | None = self.mixer.frames
         if seconds is not None:
             programme = round(seconds * rate)
             if not self.mixer.loops:
                 programme = min(programme, self.mixer.frames)
-            self._programme_frames = programme
         elif self.mixer.loops:
-            raise ConfigError("seconds: a looping track plays forever; say how long to play")
-        else:
-            self._programme_frames = self.mixer.frames
+            if not endless:
+                raise ConfigError("seconds: a looping track plays forever; say how long to play")
+            programme = None
         lead = self.mixer.latency_samples
-        self._target_frames = self._programme_frames + lead
+        self._programme_frames = programme
+        self._target_frames = None if programme is None else programme + lead
         self._trace_path = None if trace is None else Path(trace)
         stream = StreamFormat(rate, 2, self.block_size, lead, self._programme_frames)
         self._open_output(stream)
@@ -430,8 +458,8 @@ class Session:
                 self.assistant_state = f"unavailable: its first analysis failed ({error})"
                 logger.info("playing without the assistant: %s", self.assistant_state)
                 self.assistant = None
-        blocks = -(-self._target_frames // self.block_size)
-        self._block_times = _Series(blocks + 16)
+        frames = self._target_frames or 60 * rate
+        self._block_times = _Series(-(-frames // self.block_size) + 16)
         period = self.block_size / rate
         self.scheduler.add_periodic(self._realtime_task, period, name=BLOCK_TASK)
         if self.assistant is not None:
@@ -490,6 +518,8 @@ class Session:
         except KeyboardInterrupt:
             self._interrupted = True
             self.scheduler.close()
+        if self._thread is not None:
+            self._thread.join()
         self._wall_s = time.perf_counter() - self._started_s
         complete = self._target_frames is not None and self._frames_out >= self._target_frames
         try:
