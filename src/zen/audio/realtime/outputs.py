@@ -284,6 +284,8 @@ class DeviceOutput(Output):
                 dtype="float32",
             )
         except (ValueError, sounddevice.PortAudioError) as error:
+            if self.device is None:
+                raise BackendUnavailable(f"no default output device ({error})") from None
             raise BackendUnavailable(f"sound device {self._device_name!r}: {error}") from None
         self._device_name = str(info.get("name", self._device_name))
         self._block = stream.block_size
