@@ -448,8 +448,6 @@ class Session:
         self._programme_frames = programme
         self._target_frames = None if programme is None else programme + lead
         self._trace_path = None if trace is None else Path(trace)
-        stream = StreamFormat(rate, 2, self.block_size, lead, self._programme_frames)
-        self._open_output(stream)
         self.mixer.warm_up()
         if self.assistant is not None:
             try:
@@ -458,6 +456,8 @@ class Session:
                 self.assistant_state = f"unavailable: its first analysis failed ({error})"
                 logger.info("playing without the assistant: %s", self.assistant_state)
                 self.assistant = None
+        # Last before the first block: a device's stream runs from here on.
+        self._open_output(StreamFormat(rate, 2, self.block_size, lead, self._programme_frames))
         frames = self._target_frames or 60 * rate
         self._block_times = _Series(-(-frames // self.block_size) + 16)
         period = self.block_size / rate
