@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from audio_signals import SAMPLE_RATE, programme, sine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zen.audio import ChainSettings, Corrections, MasterChain, apply_corrections
 from zen.audio.pillars import (
@@ -593,6 +595,46 @@ def test_a_missing_assistant_is_reported_and_playback_goes_on(monkeypatch) -> No
     report = session.run()
     assert report.assistant.startswith("unavailable: the mastering assistant is not part")
     assert report.complete and report.assistant_analyses == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 64),
+    sizes=st.lists(st.integers(1, 90), min_size=1, max_size=12),
+    wanted=st.integers(1, 64),
+)
+def test_mix_history_always_holds_the_tail_of_what_was_written(capacity, sizes, wanted) -> None:
+    history = MixHistory(capacity, channels=1)
+    stream = np.arange(float(sum(sizes)))[:, None]
+    start = 0
+    for size in sizes:
+        history.write(stream[start : start + size])
+        start += size
+    latest = history.latest(wanted)
+    if wanted > min(capacity, len(stream)):
+        assert latest is None
+    else:
+        np.testing.assert_array_equal(latest, stream[-wanted:].astype(np.float32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frames=st.integers(1, 50),
+    reads=st.lists(st.integers(1, 40), min_size=1, max_size=10),
+    loop=st.booleans(),
+)
+def test_an_array_source_reads_its_audio_in_any_block_sizes(frames, reads, loop) -> None:
+    audio = np.arange(float(frames))
+    source = ArraySource(audio, SAMPLE_RATE, loop=loop)
+    source.prepare(SAMPLE_RATE)
+    got = []
+    for size in reads:
+        out = np.full((size, 1), -1.0)
+        count = source.read(out)
+        assert count == (size if loop else min(size, max(frames - sum(map(len, got)), 0)))
+        got.append(out[:count, 0])
+    total = sum(reads) if loop else min(sum(reads), frames)
+    np.testing.assert_array_equal(np.concatenate(got), np.resize(audio, total))
 
 
 def test_mix_history_returns_the_newest_frames_across_the_wrap() -> None:

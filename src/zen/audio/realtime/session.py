@@ -60,7 +60,8 @@ class SessionConfig:
             they are only reported.
         refill_interval_s: how often streamed files are read ahead (background tier).
         realtime_priority: ask the OS for real-time priority for the block thread.
-        scheduler: full scheduler settings, overriding the four above that concern it.
+        scheduler: full scheduler settings, instead of the tiers chosen here and
+            ``realtime_priority``.
     """
 
     block_size: int = 512
