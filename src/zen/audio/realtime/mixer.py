@@ -213,7 +213,9 @@ class _Channel:
         ramp = round(mixer.smoothing_ms * mixer.sample_rate / 1000.0)
         self.left = SmoothedValue(0.0, ramp)
         self.right = SmoothedValue(0.0, ramp)
+        self.gains = np.zeros(2)  # steady left and right gains, broadcast over a block
         self.scratch = np.zeros(mixer.block_size)
+        self.stereo_scratch = np.zeros((mixer.block_size, 2))
 
     @property
     def latency_samples(self) -> int:
@@ -227,11 +229,17 @@ class _Channel:
         block = self.input if self.strip is None else self.strip.process(self.input)
         if self.delay is not None:
             block = self.delay.process(block)
+        left, right = self.left.next(frames), self.right.next(frames)
+        if isinstance(left, float) and isinstance(right, float):
+            # Steady gains (the usual case): one broadcast multiply and one add for both sides.
+            if left == 0.0 and right == 0.0:
+                return
+            self.gains[0], self.gains[1] = left, right
+            np.multiply(block, self.gains, out=self.stereo_scratch)
+            bus += self.stereo_scratch
+            return
         right_channel = 0 if self.channels == 1 else 1
-        for side, gain, column in ((0, self.left, 0), (1, self.right, right_channel)):
-            value = gain.next(frames)
-            if isinstance(value, float) and value == 0.0:
-                continue
+        for side, value, column in ((0, left, 0), (1, right, right_channel)):
             np.multiply(block[:, column], value, out=self.scratch)
             bus[:, side] += self.scratch
 
