@@ -82,6 +82,12 @@ def serve(
             " show in /metrics).",
         ),
     ] = True,
+    cache_entries: Annotated[
+        int | None,
+        typer.Option(
+            "--cache-entries", help="Result-cache size in entries; 0 turns it off.", min=0
+        ),
+    ] = None,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
@@ -116,6 +122,8 @@ def serve(
         overrides["max_batch_size"] = max_batch
     if max_wait_ms is not None:
         overrides["max_wait_ms"] = max_wait_ms
+    if cache_entries is not None:
+        overrides["cache_entries"] = cache_entries
     settings = replace(settings, **overrides)  # type: ignore[arg-type]
     configure_threads(threads)
     engine = InferenceEngine(settings, scheduler=_server_scheduler() if scheduler else None)
