@@ -341,15 +341,17 @@ def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud,
     quiet_for = since_loud[0]
     peak = np.empty(_CHUNK)
     acc = np.empty(_CHUNK)
+    bits = np.empty(_CHUNK, dtype=np.int64)
     for start in range(0, frames, _CHUNK):
         m = min(_CHUNK, frames - start)
         needed = False
+        peak[:m] = 0.0
+        for c in range(channels):
+            newest = ext_x[c][history + start : history + start + m]
+            for n in range(m):
+                peak[n] = max(peak[n], abs(newest[n]))
         for n in range(m):
-            loud = False
-            for c in range(channels):
-                if abs(ext_x[c, history + start + n]) >= quiet_level:
-                    loud = True
-            quiet_for = 0 if loud else quiet_for + 1
+            quiet_for = 0 if peak[n] >= quiet_level else quiet_for + 1
             if quiet_for < width:
                 needed = True
         peak[:m] = 0.0
@@ -371,10 +373,10 @@ def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud,
                 for n in range(m):
                     peak[n] = max(peak[n], abs(acc[n]))
         for n in range(m):
-            value = peak[n]
-            excess_db[start + n] = (
-                20.0 * math.log10(value / threshold) if value > threshold else 0.0
-            )
+            acc[n] = max(peak[n], 1e-300) / threshold
+        level_db(acc[:m], acc, bits)
+        for n in range(m):
+            excess_db[start + n] = acc[n] if peak[n] > threshold else 0.0
     since_loud[0] = quiet_for
 
 
@@ -389,19 +391,19 @@ def limiter_gain(ext_req, ext_release, window, alpha_release, release_state, red
     frames back, which is what makes the limiter exact after a delay of ``window - 1`` frames.
     """
     frames = reduction_db.shape[0]
-    capacity = window + 2
-    queue_index = np.empty(capacity, dtype=np.int64)
-    queue_value = np.empty(capacity)
+    # A monotonic queue for the running maximum; indices only grow, so a straight array of
+    # every index that could enter it needs no wrapping (no modulo in the loop).
+    queue_index = np.empty(window + frames, dtype=np.int64)
+    queue_value = np.empty(window + frames)
     head = 0
-    size = 0
-    # Rebuild the running maximum over the last `window` requirements (the history).
-    for k in range(window):
+    tail = 0
+    for k in range(window):  # the history: the last `window` requirements
         value = ext_req[k]
-        while size > 0 and queue_value[(head + size - 1) % capacity] <= value:
-            size -= 1
-        queue_index[(head + size) % capacity] = k
-        queue_value[(head + size) % capacity] = value
-        size += 1
+        while tail > head and queue_value[tail - 1] <= value:
+            tail -= 1
+        queue_index[tail] = k
+        queue_value[tail] = value
+        tail += 1
     total = 0.0
     nonzero = 0
     for k in range(1, window):
@@ -412,14 +414,13 @@ def limiter_gain(ext_req, ext_release, window, alpha_release, release_state, red
     for n in range(frames):
         k = window + n
         value = ext_req[k]
-        while size > 0 and queue_value[(head + size - 1) % capacity] <= value:
-            size -= 1
-        queue_index[(head + size) % capacity] = k
-        queue_value[(head + size) % capacity] = value
-        size += 1
+        while tail > head and queue_value[tail - 1] <= value:
+            tail -= 1
+        queue_index[tail] = k
+        queue_value[tail] = value
+        tail += 1
         while queue_index[head] < k - window:
-            head = (head + 1) % capacity
-            size -= 1
+            head += 1
         hold = queue_value[head]
         released = alpha_release * released
         if hold > released:
