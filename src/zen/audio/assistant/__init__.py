@@ -10,9 +10,10 @@ It hears up to six 3 s windows of the audio (log-band spectra of mid and side, b
 dynamics, crest factors, level; :mod:`~zen.audio.assistant.features`), and an MLP predicts the
 :class:`~zen.audio.presets.Corrections` the master chain applies: EQ tilt and band gains,
 compression amount, width and loudness gap. It was trained self-supervised: real music from
-Debian's game-music packages, spoiled by known problems made with the chain's own stages
-(:mod:`~zen.audio.assistant.degradations`), with the inverse of each problem as the target
-(:mod:`~zen.audio.assistant.training`). The weights ship in ``zen/audio/weights``;
+Debian's game-music packages, brought to a reference balance, width and loudness
+(:mod:`~zen.audio.assistant.reference`), then spoiled by known problems made with the chain's
+own stages (:mod:`~zen.audio.assistant.degradations`), with the inverse of each problem as the
+target (:mod:`~zen.audio.assistant.training`). The weights ship in ``zen/audio/weights``;
 ``make train-assistant`` rebuilds them.
 
 ``master_file(..., assistant=True)`` and ``zen flow master --assistant`` call

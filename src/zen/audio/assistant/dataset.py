@@ -1,8 +1,9 @@
 """Training examples: windows of real music, spoiled by known degradations, as features.
 
-For each track of the corpus: read it at the analysis rate, normalise it to
-:data:`REFERENCE_LUFS` (integrated, BS.1770 via pyloudnorm) so that "level error" means the
-same for every track, cut random 3 s windows (skipping passages 20 dB below the track's RMS),
+For each track of the corpus: read it at the analysis rate, bring it to the reference balance
+and width (:mod:`zen.audio.assistant.reference`) and to :data:`REFERENCE_LUFS` (integrated,
+BS.1770 via pyloudnorm), so that "too bright", "too narrow" or "too quiet" mean the same for
+every track; cut random 3 s windows (skipping passages 20 dB below the track's RMS),
 degrade each window several times (:class:`~zen.audio.assistant.degradations.DegradationSampler`)
 and compute its features at every FFT size of the study. Each track's examples are cached in
 ``cache_dir`` under a key of the track's files and every setting that shapes them, so a rerun
@@ -25,13 +26,19 @@ from zen.audio.assistant.corpus import Track, read_track
 from zen.audio.assistant.degradations import DegradationSampler
 from zen.audio.assistant.features import FFT_SIZES, FeatureConfig, window_features
 from zen.audio.assistant.model import corrections_to_targets
+from zen.audio.assistant.reference import (
+    ReferenceBalance,
+    TrackBalance,
+    to_reference,
+    track_balance,
+)
 from zen.audio.loudness import integrated_lufs
 from zen.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 REFERENCE_LUFS = -14.0  # the chain's default target: a mastered track sits here
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -111,31 +118,79 @@ class Examples:
         )
 
 
-def _cache_key(track: Track, root: Path, config: DatasetConfig) -> str:
+def _cache_key(
+    track: Track, root: Path, config: DatasetConfig, reference: ReferenceBalance | None
+) -> str:
     stamp = []
     for name in track.files:
         path = Path(name) if Path(name).is_absolute() else root / name
         stamp.append((path.name, path.stat().st_size))
-    settings = {"version": CACHE_VERSION, "track": track.id, "files": stamp, **asdict(config)}
+    settings = {
+        "version": CACHE_VERSION,
+        "track": track.id,
+        "files": stamp,
+        **asdict(config),
+        "reference": None if reference is None else reference.to_json(),
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
         :20
     ]
 
 
-def track_examples(
+def _cache_path(cache_dir: Path, track: Track, key: str, suffix: str) -> Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir / f"{track.id.replace('/', '__').replace(' ', '_')}-{key}{suffix}"
+
+
+def balance_of(
     track: Track, root: Path, config: DatasetConfig, cache_dir: Path | None
+) -> TrackBalance:
+    """The long-term balance of ``track`` as it is (cached: it only depends on the files)."""
+    cached = None
+    if cache_dir is not None:
+        cached = _cache_path(cache_dir, track, _cache_key(track, root, config, None), ".json")
+        if cached.is_file():
+            data = json.loads(cached.read_text(encoding="utf-8"))
+            return TrackBalance(np.array(data["balance_db"]), data["side_minus_mid_db"])
+    audio = read_track(track, root, config.sample_rate)
+    balance = track_balance(audio, config.sample_rate, config.n_bands)
+    if cached is not None:
+        payload = {
+            "balance_db": balance.balance_db.tolist(),
+            "side_minus_mid_db": balance.side_minus_mid_db,
+        }
+        cached.write_text(json.dumps(payload), encoding="utf-8")
+    return balance
+
+
+def corpus_reference(
+    tracks: Sequence[Track], root: Path, config: DatasetConfig, cache_dir: Path | None
+) -> ReferenceBalance:
+    """The reference of ``tracks`` (the training tracks): mean balance, median width."""
+    return ReferenceBalance.from_tracks([balance_of(t, root, config, cache_dir) for t in tracks])
+
+
+def track_examples(
+    track: Track,
+    root: Path,
+    config: DatasetConfig,
+    cache_dir: Path | None,
+    reference: ReferenceBalance | None = None,
 ) -> Examples:
     """The examples of one track, from ``cache_dir`` when they were made before."""
     cached = None
     if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        stem = track.id.replace("/", "__").replace(" ", "_")
-        cached = cache_dir / f"{stem}-{_cache_key(track, root, config)}.npz"
+        key = _cache_key(track, root, config, reference)
+        cached = _cache_path(cache_dir, track, key, ".npz")
         if cached.is_file():
             with np.load(cached) as data:
                 features = {size: data[f"x{size}"] for size in config.fft_sizes}
                 return Examples(features, data["y"], np.zeros(len(data["y"]), int), [track.id])
-    examples = make_examples(track, read_track(track, root, config.sample_rate), config)
+    audio = read_track(track, root, config.sample_rate)
+    if reference is not None:
+        balance = track_balance(audio, config.sample_rate, config.n_bands)
+        audio = to_reference(audio, config.sample_rate, balance, reference)
+    examples = make_examples(track, audio, config)
     if cached is not None:
         arrays: dict[str, Any] = {f"x{size}": array for size, array in examples.features.items()}
         np.savez(cached, y=examples.targets, **arrays)
@@ -200,11 +255,12 @@ def build_split(
     config: DatasetConfig,
     cache_dir: Path | None,
     progress: Callable[[str], None] | None = None,
+    reference: ReferenceBalance | None = None,
 ) -> Examples:
-    """The examples of every track in ``tracks``."""
+    """The examples of every track in ``tracks`` (brought to ``reference`` first, if given)."""
     parts = []
     for index, track in enumerate(tracks, 1):
-        part = track_examples(track, root, config, cache_dir)
+        part = track_examples(track, root, config, cache_dir, reference)
         parts.append(part)
         message = f"[{index}/{len(tracks)}] {track.split} {track.id}: {len(part)} examples"
         logger.info(message)

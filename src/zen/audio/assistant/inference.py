@@ -190,10 +190,12 @@ class Assistant:
             sample_rate: in Hz (8 kHz to 768 kHz; resampled internally).
 
         Returns:
-            :class:`~zen.audio.presets.Corrections`: tilt and band gains that undo the
-            spectral problems heard, a signed compression amount (< 0: already
-            over-compressed, add none), a width factor (1 for mono), and the loudness gap to
-            a mastered level (-14 LUFS).
+            :class:`~zen.audio.presets.Corrections` that bring the audio to the reference
+            master the assistant learned (:mod:`zen.audio.assistant.reference`): tilt and
+            band gains towards the reference balance, a signed compression amount (< 0:
+            already over-compressed, add none), a width factor towards the reference width
+            (1 for mono), and the loudness gap to a mastered level (-14 LUFS). Where the audio
+            does not tell, a correction stays near 0 (1 for width).
 
         Raises:
             DataError: bad shape or samples, shorter than a second, or silent.

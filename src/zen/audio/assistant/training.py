@@ -3,8 +3,10 @@
 :func:`train_assistant` is what ``make train-assistant`` runs (through
 ``tools/train_assistant.py``):
 
-1. examples of the train / val / test tracks (:mod:`zen.audio.assistant.dataset`, cached);
-2. for every FFT size, a network trained with :class:`zen.neural.Trainer` (AdamW, MSE on the
+1. the reference balance and width of the train tracks (:mod:`zen.audio.assistant.reference`),
+   then examples of the train / val / test tracks brought to it
+   (:mod:`zen.audio.assistant.dataset`, cached);
+2. for every FFT size, a network trained with :class:`zen.neural.Trainer` (AdamW, L1 on the
    scaled targets, early stopping on the val tracks) and its errors on the val and test tracks;
 3. the smallest FFT whose val error is within ``fft_tolerance`` of the best is kept: its
    network is written as the shipped weights (``assistant.safetensors`` + ``assistant.json``);
@@ -27,8 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from zen.audio.assistant.corpus import SOURCES, Track, read_manifest
-from zen.audio.assistant.dataset import REFERENCE_LUFS, DatasetConfig, Examples, build_split
+from zen.audio.assistant.corpus import SOURCES, SPLITS, Track, read_manifest
+from zen.audio.assistant.dataset import (
+    REFERENCE_LUFS,
+    DatasetConfig,
+    Examples,
+    build_split,
+    corpus_reference,
+)
 from zen.audio.assistant.model import (
     INT8_FILE,
     TARGET_NAMES,
@@ -49,11 +57,14 @@ class TrainingConfig:
     """Network and optimisation settings (defaults: the shipped model)."""
 
     hidden: tuple[int, ...] = (256, 128)
-    dropout: float = 0.1
+    dropout: float = 0.3
+    # L1: when the audio does not tell, the best guess is "no correction" (the median), which
+    # is what a user wants from an assistant; MSE's mean smears a guess over every parameter.
+    loss: str = "mae"
     max_epochs: int = 400
     batch_size: int = 128
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-2
     early_stopping: int = 40
     seed: int = 0
     fft_tolerance: float = 0.02  # keep the smallest FFT within 2 % of the best val error
@@ -80,7 +91,7 @@ def fit_network(
         optimizer="adamw",
         lr=config.lr,
         weight_decay=config.weight_decay,
-        loss="mse",
+        loss=config.loss,
         early_stopping=config.early_stopping,
         scheduler="plateau",
         seed=config.seed,
@@ -215,14 +226,18 @@ def train_assistant(
     cache = Path(cache_dir) if cache_dir is not None else None
     started = time.perf_counter()
     tracks = read_manifest(root)
-    splits: dict[str, Examples] = {}
-    for split in ("train", "val", "test"):
-        chosen = [track for track in tracks if track.split == split]
+    by_split = {split: [track for track in tracks if track.split == split] for split in SPLITS}
+    for split, chosen in by_split.items():
         if not chosen:
             raise ConfigError(
                 f"the corpus has no {split} tracks; run tools/fetch_training_audio.py"
             )
-        splits[split] = build_split(chosen, root, dataset, cache, say)
+    reference = corpus_reference(by_split["train"], root, dataset, cache)
+    say(f"reference: side - mid {reference.side_minus_mid_db:.1f} dB")
+    splits = {
+        split: build_split(chosen, root, dataset, cache, say, reference)
+        for split, chosen in by_split.items()
+    }
     train, val, test = splits["train"], splits["val"], splits["test"]
     baseline = train.targets.mean(axis=0)
     say(f"examples: {len(train)} train, {len(val)} val, {len(test)} test")
@@ -256,6 +271,7 @@ def train_assistant(
         evaluation["int8"] = evaluate(int8_predict, weights, test, baseline)
     report = {
         "reference_lufs": REFERENCE_LUFS,
+        "reference": reference.to_json(),
         "dataset_config": dataset.to_json(),
         "dataset": {
             "examples": {"train": len(train), "val": len(val), "test": len(test)},
