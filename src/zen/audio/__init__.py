@@ -18,7 +18,7 @@ the latency (tests hold it to 1e-11).
 **Loudness.** Integrated loudness (BS.1770-4 / EBU R128) needs the whole programme, so targeting
 is an analysis pass: ``fit`` renders the first four pillars, measures them with pyloudnorm, sets
 the limiter's input gain, renders the limiter, measures again and corrects the gain until the
-output is within 0.05 LU of the target (the limiter takes loudness away as it works). A stream
+output is within 0.1 LU of the target (the limiter takes loudness away as it works). A stream
 cannot know its integrated loudness in advance: run ``fit`` on the programme first (or set
 ``LimiterParams.gain_db`` from a previous analysis) and stream with that fixed gain; gain changes
 while streaming glide, they do not jump. True peak is measured at 4x (BS.1770-4 Annex 2) by

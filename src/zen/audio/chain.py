@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Loudness targeting: gains beyond this are not applied (a near-silent file is not a master).
 MAX_LOUDNESS_GAIN_DB = 36.0
-LOUDNESS_TOLERANCE_LU = 0.05
+LOUDNESS_TOLERANCE_LU = 0.1  # fit stops this close to the target (acceptance: 0.5 LU)
 MAX_LOUDNESS_ITERATIONS = 8
 
 
@@ -195,6 +195,7 @@ class MasterChain:
             return out
         self.input_lufs_ = _loudness(pre, self.sample_rate, "audio")
         gain_db = target - self.input_lufs_
+        previous: tuple[float, float] | None = None
         for iteration in range(1, MAX_LOUDNESS_ITERATIONS + 1):
             gain_db = float(np.clip(gain_db, -MAX_LOUDNESS_GAIN_DB, MAX_LOUDNESS_GAIN_DB))
             self.limiter.set_params(dataclasses.replace(self.limiter.params, gain_db=gain_db))
@@ -208,7 +209,14 @@ class MasterChain:
                 break
             if abs(gain_db) >= MAX_LOUDNESS_GAIN_DB and np.sign(gap) == np.sign(gain_db):
                 break  # the gain limit is reached; the report says how far off the target is
-            gain_db += gap
+            # Secant step: the limiter makes loudness grow slower than the gain (slope <= 1).
+            slope = 1.0
+            if previous is not None and gain_db != previous[0]:
+                slope = float(
+                    np.clip((output_lufs - previous[1]) / (gain_db - previous[0]), 0.1, 1.0)
+                )
+            previous = (gain_db, output_lufs)
+            gain_db += gap / slope
         self.loudness_gain_db_ = gain_db
         self.output_lufs_ = output_lufs
         self.loudness_iterations_ = iteration
