@@ -287,6 +287,8 @@ def oversampled_shaper(ext_x, up, shaped, down, drive, shape, mix, out):
     length = down.shape[0]
     frames = out.shape[0]
     acc = np.empty(_CHUNK)
+    second = np.empty(_CHUNK)
+    third = np.empty(_CHUNK)
     exps = np.empty(_CHUNK)
     bits = np.empty(_CHUNK, dtype=np.int64)
     # Inner loops run over 1-D slices: numba vectorises those, not 2-D indexing.
@@ -297,14 +299,30 @@ def oversampled_shaper(ext_x, up, shaped, down, drive, shape, mix, out):
             shaped[c, 0, history + start : history + start + m] = source[
                 start + centre : start + centre + m
             ]
-            for p in range(1, factor):
+            if factor == 4:  # phases 1-3 in one sweep share every load
                 acc[:m] = 0.0
+                second[:m] = 0.0
+                third[:m] = 0.0
                 for j in range(width):
-                    tap = up[p, j]
+                    tap1, tap2, tap3 = up[1, j], up[2, j], up[3, j]
                     window = source[start + j : start + j + m]
                     for n in range(m):
-                        acc[n] += tap * window[n]
-                shaped[c, p, history + start : history + start + m] = acc[:m]
+                        value = window[n]
+                        acc[n] += tap1 * value
+                        second[n] += tap2 * value
+                        third[n] += tap3 * value
+                shaped[c, 1, history + start : history + start + m] = acc[:m]
+                shaped[c, 2, history + start : history + start + m] = second[:m]
+                shaped[c, 3, history + start : history + start + m] = third[:m]
+            else:
+                for p in range(1, factor):
+                    acc[:m] = 0.0
+                    for j in range(width):
+                        tap = up[p, j]
+                        window = source[start + j : start + j + m]
+                        for n in range(m):
+                            acc[n] += tap * window[n]
+                    shaped[c, p, history + start : history + start + m] = acc[:m]
             for p in range(factor):
                 _shape_in_place(
                     shaped[c, p], history + start, history + start + m, drive, shape, exps, bits
@@ -341,6 +359,8 @@ def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud,
     quiet_for = since_loud[0]
     peak = np.empty(_CHUNK)
     acc = np.empty(_CHUNK)
+    second = np.empty(_CHUNK)
+    third = np.empty(_CHUNK)
     bits = np.empty(_CHUNK, dtype=np.int64)
     for start in range(0, frames, _CHUNK):
         m = min(_CHUNK, frames - start)
@@ -362,6 +382,21 @@ def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud,
             for n in range(m):
                 peak[n] = max(peak[n], abs(samples[n]))
             if not needed:
+                continue
+            if n_phases == 3:  # 4x: the three phases in one sweep share every load
+                acc[:m] = 0.0
+                second[:m] = 0.0
+                third[:m] = 0.0
+                for j in range(width):
+                    tap0, tap1, tap2 = phases[0, j], phases[1, j], phases[2, j]
+                    window = source[first + j : first + j + m]
+                    for n in range(m):
+                        value = window[n]
+                        acc[n] += tap0 * value
+                        second[n] += tap1 * value
+                        third[n] += tap2 * value
+                for n in range(m):
+                    peak[n] = max(peak[n], abs(acc[n]), abs(second[n]), abs(third[n]))
                 continue
             for p in range(n_phases):
                 acc[:m] = 0.0
