@@ -120,31 +120,59 @@ def build_models(folder: Path) -> dict[str, Path]:
 
 
 def backend_table(paths: dict[str, Path], cache_dir: Path, runs: int) -> list[dict[str, Any]]:
-    """Every backend of every family, timed at batch 1 and 32 as the engine times them."""
+    """Every backend of every family, timed at batch 1 and 32 as the engine times them.
+
+    INT8 is timed whatever its accuracy (the engine's gate is opened here); the column
+    ``rel diff`` says how far each backend's outputs are from PyTorch eager's on 64 example
+    rows, and ``engine`` whether the engine would use it (INT8 only within 5 %) and picks it.
+    """
     import torch
 
-    from zen.runtime.backends import BACKENDS, BuildSettings, choose_backends
+    from zen.runtime.backends import BACKENDS, BuildSettings, choose_backends, relative_difference
+    from zen.runtime.engine import EngineConfig
     from zen.runtime.servables import load_model
 
     torch.set_num_threads(1)  # as zen serve runs (--threads 1)
+    gate = EngineConfig().int8_tolerance
     rows = []
     for family, path in paths.items():
         servable = load_model(path)
         choice = choose_backends(
-            servable, BACKENDS, BuildSettings(cache_dir, threads=1), batch_sizes=(1, 32), runs=runs
+            servable,
+            BACKENDS,
+            BuildSettings(cache_dir, threads=1, int8_tolerance=1.0),
+            batch_sizes=(1, 32),
+            runs=runs,
         )
+        feeds = servable.example_feeds(64, np.random.default_rng(1))
+        by_name = {backend.name: backend for backend in choice.ranked}
+        reference = by_name["torch"].run(feeds)
+        usable = [
+            name
+            for name in choice.latency_s
+            if name != "onnx-int8"
+            or relative_difference(by_name[name].run(feeds), reference) <= gate
+        ]
+        fastest = min(usable, key=lambda name: sum(choice.latency_s[name].values()))
         for backend in BACKENDS:
             timings = choice.latency_s.get(backend)
+            difference = (
+                relative_difference(by_name[backend].run(feeds), reference)
+                if backend in by_name
+                else None
+            )
             rows.append(
                 {
                     "family": family,
                     "backend": backend,
                     "batch 1 ms": None if timings is None else timings[1] * 1e3,
                     "batch 32 ms": None if timings is None else timings[32] * 1e3,
-                    "chosen": "yes" if choice.chosen.name == backend else "",
-                    "note": choice.skipped.get(backend, "")[:90],
+                    "rel diff": difference,
+                    "engine": "chosen" if backend == fastest else
+                    "usable" if backend in usable else "rejected" if timings else "",
+                    "note": choice.skipped.get(backend, "")[:80],
                 }
-            )
+            )  # fmt: skip
     return rows
 
 
@@ -444,7 +472,7 @@ def main() -> int:
     print_table(
         "backend latency by family",
         backends,
-        ["family", "backend", "batch 1 ms", "batch 32 ms", "chosen", "note"],
+        ["family", "backend", "batch 1 ms", "batch 32 ms", "rel diff", "engine", "note"],
     )
 
     plan = [
