@@ -204,15 +204,17 @@ def stand_in_analysis() -> tuple[Any, str]:
 
 
 class PlatformJitter:
-    """A cyclictest-like meter in a separate process: a ``SCHED_FIFO`` thread (when permitted)
-    that sleeps 1 ms at a time and records every wake-up later than 5 ms, plus the steal time
-    the kernel reports. It has no GIL to share and almost no work, so its stalls are the
-    platform's own (the hypervisor descheduling the VM, throttling): what no engine can avoid.
+    """A cyclictest-like meter in separate processes, one pinned to each CPU: a ``SCHED_FIFO``
+    thread (when permitted) that sleeps 1 ms at a time and records every wake-up later than
+    5 ms, plus the steal time the kernel reports. It has no GIL to share and almost no work,
+    so its stalls are the platform's own (the hypervisor descheduling or throttling the VM):
+    what no engine can avoid.
     """
 
     _METER = (
         "import json, os, signal, sys, time\n"
         "try:\n"
+        "    os.sched_setaffinity(0, {int(sys.argv[1])})\n"
         "    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))\n"
         "except (AttributeError, PermissionError, OSError):\n"
         "    pass\n"
@@ -232,16 +234,29 @@ class PlatformJitter:
     )
 
     def __enter__(self) -> PlatformJitter:
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", self._METER], stdout=subprocess.PIPE, text=True
-        )
-        time.sleep(0.2)  # let it start before the session does
+        # One meter pinned to each CPU: the host may deschedule one vCPU and not the other.
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+        self._processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", self._METER, str(cpu)], stdout=subprocess.PIPE, text=True
+            )
+            for cpu in cpus
+        ]
+        time.sleep(0.3)  # let them start before the session does
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._process.terminate()
-        output, _ = self._process.communicate(timeout=10)
-        self.result = json.loads(output)
+        results = []
+        for process in self._processes:
+            process.terminate()
+            output, _ = process.communicate(timeout=10)
+            results.append(json.loads(output))
+        self.result = {
+            "stalls": sorted(stall for result in results for stall in result["stalls"]),
+            "stalls_per_cpu": [len(result["stalls"]) for result in results],
+            "steal_ticks": results[0]["steal_ticks"],  # /proc/stat's first line: all CPUs
+            "ticks_per_s": results[0]["ticks_per_s"],
+        }
 
 
 def attribute_xruns(trace: Path, stalls: list[list[float]]) -> int:
@@ -280,6 +295,7 @@ def realtime_run(seconds: float, paths: list[Path], trace: Path, stress: bool) -
         "analysis": which,
         "load_avg_1m_at_start": load,
         "platform_stalls_over_5ms": len(stalls),
+        "platform_stalls_per_cpu": jitter.result["stalls_per_cpu"],
         "platform_max_stall_ms": round(max(stall_ms), 1) if stall_ms else 0.0,
         "steal_s": round(jitter.result["steal_ticks"] / jitter.result["ticks_per_s"], 2),
         "xruns_during_platform_stalls": attribute_xruns(trace, stalls),
