@@ -6,9 +6,11 @@ hands it to the output and copies the mix into the assistant's history. The assi
 the ``inference`` tier (a worker thread), the read-ahead of streamed files on the ``background``
 tier; neither can delay a block.
 
-An *xrun* is a block that glitched: its release was dropped or it finished after its deadline
-(a real-time deadline miss), or the output had to play silence waiting for it (an underrun).
-A block that did both counts once; the report also gives each count on its own.
+A block's deadline is when the output needs it: its release plus the output's buffer (two
+periods for the null device), never less than one period. An *xrun* is a block that glitched:
+its release was dropped or it finished after its deadline (a real-time deadline miss), or the
+output had to play silence waiting for it (an underrun). A block that did both counts once; the
+report also gives each count on its own.
 """
 
 from __future__ import annotations
@@ -462,7 +464,10 @@ class Session:
         frames = self._target_frames or 60 * rate
         self._block_times = _Series(-(-frames // self.block_size) + 16)
         period = self.block_size / rate
-        self.scheduler.add_periodic(self._realtime_task, period, name=BLOCK_TASK)
+        # A block is late when the output needs it: its buffer ahead (at least one period).
+        # Blocks delayed by less run back to back and catch up instead of being dropped.
+        deadline = max(period, self.output.latency_s)
+        self.scheduler.add_periodic(self._realtime_task, period, deadline, name=BLOCK_TASK)
         if self.assistant is not None:
             interval = self.config.assistant_interval_s
             self.scheduler.add_periodic(
