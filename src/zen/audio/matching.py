@@ -38,7 +38,9 @@ def average_spectrum(
     segment = min(len(data), 1 << int(np.ceil(np.log2(sample_rate / 2.7))))
     if segment < 256:
         raise DataError(f"audio: {len(data)} frames are too few for a spectrum (need 256)")
-    freqs, power = signal.welch(data, fs=sample_rate, nperseg=segment, axis=0, detrend=False)
+    freqs, power = signal.welch(
+        data, fs=sample_rate, nperseg=segment, noverlap=0, axis=0, detrend=False
+    )
     power = power.mean(axis=1)
     cumulative = np.concatenate(([0.0], np.cumsum(power)))
     half = 2.0 ** (octaves / 2.0)

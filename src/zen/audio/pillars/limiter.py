@@ -18,14 +18,14 @@ from zen.audio.pillars._stage import (
 )
 from zen.errors import ConfigError
 
-# The detector's interpolator is the true-peak meter's (zen.audio.loudness, scipy's resample_poly
-# at 4x: a Kaiser-windowed sinc, beta 5, 20 taps per phase), so both see the same waveform between
-# samples: 4x per BS.1770-4 Annex 2 below 88.2 kHz, fewer points above.
+# The detector's interpolator is the true-peak meter's (zen.audio.loudness: the filter scipy's
+# resample_poly designs at 4x, a Kaiser-windowed sinc, beta 5, 20 taps per phase), so both see
+# the same waveform between samples: 4x per BS.1770-4 Annex 2 below 88.2 kHz, fewer points above.
 INTERPOLATOR_TAPS = 20
 INTERPOLATOR_BETA = 5.0
 DETECTOR_DELAY = INTERPOLATOR_TAPS // 2
 # The detector aims this far under the ceiling: the gain moves while the waveform between two
-# samples forms, so the meter sees up to ~0.006 dB more than the detector on heavy limiting.
+# samples forms, which the meter sees as an overshoot of up to ~0.0005 dB on heavy limiting.
 SAFETY_DB = 0.05
 
 
