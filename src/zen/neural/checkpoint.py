@@ -11,12 +11,8 @@ Nothing here unpickles: loading a checkpoint cannot execute code from the file.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +20,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+# Re-exported: callers have always reached the atomic writers through this module.
+from zen.atomic import atomic_directory as atomic_directory
+from zen.atomic import write_atomic as write_atomic
 from zen.errors import ConfigError, DataError
 
 CONFIG_FILE = "config.json"
@@ -62,44 +61,6 @@ def build_model(description: Mapping[str, Any]) -> nn.Module:
             " Pass model= to load into your own module"
         )
     return cast(Any, _MODEL_CLASSES[name]).from_config(description["config"])
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
-
-    The temporary directory lives next to ``target`` so the final rename stays on one file
-    system; an existing ``target`` is swapped out, then removed.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield staging
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(temporary_path)`` and rename the result onto ``path`` when it succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(name))
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | Path, payload: Any) -> None:
