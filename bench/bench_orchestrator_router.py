@@ -18,7 +18,8 @@ generated stochastic block graphs (heterophilous and homophilous); scikit-learn'
 breast cancer, iris (classification), diabetes and a generated Friedman #1 table (regression).
 Neural candidates get short budgets (``--steps``), the same for every candidate, so the
 ranking reflects what a quick ``zen fit`` would find. Scores are cached in
-``bench/results/orchestrator_router_scores.json``; ``--rescore`` reuses them.
+``bench/results/orchestrator_router_scores.json`` after every task: a re-run scores only the tasks
+not scored yet with the same ``--steps`` (``--fresh`` all of them), ``--rescore`` none.
 
     python bench/bench_orchestrator_router.py [--steps 300] [--quick] [--rescore]
 """
@@ -211,33 +212,51 @@ def score_table(frame: pd.DataFrame, target: str, options: dict[str, dict]) -> d
 
 
 # ---------------------------------------------------------------------------- routing
-def collect(quick: bool, steps: int) -> dict[str, dict[str, Any]]:
-    """Profile and every candidate's held-out loss, per task."""
+def collect(quick: bool, steps: int, done: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Profile and every candidate's held-out loss, per task; tasks in ``done`` (scored before
+    with the same ``steps``) are kept, and the cache file is rewritten after every task, so an
+    interrupted run picks up where it stopped."""
     from zen.orchestrator.profile import profile_graph, profile_series, profile_table
     from zen.orchestrator.router import route
 
     results: dict[str, dict[str, Any]] = {}
+
+    def finish(name: str, profile: Any, scores: dict[str, float], started: float) -> None:
+        results[name] = {"profile": profile.to_json(), "scores": scores, "steps": steps}
+        SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SCORES_FILE.write_text(json.dumps({**done, **results}, indent=1, default=str))
+        print(f"{name}: {scores} ({time.perf_counter() - started:.0f}s)", flush=True)
+
+    def cached(name: str) -> bool:
+        if done.get(name, {}).get("steps") == steps:
+            results[name] = done[name]
+            print(f"{name}: cached {done[name]['scores']}", flush=True)
+            return True
+        return False
+
     for name, (frame, h) in series_tasks(quick).items():
+        if cached(name):
+            continue
+        started = time.perf_counter()
         profile = profile_series(frame[["unique_id", "ds", "y"]], h)
         names = [c.name for c in route(profile, 1e9, policy="default")]
-        started = time.perf_counter()
         season = int(profile.season_length or 1)
-        scores = score_series(frame, h, names, steps, season)
-        results[name] = {"profile": profile.to_json(), "scores": scores}
-        print(f"{name}: {results[name]['scores']} ({time.perf_counter() - started:.0f}s)",
-              flush=True)  # fmt: skip
+        finish(name, profile, score_series(frame, h, names, steps, season), started)
     for name, load in graph_tasks().items():
+        if cached(name):
+            continue
+        started = time.perf_counter()
         graph = load()
         profile = profile_graph(graph, name)
         names = [c.name for c in route(profile, 1e9, policy="default")]
-        results[name] = {"profile": profile.to_json(), "scores": score_graph(graph, names)}
-        print(f"{name}: {results[name]['scores']}", flush=True)
+        finish(name, profile, score_graph(graph, names), started)
     for name, (frame, target) in table_tasks().items():
+        if cached(name):
+            continue
+        started = time.perf_counter()
         profile = profile_table(frame, target)
         options = {c.name: dict(c.options) for c in route(profile, 1e9, policy="default")}
-        results[name] = {"profile": profile.to_json(), "scores": score_table(frame, target,
-                                                                             options)}  # fmt: skip
-        print(f"{name}: {results[name]['scores']}", flush=True)
+        finish(name, profile, score_table(frame, target, options), started)
     return results
 
 
@@ -284,17 +303,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="one M4 subset, 30 steps")
-    parser.add_argument("--rescore", action="store_true", help="reuse the cached scores")
+    parser.add_argument("--rescore", action="store_true", help="only the cached scores")
+    parser.add_argument("--fresh", action="store_true", help="score every task again")
     args = parser.parse_args()
     torch.set_num_threads(2)
     info = machine_info()
     print_machine(info)
-    if args.rescore and SCORES_FILE.is_file():
-        results = json.loads(SCORES_FILE.read_text())
+    done = json.loads(SCORES_FILE.read_text()) if SCORES_FILE.is_file() else {}
+    if args.rescore and done:
+        results = done
     else:
-        results = collect(args.quick, 30 if args.quick else args.steps)
-        SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
-        SCORES_FILE.write_text(json.dumps(results, indent=1, default=str))
+        results = collect(args.quick, 30 if args.quick else args.steps, {} if args.fresh else done)
     rows = regrets(results)
     policies = tuple(POLICIES)
     summary = {policy: statistics.median(r[policy] for r in rows) for policy in policies}
