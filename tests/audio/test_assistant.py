@@ -371,12 +371,18 @@ def test_the_chain_finds_the_assistant_through_its_seam() -> None:
     assert isinstance(suggest(programme(3.0), SAMPLE_RATE), Corrections)
 
 
-def test_the_seam_leaves_the_loudness_target_to_the_chain(assistant: Assistant) -> None:
-    """A quiet mix has a large level error, but the chain normalises loudness itself; moving
-    its target by the level error would master the mix louder than asked."""
+def test_a_quiet_mix_moves_the_compressor_not_the_loudness_target(assistant: Assistant) -> None:
+    """A quiet mix has a large level error; the chain meets the loudness target by measuring,
+    so the gap lowers the compressor's thresholds instead of moving the target."""
+    from zen.audio.presets import apply_corrections, preset
+
     quiet = programme(4.0) * 0.05
-    assert assistant.analyse(quiet, SAMPLE_RATE).loudness_gap_db > 3.0
-    assert suggest_corrections(quiet, SAMPLE_RATE).loudness_gap_db == 0.0
+    suggestion = suggest_corrections(quiet, SAMPLE_RATE)
+    assert suggestion.loudness_gap_db > 3.0
+    base = preset("transparent")
+    moved = apply_corrections(base, suggestion)
+    assert moved.limiter.target_lufs == base.limiter.target_lufs
+    assert moved.compressor.threshold_db < base.compressor.threshold_db - 3.0
 
 
 def test_master_file_applies_the_assistants_corrections(tmp_path: Path) -> None:

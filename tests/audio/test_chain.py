@@ -292,10 +292,11 @@ def test_corrections_move_the_settings_within_their_limits():
         (ASSISTANT_BANDS_HZ[2], -1.0),
         (ASSISTANT_BANDS_HZ[4], 6.0),
     ]
-    assert moved.compressor.threshold_db == base.compressor.threshold_db - 6.0
+    # Half the compression (-6 dB) and a mix 2 dB quieter than the reference (-2 dB more).
+    assert moved.compressor.threshold_db == base.compressor.threshold_db - 8.0
     assert moved.compressor.ratio == base.compressor.ratio + 1.0
     assert moved.stereo.width == pytest.approx(1.2)
-    assert moved.limiter.target_lufs == -12.0
+    assert moved.limiter.target_lufs == base.limiter.target_lufs  # the user's target stays
     assert apply_corrections(base, Corrections()).replace(name=base.name) == base
     with pytest.raises(ConfigError, match="band_gains_db: expected 5 gains"):
         Corrections(band_gains_db=(1.0,))

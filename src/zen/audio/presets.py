@@ -155,9 +155,14 @@ class Corrections:
     Args:
         eq_tilt_db_per_octave: spectral tilt around 1 kHz (+ brighter), up to +-3 dB/octave.
         band_gains_db: gains at ``ASSISTANT_BANDS_HZ`` (80 Hz ... 10 kHz), up to +-6 dB each.
-        compression_amount: 0 (none added) to 1 (threshold 12 dB lower, ratio + 2).
+        compression_amount: 0 (none added) to 1 (threshold 12 dB lower, ratio + 2); the
+            assistant may suggest less than 0 for a mix that is already over-compressed, which
+            :func:`apply_corrections` reads as 0 (the chain cannot undo compression).
         width: multiplies the stereo width (1 = unchanged).
-        loudness_gap_db: moves the loudness target (+ louder), up to +-6 LU.
+        loudness_gap_db: how far the mix sits below the level the chain's settings were made
+            for (+ quieter), up to +-6 dB. The loudness stage measures and meets its target by
+            itself; the gap moves the compressor's thresholds instead, so that a quiet mix is
+            compressed as a mix at the reference level would be.
     """
 
     eq_tilt_db_per_octave: float = 0.0
@@ -192,7 +197,9 @@ def apply_corrections(settings: ChainSettings, corrections: Corrections) -> Chai
 
     Tilt goes into the shelves (:func:`~zen.audio.pillars.eq.tilt_gains_db`, corners 250 Hz and
     4 kHz), band gains into peaking bands added after the preset's, compression into threshold
-    and ratio, width multiplies, the loudness gap moves ``limiter.target_lufs`` (if set).
+    and ratio, width multiplies, and the loudness gap lowers (raises) the compressor's
+    thresholds by as many dB as the mix is quieter (louder) than the reference level; the
+    loudness target is the user's and stays.
     """
     tilt = float(
         np.clip(corrections.eq_tilt_db_per_octave, -MAX_TILT_DB_PER_OCTAVE, MAX_TILT_DB_PER_OCTAVE)
@@ -213,12 +220,14 @@ def apply_corrections(settings: ChainSettings, corrections: Corrections) -> Chai
         bands=tuple(bands),
     )
     amount = float(np.clip(corrections.compression_amount, 0.0, 1.0))
+    gap = float(np.clip(corrections.loudness_gap_db, -MAX_LOUDNESS_GAP_DB, MAX_LOUDNESS_GAP_DB))
+    shift_db = -12.0 * amount - gap
     compressor = dataclasses.replace(
         settings.compressor,
-        threshold_db=max(settings.compressor.threshold_db - 12.0 * amount, -80.0),
+        threshold_db=float(np.clip(settings.compressor.threshold_db + shift_db, -80.0, 0.0)),
         ratio=min(settings.compressor.ratio + 2.0 * amount, 100.0),
         band_thresholds_db=tuple(
-            max(t - 12.0 * amount, -80.0) for t in settings.compressor.band_thresholds_db
+            float(np.clip(t + shift_db, -80.0, 0.0)) for t in settings.compressor.band_thresholds_db
         ),
         band_ratios=tuple(min(r + 2.0 * amount, 100.0) for r in settings.compressor.band_ratios),
     )
@@ -226,17 +235,10 @@ def apply_corrections(settings: ChainSettings, corrections: Corrections) -> Chai
         settings.stereo,
         width=float(np.clip(settings.stereo.width * corrections.width, 0, MAX_WIDTH)),
     )
-    limiter = settings.limiter
-    if limiter.target_lufs is not None:
-        gap = float(np.clip(corrections.loudness_gap_db, -MAX_LOUDNESS_GAP_DB, MAX_LOUDNESS_GAP_DB))
-        limiter = dataclasses.replace(
-            limiter, target_lufs=float(np.clip(limiter.target_lufs + gap, -60, 0))
-        )
     return settings.replace(
         eq=eq,
         compressor=compressor,
         stereo=stereo,
-        limiter=limiter,
         name=f"{settings.name}+assistant",
     )
 

@@ -21,7 +21,6 @@ Backends (``backend=``):
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import threading
@@ -335,13 +334,10 @@ def default_assistant() -> Assistant:
 
 def suggest_corrections(audio: np.ndarray, sample_rate: int) -> Corrections:
     """The master chain's seam (:func:`zen.audio.presets.load_assistant`): the default
-    assistant's :meth:`Assistant.analyse`, with ``loudness_gap_db`` set to 0.
+    assistant's :meth:`Assistant.analyse`.
 
-    The gap the assistant hears is the input's level error against a -14 LUFS master. The
-    chain measures and normalises loudness itself, and reads ``loudness_gap_db`` as a move of
-    its target; passing the level error on would master a quiet mix louder than the target
-    asked for. The assistant has no opinion on the target (it learned one reference level for
-    every style), so 0 is its answer to that question. :meth:`Assistant.analyse` keeps the gap.
+    Its ``loudness_gap_db`` is the input's level error against the reference level the
+    assistant learned (-14 LUFS); :func:`~zen.audio.presets.apply_corrections` turns it into
+    compressor thresholds, and the chain still meets the user's loudness target by measuring.
     """
-    suggestion = default_assistant().analyse(audio, sample_rate)
-    return dataclasses.replace(suggestion, loudness_gap_db=0.0)
+    return default_assistant().analyse(audio, sample_rate)
