@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from zen.atomic import write_atomic
 from zen.errors import BackendUnavailable, ConfigError, DataError
 
 # Output formats by file extension: soundfile format and the subtype written.
@@ -110,7 +111,6 @@ def output_format(path: str | Path) -> tuple[str, str]:
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> tuple[str, str]:
     """Write ``audio`` atomically, in the format of ``path``'s extension; (format, subtype)."""
-    from zen.neural.checkpoint import write_atomic  # imported here: it pulls in torch
 
     soundfile = _soundfile()
     file_format, subtype = output_format(path)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from zen.atomic import write_atomic
 from zen.audio.io import make_readable
 
 
@@ -17,7 +18,6 @@ def write_report(report: Mapping[str, Any], json_path: str | Path, png_path: str
     average spectrum before and after (and the reference's, level-aligned to the master), and the
     gain reduction of the compressor and the limiter over time.
     """
-    from zen.neural.checkpoint import write_atomic  # imported here: it pulls in torch
 
     text = json.dumps(report, indent=2) + "\n"
     write_atomic(json_path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from zen.atomic import write_atomic
 from zen.errors import ConfigError
 
 #: The tiers in rank order; each becomes one trace process (pid 1, 2, 3).
@@ -390,7 +391,6 @@ def _metadata(name: str, pid: int, tid: int, args: dict[str, Any]) -> dict[str, 
 
 def write_chrome_trace(trace: Mapping[str, Any], path: str | Path) -> Path:
     """Write a trace object as JSON to ``path`` atomically (its folder is created)."""
-    from zen.neural.checkpoint import write_atomic  # imports torch: only when writing
 
     path = Path(path)
     text = json.dumps(trace, separators=(",", ":"), default=_json_default)
