@@ -197,3 +197,19 @@ def test_fp16_halves_the_weights_and_says_cpu_is_not_faster(mlp_onnx: Path, digi
     sidecar = json.loads(report.sidecar_path.read_text())
     assert sidecar["quantization"]["method"] == "fp16"
     assert sidecar["inputs"][0]["dtype"] == "float32"  # inputs and outputs stay FP32
+
+
+def test_onnxruntime_droppings_in_the_working_directory_are_removed(tmp_path, monkeypatch):
+    from zen.compute.quantize import _no_droppings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.data").write_text("kept")
+    old = tmp_path / "0b1e4a52-0000-4000-8000-000000000000.data"
+    old.write_text("there before: kept")
+    with _no_droppings():
+        (tmp_path / "sym_shape_infer_temp.onnx").write_text("x")
+        (tmp_path / "85461e46-ed8f-11f1-a78b-02fc00000001.data").write_text("x")
+        (tmp_path / "result.onnx").write_text("not onnxruntime's")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["mine.data", old.name, "result.onnx"]
+    )

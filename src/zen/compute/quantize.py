@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -247,12 +248,37 @@ def _preprocessed(source: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="zen-quantize-") as folder:
         prepared = Path(folder) / "prepared.onnx"
         try:
-            with _quiet_quantizer():
+            with _quiet_quantizer(), _no_droppings():
                 quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
         except Exception as error:
             logger.info("quantisation pre-processing skipped for %s: %s", source.name, error)
             prepared = source
         yield prepared
+
+
+#: onnxruntime's symbolic shape inference saves the model it could not finish here, in the
+#: current directory, with its weights in a UUID-named ``.data`` file, and then raises.
+_ORT_DROPPING = "sym_shape_infer_temp.onnx"
+_UUID_DATA = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.data$")
+
+
+@contextlib.contextmanager
+def _no_droppings() -> Iterator[None]:
+    """Remove the files onnxruntime's shape inference leaves in the working directory.
+
+    Only files that appear during the block are removed: the dropping by its fixed name and
+    UUID-named ``.data`` files (its external weights). Changing directory instead would move
+    every other thread of the process too.
+    """
+    here = Path.cwd()
+    before = {entry.name for entry in here.iterdir()} if here.is_dir() else set()
+    try:
+        yield
+    finally:
+        for entry in here.iterdir() if here.is_dir() else ():
+            new = entry.name not in before
+            if new and (entry.name == _ORT_DROPPING or _UUID_DATA.match(entry.name)):
+                entry.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
