@@ -164,3 +164,16 @@ def test_a_saved_median_ensemble_predicts_the_median_of_its_members(tmp_path) ->
     np.testing.assert_allclose(
         predicted[column].to_numpy().reshape(expected.shape), expected, rtol=1e-5
     )
+
+
+def test_a_wide_series_column_may_be_called_y(tmp_path) -> None:
+    """A two-column CSV ``ds,y`` is one wide series named ``y``; melting it used to collide
+    with the long format's own ``y``."""
+    long = hourly_long(n_series=1)
+    wide = pd.DataFrame({"ds": long["ds"], "y": long["y"]})
+    path = tmp_path / "series.csv"
+    wide.to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["fit", str(path), "--horizon", "12", "--budget", "20s",
+                                 "--runs-dir", str(tmp_path / "runs"), "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "internal error" not in result.output

@@ -46,7 +46,7 @@ from zen.orchestrator.orchestration import (
     succeeded,
     train_candidates,
 )
-from zen.orchestrator.profile import TaskProfile, profile_series
+from zen.orchestrator.profile import TaskProfile, profile_series, wide_to_long
 from zen.reports import (
     CURVES_FILE,
     HTML_FILE,
@@ -110,13 +110,7 @@ def to_long(frame: pd.DataFrame, profile: TaskProfile) -> pd.DataFrame:
     """The frame in long format (``unique_id, ds, y``) according to its profile."""
     if profile.layout == "long":
         return frame[["unique_id", "ds", "y"]]
-    long = frame.melt(
-        id_vars=[profile.time_column],
-        value_vars=profile.numeric_features,
-        var_name="unique_id",
-        value_name="y",
-    )
-    return long.rename(columns={profile.time_column: "ds"})
+    return wide_to_long(frame, profile.time_column or "ds", profile.numeric_features)
 
 
 def forecast(

@@ -343,6 +343,19 @@ def is_time_series(frame: pd.DataFrame, horizon: int | None) -> tuple[bool, str]
     return False, "no horizon given and no unique_id/ds/y columns: a table to learn from"
 
 
+def wide_to_long(frame: pd.DataFrame, time_column: str, series: list[str]) -> pd.DataFrame:
+    """A wide table (a time column, one column per series) as ``unique_id, ds, y``.
+
+    Column names are series names, whatever they are: one called ``y`` or ``ds`` is a series
+    like any other.
+    """
+    value = "\x00value"  # a name no column of a CSV file can have
+    long = frame.melt(
+        id_vars=[time_column], value_vars=series, var_name="unique_id", value_name=value
+    )
+    return pd.DataFrame({"unique_id": long["unique_id"], "ds": long[time_column], "y": long[value]})
+
+
 def profile_series(frame: pd.DataFrame, horizon: int, target: str | None = None) -> TaskProfile:
     """Profile ``frame`` as time series to forecast ``horizon`` steps ahead.
 
@@ -390,9 +403,7 @@ def profile_series(frame: pd.DataFrame, horizon: int, target: str | None = None)
     )
     if not series:
         raise DataError(f"data: no numeric columns to forecast besides {time_column!r}")
-    long = frame.melt(
-        id_vars=[time_column], value_vars=series, var_name="unique_id", value_name="y"
-    ).rename(columns={time_column: "ds"})
+    long = wide_to_long(frame, time_column, series)
     statistics, reasons = describe_series(long)
     return TaskProfile(
         kind="forecasting",
