@@ -30,11 +30,19 @@ def test_gcn_keeps_existing_self_loop_weights(small_graph: Graph):
     )
 
 
-def test_gcn_cached_reuses_normalisation(small_graph: Graph):
+def test_gcn_cached_reuses_normalisation_for_the_same_edges_only(small_graph: Graph, monkeypatch):
+    from zen.graph.layers import gcn
+
+    calls = []
+    real = gcn.gcn_norm
+    monkeypatch.setattr(gcn, "gcn_norm", lambda *a, **k: calls.append(1) or real(*a, **k))
     conv = GCNConv(3, 2, cached=True)
     first = conv(small_graph.x, small_graph.edge_index)
-    # With the cache, a different edge_index is ignored until reset_parameters().
-    assert torch.equal(conv(small_graph.x, small_graph.edge_index[:, :2]), first)
+    assert torch.equal(conv(small_graph.x, small_graph.edge_index), first)
+    assert len(calls) == 1  # the same edge tensor: normalised once
+    # Unlike PyG's cached=True, other edges are normalised afresh, not silently ignored.
+    other = conv(small_graph.x, small_graph.edge_index[:, :2])
+    assert len(calls) == 2 and not torch.equal(other, first)
     conv.reset_parameters()
     assert conv._cache is None
 

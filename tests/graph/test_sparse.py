@@ -75,3 +75,31 @@ def test_learned_edge_weights_keep_gather_scatter() -> None:
     assert spmm_applies(x, torch.ones(7))
     assert not spmm_applies(x, torch.ones(7, requires_grad=True))
     assert not spmm_applies(torch.randn(5, 2, 3))
+
+
+def test_a_cached_gcn_normalises_a_new_graph_instead_of_reusing_the_first() -> None:
+    from zen.graph.layers import GCNConv
+
+    torch.manual_seed(0)
+    layer = GCNConv(4, 3, cached=True).eval()
+    x = torch.randn(5, 4)
+    ring = torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 0]])
+    star = torch.tensor([[0, 0, 0, 0], [1, 2, 3, 4]])
+    fresh = GCNConv(4, 3).eval()
+    fresh.load_state_dict(layer.state_dict())
+    with torch.no_grad():
+        layer(x, ring)  # fills the cache
+        torch.testing.assert_close(layer(x, star), fresh(x, star))
+        torch.testing.assert_close(layer(x, ring), fresh(x, ring))
+
+
+def test_graph_layers_run_under_inference_mode() -> None:
+    from zen.graph.layers import GCNConv, SAGEConv
+
+    x = torch.randn(5, 4)
+    edges = torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 0]])
+    for layer in (GCNConv(4, 3, cached=True), SAGEConv(4, 3)):
+        with torch.inference_mode():
+            first = layer(x, edges)
+            again = layer(x, edges)
+        torch.testing.assert_close(first, again)

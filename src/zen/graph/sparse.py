@@ -86,14 +86,14 @@ class AdjacencyCache:
     ) -> torch.Tensor:
         key = (
             edge_index,
-            edge_index._version,
+            tensor_version(edge_index),
             edge_weight,
-            None if edge_weight is None else edge_weight._version,
+            tensor_version(edge_weight),
             num_targets,
             num_sources,
             mean,
         )
-        if self._key is None or not _same_key(self._key, key):
+        if self._key is None or not same_key(self._key, key):
             self._matrix = csr_adjacency(edge_index, edge_weight, num_targets, num_sources, mean)
             self._key = key
         assert self._matrix is not None
@@ -103,7 +103,21 @@ class AdjacencyCache:
         self._key, self._matrix = None, None
 
 
-def _same_key(old: tuple, new: tuple) -> bool:
+def tensor_version(tensor: torch.Tensor | None) -> object:
+    """What tells an in-place change of ``tensor`` apart: its version counter.
+
+    Tensors made under ``torch.inference_mode`` have none; they get a fresh object that equals
+    nothing, so a cache never trusts them (they may be changed in place without a trace).
+    """
+    if tensor is None:
+        return None
+    if tensor.is_inference():
+        return object()
+    return tensor._version
+
+
+def same_key(old: tuple, new: tuple) -> bool:
+    """Cache keys compare tensors by identity and everything else by value."""
     return all(
         a is b if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) else a == b
         for a, b in zip(old, new, strict=True)

@@ -8,7 +8,7 @@ from torch import nn
 from zen.graph.inits import glorot
 from zen.graph.message_passing import MessagePassing
 from zen.graph.scatter import scatter
-from zen.graph.sparse import AdjacencyCache, spmm_applies
+from zen.graph.sparse import AdjacencyCache, same_key, spmm_applies, tensor_version
 from zen.graph.utils import add_remaining_self_loops, infer_num_nodes
 
 
@@ -86,7 +86,7 @@ class GCNConv(MessagePassing):
         self.add_self_loops, self.normalize = add_self_loops, normalize
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor]] | None = None
         self._adjacency = AdjacencyCache()
         self.reset_parameters()
 
@@ -102,14 +102,20 @@ class GCNConv(MessagePassing):
         self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
         if self.normalize:
-            if self._cache is not None:
-                edge_index, edge_weight = self._cache
+            # The cache is keyed on the very edge tensors it was built from (as AdjacencyCache
+            # is): PyG's cached=True reuses the first graph for any later one, which silently
+            # gives wrong answers when a trained model is applied to another graph.
+            key = (edge_index, tensor_version(edge_index), edge_weight,
+                   tensor_version(edge_weight), x.size(0))  # fmt: skip
+            if self._cache is not None and same_key(self._cache[0], key):
+                edge_index, edge_weight = self._cache[1]
             else:
-                edge_index, edge_weight = gcn_norm(
+                normalised = gcn_norm(
                     edge_index, edge_weight, x.size(0), self.improved, self.add_self_loops
                 )
                 if self.cached:
-                    self._cache = (edge_index, edge_weight)
+                    self._cache = (key, normalised)
+                edge_index, edge_weight = normalised
         # Transform before propagating: aggregation then runs on out_channels (usually far
         # fewer than in_channels) and the result is the same by linearity.
         h = self.lin(x)
