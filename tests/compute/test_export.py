@@ -320,7 +320,7 @@ def test_export_restores_the_model_state(exported) -> None:
     given at run time, not the cached one."""
     model, report = exported("gcn")
     assert model.training and all(conv.cached for conv in model.convs)
-    assert all(conv._cache is not None and int(conv._cache[0].max()) < 12
+    assert all(conv._cache is not None and int(conv._cache[1][0].max()) < 12
                for conv in model.convs)  # fmt: skip
     uncached = GCN(5, 16, 2, 3)
     uncached.load_state_dict(model.state_dict())
