@@ -85,7 +85,10 @@ def holdout_mae(model_with, model_without, df: pd.DataFrame, column: str) -> tup
     "make_model",
     [
         lambda **kw: NHITS(h=H, input_size=INPUT, **NHITS_FAST, **kw),
-        lambda **kw: TCN(h=H, input_size=INPUT, **TCN_FAST, **kw),
+        # TCN's dilated convolutions are the slowest to train here (about 30 s): `make test-all`.
+        pytest.param(
+            lambda **kw: TCN(h=H, input_size=INPUT, **TCN_FAST, **kw), marks=pytest.mark.slow
+        ),
         lambda **kw: DeepAR(h=H, input_size=INPUT, **DEEPAR_FAST, **kw),
     ],
     ids=["NHITS", "TCN", "DeepAR"],
@@ -99,7 +102,7 @@ def test_future_exogenous_variable_is_learned(make_model) -> None:
     assert with_promo < 1.0
 
 
-@pytest.mark.parametrize("model_class", [NHITS, TCN])
+@pytest.mark.parametrize("model_class", [NHITS, pytest.param(TCN, marks=pytest.mark.slow)])
 def test_historic_exogenous_variable_is_learned(model_class) -> None:
     settings = NHITS_FAST if model_class is NHITS else TCN_FAST
     df = leading_series()

@@ -167,13 +167,16 @@ def test_a_saved_median_ensemble_predicts_the_median_of_its_members(tmp_path) ->
 
 
 def test_a_wide_series_column_may_be_called_y(tmp_path) -> None:
-    """A two-column CSV ``ds,y`` is one wide series named ``y``; melting it used to collide
-    with the long format's own ``y``."""
+    """A two-column table ``ds,y`` is one wide series named ``y``; melting it used to collide
+    with the long format's own ``y`` (an internal error from ``zen fit``)."""
+    from zen.orchestrator.forecast_job import to_long
+
     long = hourly_long(n_series=1)
     wide = pd.DataFrame({"ds": long["ds"], "y": long["y"]})
-    path = tmp_path / "series.csv"
-    wide.to_csv(path, index=False)
-    result = CliRunner().invoke(app, ["fit", str(path), "--horizon", "12", "--budget", "20s",
-                                 "--runs-dir", str(tmp_path / "runs"), "--no-progress"])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "internal error" not in result.output
+    profile = profile_series(wide, 12)
+    assert profile.layout == "wide" and profile.n_series == 1
+    melted = to_long(wide, profile)
+    assert list(melted.columns) == ["unique_id", "ds", "y"]
+    assert (melted["unique_id"] == "y").all() and np.allclose(melted["y"], long["y"])
+    result = forecast(wide, 12, runs_dir=tmp_path, max_steps=5, budget_s=20, workers=1)
+    assert result.profile.n_series == 1
