@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-NEEDS_READER_FILES = ("data/digits.csv", "xor.data")
+NEEDS_READER_FILES = ("data/digits.csv", "xor.data", "mix.wav")
 
 
 def python_blocks() -> list[str]:

@@ -11,7 +11,6 @@ from typing import Any
 from zen.errors import DataError
 from zen.neural.checkpoint import write_atomic
 
-
 #: The files of a ``zen fit`` run directory, shared by every kind of job.
 MODEL_DIR = "model"
 REPORT_FILE = "report.json"
