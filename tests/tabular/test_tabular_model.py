@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from zen import DataError, NotFittedError
 from zen.tabular import TablePreprocessor, TabularModel, score, train_test_split
@@ -47,6 +48,11 @@ def test_regression_predicts_in_the_target_units(mixed_frame) -> None:
     model = TabularModel(max_epochs=150).fit(train.drop(columns="label"), "amount")
     predictions = model.predict(test)
     assert score("regression", test["amount"].to_numpy(), predictions)["r2"] > 0.9
+    # What export and serving run: encoded rows in, the same values out.
+    encoded = torch.from_numpy(model.preprocessor_.transform(test)).float()
+    with torch.no_grad():
+        served = model.output_module().eval()(encoded).numpy()
+    np.testing.assert_allclose(served, predictions, rtol=1e-4, atol=1e-3)
 
 
 def test_save_and_load_predict_identically(mixed_frame, tmp_path) -> None:
@@ -80,6 +86,8 @@ def test_text_in_a_numeric_column_at_predict_time(mixed_frame) -> None:
 def test_predict_before_fit() -> None:
     with pytest.raises(NotFittedError, match="not fitted"):
         TabularModel().predict(pd.DataFrame({"x": [1]}))
+    with pytest.raises(NotFittedError, match="output_module"):
+        TabularModel().output_module()
 
 
 def test_preprocessor_state_round_trips(mixed_frame) -> None:

@@ -201,18 +201,6 @@ def _mlp_plan(model: Any, batches: tuple[dict[str, int], ...]) -> ExportPlan:
     )
 
 
-class _Denormalized(nn.Module):
-    """A regression network whose standardised output is mapped back to target units."""
-
-    def __init__(self, network: nn.Module, mean: float, scale: float) -> None:
-        super().__init__()
-        self.network = network
-        self.mean, self.scale = float(mean), float(scale)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.network(features)[:, 0] * self.scale + self.mean
-
-
 def _tabular_plan(model: Any, batches: tuple[dict[str, int], ...]) -> ExportPlan:
     model._fitted_profile()
     preprocessor = model.preprocessor_
@@ -224,8 +212,8 @@ def _tabular_plan(model: Any, batches: tuple[dict[str, int], ...]) -> ExportPlan
             description="rows encoded by TablePreprocessor (see preprocessing)",
         ),
     )
+    module = model.output_module()
     if model.classification:
-        module: nn.Module = model.network_
         outputs = (
             TensorSpec(
                 "logits",
@@ -236,7 +224,6 @@ def _tabular_plan(model: Any, batches: tuple[dict[str, int], ...]) -> ExportPlan
         )
         task = {"task": "classification", "classes": list(model.classes_)}
     else:
-        module = _Denormalized(model.network_, model.target_mean_, model.target_scale_)
         outputs = (
             TensorSpec("prediction", ("batch",), description="predicted value in target units"),
         )

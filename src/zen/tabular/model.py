@@ -152,6 +152,18 @@ class TabularModel:
             )
         return outputs[:, 0] * self.target_scale_ + self.target_mean_
 
+    def output_module(self) -> torch.nn.Module:
+        """The network from encoded features to outputs: class logits, or values in target units.
+
+        What export and serving run: the same numbers as :meth:`predict` before the arg-max,
+        without the pandas preprocessing (the caller encodes rows with ``preprocessor_``).
+        """
+        if not hasattr(self, "network_"):
+            raise NotFittedError("TabularModel.output_module: call fit() or load() first")
+        if self.classification:
+            return self.network_
+        return _Denormalized(self.network_, self.target_mean_, self.target_scale_)
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities, shape ``(rows, classes)`` in the order of ``classes_``."""
         if not self.classification:
@@ -232,3 +244,15 @@ def _label_dtype(classes: list[Any]) -> type:
     if all(isinstance(value, (int, float)) for value in classes):
         return np.float64
     return object
+
+
+class _Denormalized(torch.nn.Module):
+    """A regression network whose standardised output is mapped back to target units."""
+
+    def __init__(self, network: torch.nn.Module, mean: float, scale: float) -> None:
+        super().__init__()
+        self.network = network
+        self.mean, self.scale = float(mean), float(scale)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.network(features)[:, 0] * self.scale + self.mean

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from zen.errors import DataError
@@ -64,18 +63,6 @@ class MLPServable(Servable):
         return self.model
 
 
-class _Denormalized(nn.Module):
-    """A regression network's standardised output mapped back to target units, ``(rows,)``."""
-
-    def __init__(self, network: nn.Module, mean: float, scale: float) -> None:
-        super().__init__()
-        self.network = network
-        self.mean, self.scale = float(mean), float(scale)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.network(features)[:, 0] * self.scale + self.mean
-
-
 class TabularServable(Servable):
     """A :class:`~zen.tabular.TabularModel` (``zen fit`` on a table): raw columns in, labels or
     values out.
@@ -100,12 +87,7 @@ class TabularServable(Servable):
         self.columns = [*preprocessor.numeric, *preprocessor.categorical]
         self.width = int(preprocessor.n_features_out)
         self.classification = bool(self.model.classification)
-        network = self.model.network_.eval()
-        self.module: nn.Module = (
-            network
-            if self.classification
-            else _Denormalized(network, self.model.target_mean_, self.model.target_scale_)
-        )
+        self.module: nn.Module = self.model.output_module().eval()
 
     def prepare(self, request: Mapping[str, Any]) -> Prepared:
         form = self.request_form(request)
