@@ -25,8 +25,8 @@ from zen.audio.pillars import (
     shape_curve,
     static_reduction_db,
 )
-from zen.audio.pillars._filters import rbj_biquad, sos_response
 from zen.errors import ConfigError, DataError
+from zen.filters import rbj_biquad, sos_response
 
 pytest.importorskip("numba")
 PATHS = [pytest.param(True, id="native"), pytest.param(False, id="reference")]

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from zen.audio.pillars._filters import nyquist_interpolator, polyphase
 from zen.audio.pillars.limiter import true_peak_factor
 from zen.errors import BackendUnavailable, DataError
+from zen.filters import nyquist_interpolator, polyphase
 
 GATING_BLOCK_S = 0.4
 ABSOLUTE_GATE_LUFS = -70.0

@@ -38,6 +38,7 @@ import numpy as np
 from scipy import signal
 
 from zen.errors import ConfigError, expect_one_of
+from zen.filters import rbj_biquad
 from zen.runtime.scheduler import Scheduler, SchedulerConfig, TierPolicy
 from zen.runtime.tasks import offload
 from zen.runtime.trace import SCHEDULER_LANE, Mark, SessionProbe, Span
@@ -52,49 +53,15 @@ MODES = ("scheduler", "threads")
 
 #: (kind, centre or corner frequency in Hz, gain in dB, Q) of the 8 EQ bands.
 EQ_BANDS = (
-    ("lowshelf", 100.0, 2.0, 0.707),
-    ("peaking", 200.0, -1.5, 1.0),
-    ("peaking", 400.0, 1.0, 1.2),
-    ("peaking", 800.0, -2.0, 1.4),
-    ("peaking", 1600.0, 1.5, 1.0),
-    ("peaking", 3200.0, -1.0, 0.9),
-    ("peaking", 6400.0, 2.0, 1.0),
-    ("highshelf", 10_000.0, 1.5, 0.707),
+    ("low_shelf", 100.0, 2.0, 0.707),
+    ("peak", 200.0, -1.5, 1.0),
+    ("peak", 400.0, 1.0, 1.2),
+    ("peak", 800.0, -2.0, 1.4),
+    ("peak", 1600.0, 1.5, 1.0),
+    ("peak", 3200.0, -1.0, 0.9),
+    ("peak", 6400.0, 2.0, 1.0),
+    ("high_shelf", 10_000.0, 1.5, 0.707),
 )
-
-
-def rbj_biquad(kind: str, f0_hz: float, gain_db: float, q: float, sample_rate: int) -> np.ndarray:
-    """One second-order section ``[b0, b1, b2, 1, a1, a2]`` from the RBJ Audio EQ Cookbook
-    (Robert Bristow-Johnson): ``"peaking"``, ``"lowshelf"`` or ``"highshelf"``.
-
-    The peaking filter's gain at ``f0_hz`` is ``gain_db``; the shelves reach ``gain_db`` far
-    from the corner (``q`` 0.707 is the cookbook's shelf slope S = 1).
-    """
-    if not 0 < f0_hz < sample_rate / 2:
-        raise ConfigError(f"f0_hz: expected a frequency in (0, {sample_rate / 2}), got {f0_hz}")
-    amplitude = 10.0 ** (gain_db / 40.0)
-    w0 = 2.0 * math.pi * f0_hz / sample_rate
-    cos_w0, alpha = math.cos(w0), math.sin(w0) / (2.0 * q)
-    if kind == "peaking":
-        b = (1 + alpha * amplitude, -2 * cos_w0, 1 - alpha * amplitude)
-        a = (1 + alpha / amplitude, -2 * cos_w0, 1 - alpha / amplitude)
-    elif kind in ("lowshelf", "highshelf"):
-        root = 2.0 * math.sqrt(amplitude) * alpha
-        plus, minus = amplitude + 1, amplitude - 1
-        sign = 1 if kind == "lowshelf" else -1
-        b = (
-            amplitude * (plus - sign * minus * cos_w0 + root),
-            sign * 2 * amplitude * (minus - sign * plus * cos_w0),
-            amplitude * (plus - sign * minus * cos_w0 - root),
-        )
-        a = (
-            plus + sign * minus * cos_w0 + root,
-            -sign * 2 * (minus + sign * plus * cos_w0),
-            plus + sign * minus * cos_w0 - root,
-        )
-    else:
-        raise expect_one_of("kind", kind, ["peaking", "lowshelf", "highshelf"])
-    return np.array([*(value / a[0] for value in b), 1.0, a[1] / a[0], a[2] / a[0]])
 
 
 class StereoChain:
@@ -113,7 +80,10 @@ class StereoChain:
         self, sample_rate: int = SAMPLE_RATE, block_size: int = BLOCK_SIZE, seed: int = 0
     ) -> None:
         self.sample_rate, self.block_size = sample_rate, block_size
-        self.eq = np.stack([rbj_biquad(*band, sample_rate) for band in EQ_BANDS])
+        self.eq = np.stack(
+            [rbj_biquad(kind, freq_hz, sample_rate, gain_db=gain_db, q=q)
+             for kind, freq_hz, gain_db, q in EQ_BANDS]
+        )  # fmt: skip
         self._eq_state = np.zeros((len(self.eq), 2, 2))
         # Compressor: RMS over ~10 ms, threshold -18 dBFS, ratio 4:1, 6 dB knee, +3 dB make-up.
         self._rms_pole = math.exp(-1.0 / (0.010 * sample_rate))

@@ -8,7 +8,6 @@ from types import ModuleType
 import numpy as np
 from scipy import signal
 
-from zen.audio.pillars._filters import BUTTERWORTH_Q, BiquadCascade, linkwitz_riley, rbj_biquad
 from zen.audio.pillars._stage import (
     SmoothedValue,
     Stage,
@@ -18,6 +17,7 @@ from zen.audio.pillars._stage import (
     release_hold,
 )
 from zen.errors import ConfigError
+from zen.filters import BUTTERWORTH_Q, BiquadCascade, linkwitz_riley, rbj_biquad
 
 
 @dataclass(frozen=True)

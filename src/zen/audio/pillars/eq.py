@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from zen.audio.pillars._filters import BUTTERWORTH_Q, clamp_frequency, rbj_biquad, sos_response
 from zen.audio.pillars._stage import CONTROL_INTERVAL, Stage, check_positive, check_range
+from zen.filters import BUTTERWORTH_Q, clamp_frequency, rbj_biquad, sos_response
 
 MAX_GAIN_DB = 24.0
 _IDENTITY = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])

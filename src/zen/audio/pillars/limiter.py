@@ -8,7 +8,6 @@ from types import ModuleType
 import numpy as np
 from scipy import ndimage, signal
 
-from zen.audio.pillars._filters import nyquist_interpolator, polyphase
 from zen.audio.pillars._stage import (
     SmoothedValue,
     Stage,
@@ -17,6 +16,7 @@ from zen.audio.pillars._stage import (
     release_hold,
 )
 from zen.errors import ConfigError
+from zen.filters import nyquist_interpolator, polyphase
 
 # The detector's interpolator is the true-peak meter's (zen.audio.loudness: the filter scipy's
 # resample_poly designs at 4x, a Kaiser-windowed sinc, beta 5, 20 taps per phase), so both see

@@ -9,9 +9,9 @@ from typing import Literal
 import numpy as np
 from scipy import signal
 
-from zen.audio.pillars._filters import nyquist_interpolator, polyphase
 from zen.audio.pillars._stage import CONTROL_INTERVAL, SmoothedValue, Stage, check_range
 from zen.errors import ConfigError, expect_one_of
+from zen.filters import nyquist_interpolator, polyphase
 
 SHAPES = ("tanh", "soft_clip")
 OVERSAMPLING_FACTORS = (1, 2, 4, 8)

@@ -7,9 +7,9 @@ from types import ModuleType
 
 import numpy as np
 
-from zen.audio.pillars._filters import BUTTERWORTH_Q, BiquadCascade, linkwitz_riley, rbj_biquad
 from zen.audio.pillars._stage import SmoothedValue, Stage, check_positive, check_range
 from zen.errors import ConfigError
+from zen.filters import BUTTERWORTH_Q, BiquadCascade, linkwitz_riley, rbj_biquad
 
 MAX_WIDTH = 2.0
 _NO_SECTIONS = np.zeros((0, 6))

@@ -1,5 +1,6 @@
-"""Filter design shared by the stages: RBJ biquads, Linkwitz-Riley crossovers, windowed-sinc
-interpolators, and a biquad cascade that streams on either DSP path.
+"""Filter design shared by zen.audio's stages and zen.runtime's standard workload: RBJ biquads,
+Linkwitz-Riley crossovers, windowed-sinc interpolators, and a biquad cascade that streams on
+either DSP path (numba kernel or SciPy).
 
 Biquads follow R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter coefficients"
 (the Audio EQ Cookbook). A section is stored as one row of a SciPy ``sos`` array,
