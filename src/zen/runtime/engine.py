@@ -56,7 +56,7 @@ from zen.runtime.errors import DeadlineExceeded, ModelNotFound, ModelNotReady, O
 from zen.runtime.servables import Servable, load_model
 
 if TYPE_CHECKING:
-    from zen.runtime.scheduler import PeriodicTask, Scheduler
+    from zen.runtime.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +376,6 @@ class InferenceEngine:
         self._loader: threading.Thread | None = None
         self._prefetched = threading.Event()
         self._started_scheduler = False
-        self._heartbeat: PeriodicTask | None = None
         self._closed = False
         for spec in self.config.models:
             self._register(spec)
@@ -473,12 +472,6 @@ class InferenceEngine:
                 raise ModelNotReady("the engine is closed; make a new one")
             if self._loader is None:
                 if self.scheduler is not None and not self.scheduler.running:
-                    # A Scheduler session with nothing periodic sleeps "until infinity", which
-                    # Event.wait rejects (OverflowError) and the scheduler thread dies. A
-                    # background no-op once a second keeps its next wake-up finite.
-                    self._heartbeat = self.scheduler.add_periodic(
-                        _heartbeat, period_s=1.0, tier="background", name="engine-heartbeat"
-                    )
                     self.scheduler.start()
                     self._started_scheduler = True
                 for model in self._models.values():
@@ -581,9 +574,6 @@ class InferenceEngine:
             self._loads.put(_STOP)
             self._loader.join(0 if not drain else timeout_s)
         if self._started_scheduler and self.scheduler is not None:
-            if self._heartbeat is not None:
-                self._heartbeat.cancel()
-                self._heartbeat = None
             self.scheduler.stop(timeout_s)
             self._started_scheduler = False
 
@@ -838,10 +828,6 @@ class InferenceEngine:
 
 
 _STOP: Any = object()
-
-
-def _heartbeat() -> None:
-    """Nothing: a periodic job that keeps an otherwise idle scheduler's wake-ups finite."""
 
 
 def _not_ready_message(model: _Model, started: bool) -> str:
