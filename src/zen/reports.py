@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from zen.atomic import write_atomic
 from zen.errors import DataError
-from zen.neural.checkpoint import write_atomic
 
 #: The files of a ``zen fit`` run directory, shared by every kind of job.
 MODEL_DIR = "model"
@@ -18,11 +18,40 @@ HTML_FILE = "report.html"
 CURVES_FILE = "learning_curves.png"
 ALL_CURVES_FILE = "candidate_curves.png"
 LEADERBOARD_FILE = "leaderboard.png"
+#: The file every saved model directory holds (TabularModel, Forecaster and Trainer all write it).
+MODEL_CONFIG_FILE = "config.json"
 
 
 def new_run_id() -> str:
     """A sortable, collision-safe run id such as ``20261125-013501-3fa2``."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def model_directory(path: str | Path) -> Path:
+    """The directory holding a saved model: ``path`` itself, or ``path/model`` when ``path`` is
+    a ``zen fit`` run directory.
+
+    Raises:
+        DataError: ``path`` is missing, a file, or holds no saved model.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"{path}: not found; expected a run directory (runs/<id>/ from zen fit) or a saved"
+            f" model directory (with {MODEL_CONFIG_FILE})"
+        )
+    if not path.is_dir():
+        raise DataError(
+            f"{path}: is a file; expected a run directory (runs/<id>/ from zen fit) or a saved"
+            f" model directory (with {MODEL_CONFIG_FILE})"
+        )
+    for candidate in (path, path / MODEL_DIR):
+        if (candidate / MODEL_CONFIG_FILE).is_file():
+            return candidate
+    raise DataError(
+        f"{path}: no {MODEL_CONFIG_FILE} in it (nor in {path / MODEL_DIR}); expected a directory"
+        " written by zen fit, TabularModel.save, Forecaster.save or Trainer.save"
+    )
 
 
 def plot_learning_curves(

@@ -99,8 +99,8 @@ def test_trainer_checkpoints_export_too(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["nowhere"], "nowhere: not a directory"),
-        (["{empty}"], "no config.json here or in model/"),
+        (["nowhere"], "nowhere: not found"),
+        (["{empty}"], "no config.json in it"),
         (["{empty}", "--format", "tflite"], "format: unknown value 'tflite'"),
     ],
 )

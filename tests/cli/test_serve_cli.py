@@ -34,7 +34,7 @@ def mlp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["serve", "does/not/exist"], "not found; expected a model directory"),
+        (["serve", "does/not/exist"], "not found; expected a run directory"),
         (["serve"], "give at least one model directory"),
         (["serve", "--config", "missing.yaml"], "config file not found"),
     ],

@@ -14,27 +14,10 @@ from typing import Any
 import numpy as np
 
 from zen.errors import DataError
+from zen.reports import MODEL_CONFIG_FILE as CONFIG_FILE
+from zen.reports import model_directory
 
-MODEL_DIR = "model"
-CONFIG_FILE = "config.json"
 _FORMATS = ("zen.tabular", "zen.forecaster", "zen.trainer")
-
-
-def model_directory(path: str | Path) -> Path:
-    """The model directory of a run directory, or ``path`` itself when it is one."""
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError(
-            f"{path}: not a directory; expected a run directory (runs/<id>/ from zen fit) or a"
-            " saved model directory"
-        )
-    for candidate in (path / MODEL_DIR, path):
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise DataError(
-        f"{path}: no {CONFIG_FILE} here or in {MODEL_DIR}/; expected a run directory (runs/<id>/"
-        " from zen fit) or a saved model directory"
-    )
 
 
 def load_saved(path: str | Path) -> tuple[Any, Path, str]:

@@ -555,8 +555,9 @@ def export_saved(
             convolutional forecasters are calibrated on windows of their saved history.
         model_name: the model to export from a Forecaster holding several.
     """
-    from zen.compute._saved_models import MODEL_DIR, forecast_windows, load_saved
+    from zen.compute._saved_models import forecast_windows, load_saved
     from zen.forecasting.core import Forecaster
+    from zen.reports import MODEL_DIR
 
     model, directory, saved_format = load_saved(path)
     if output is None:

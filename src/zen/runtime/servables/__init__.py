@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zen.errors import ConfigError, DataError
+from zen.reports import model_directory
 from zen.runtime.servables.base import FORMS, Feeds, Prepared, Servable, directory_digest
 from zen.runtime.servables.dense import MLPServable, TabularServable
 from zen.runtime.servables.forecast import (
@@ -47,24 +48,6 @@ __all__ = [
 ]
 
 _GRAPH_CLASSES = ("GCN", "GAT", "GraphSAGE", "GIN")
-
-
-def model_directory(path: str | Path) -> Path:
-    """The directory holding the saved model: ``path`` itself, or the ``model/`` folder of a
-    ``zen fit`` run directory."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"{path}: not found; expected a model directory (with config.json)")
-    if not path.is_dir():
-        raise DataError(f"{path}: is a file; expected a model directory (with config.json)")
-    if (path / "config.json").is_file():
-        return path
-    if (path / "model" / "config.json").is_file():
-        return path / "model"
-    raise DataError(
-        f"{path}: no config.json in it (nor in {path / 'model'}); expected a directory written"
-        " by zen fit, TabularModel.save, Forecaster.save or Trainer.save"
-    )
 
 
 def load_model(path: str | Path, name: str | None = None) -> Servable:
