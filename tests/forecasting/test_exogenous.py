@@ -89,7 +89,11 @@ def holdout_mae(model_with, model_without, df: pd.DataFrame, column: str) -> tup
         pytest.param(
             lambda **kw: TCN(h=H, input_size=INPUT, **TCN_FAST, **kw), marks=pytest.mark.slow
         ),
-        lambda **kw: DeepAR(h=H, input_size=INPUT, **DEEPAR_FAST, **kw),
+        # DeepAR's LSTM too (about 25 s); N-HiTS keeps the check in the fast suite.
+        pytest.param(
+            lambda **kw: DeepAR(h=H, input_size=INPUT, **DEEPAR_FAST, **kw),
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["NHITS", "TCN", "DeepAR"],
 )

@@ -78,6 +78,7 @@ def test_forecast_run_ranks_models_and_saves_the_best(tmp_path) -> None:
     assert list(future.columns[:2]) == ["unique_id", "ds"] and result.best_model in future
 
 
+@pytest.mark.slow  # a whole orchestrated run (~20 s); the melt itself is checked in the fast suite
 def test_wide_frames_are_forecast_per_column(tmp_path) -> None:
     long = hourly_long()
     wide = long.pivot(index="ds", columns="unique_id", values="y").reset_index()
