@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ import psutil
 import torch
 from rich.console import Console
 from rich.table import Table
+
+from zen.atomic import write_atomic
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -102,14 +103,7 @@ def write_result(name: str, payload: Mapping[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     text = json.dumps(payload, indent=2, default=_json_default) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=RESULTS_DIR)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return path
 
 
