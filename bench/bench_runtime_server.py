@@ -20,8 +20,12 @@ The load comes from a second process: an open-loop asyncio client on raw keep-al
 connections that sends at a fixed rate (500 requests/s by default) whatever the answers do,
 and measures each request's latency from its *scheduled* send time, so a slow server cannot
 hide its queueing (no coordinated omission). The first second is warm-up and not counted.
+A pooled connection that the server closed while it sat idle (uvicorn closes keep-alive
+connections after 5 s) fails before any byte of an answer; like any HTTP client, the load
+sends that request again on a new connection, within the same latency clock ("resent").
 Reported: achieved send rate, throughput (answers/s), p50/p99/max latency, errors (non-200 or
-no answer within 10 s), the server's mean batch size and CPU use.
+no answer within 10 s, by exception in the JSON), resent requests, the server's mean batch
+size and CPU use.
 
 Also, in this process: the engine's backend latency table, every backend per model family at
 batch 1 and 32 (median of 200 calls, one thread), as ``zen serve`` measures them to choose.
@@ -64,6 +68,7 @@ TARGET_P99_MS = 20.0
 MLP_SIZES = (16, 64, 64, 4)
 NHITS_H, NHITS_INPUT = 24, 96
 REQUEST_TIMEOUT_S = 10.0
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 MAX_CONNECTIONS = 128
 
 
@@ -322,18 +327,22 @@ async def open_loop(
     opened = 0
     available = asyncio.Condition()
     latencies: list[tuple[float, float, int]] = []  # (scheduled, latency, status)
+    failures: dict[str, int] = {}  # exception name -> requests that got no answer
+    retried: dict[str, int] = {}  # why -> requests sent again on a new connection
 
-    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connection(fresh: bool) -> tuple[Connection, bool]:
+        """A pooled connection (and True) or a new one (and False)."""
         nonlocal opened
         async with available:
             while not idle and opened >= MAX_CONNECTIONS:
                 await available.wait()
-            if idle:
-                return idle.pop()
-            opened += 1
-        return await asyncio.open_connection("127.0.0.1", port)
+            if idle and not fresh:
+                return idle.pop(), True
+            if not fresh:
+                opened += 1
+        return await asyncio.open_connection("127.0.0.1", port), False
 
-    async def release(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> None:
+    async def release(conn: Connection | None) -> None:
         nonlocal opened
         async with available:
             if conn is None:
@@ -342,16 +351,33 @@ async def open_loop(
                 idle.append(conn)
             available.notify()
 
+    async def send(index: int, fresh: bool) -> tuple[Connection | None, int]:
+        conn, reused = await asyncio.wait_for(connection(fresh), REQUEST_TIMEOUT_S)
+        try:
+            conn[1].write(requests[index])
+            return conn, await asyncio.wait_for(_read_response(conn[0]), REQUEST_TIMEOUT_S)
+        except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as error:
+            conn[1].close()
+            # A pooled keep-alive connection the server closed while it sat idle (uvicorn's
+            # keep-alive timeout) fails before any byte of an answer: the request was never
+            # read, so a client sends it again on a new connection, as HTTP clients do.
+            stale = not isinstance(error, asyncio.IncompleteReadError) or not error.partial
+            if reused and stale:
+                retried["stale keep-alive"] = retried.get("stale keep-alive", 0) + 1
+                return await send(index, fresh=True)
+            raise
+        except BaseException:
+            conn[1].close()
+            raise
+
     async def one(index: int, scheduled: float) -> None:
         conn = None
         status = 0
         try:
-            conn = await asyncio.wait_for(connection(), REQUEST_TIMEOUT_S)
-            conn[1].write(requests[index])
-            status = await asyncio.wait_for(_read_response(conn[0]), REQUEST_TIMEOUT_S)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-            if conn is not None:
-                conn[1].close()
+            conn, status = await send(index, fresh=False)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
+            kind = type(error).__name__
+            failures[kind] = failures.get(kind, 0) + 1
             conn = None
         finally:
             latencies.append((scheduled, loop.time() - scheduled, status))
@@ -388,6 +414,9 @@ async def open_loop(
         "max_ms": ok[-1] * 1e3 if ok else None,
         "mean_ms": statistics.fmean(ok) * 1e3 if ok else None,
         "connections": opened,
+        "failures": failures,
+        "retried": retried,
+        "resent": sum(retried.values()),
     }
 
 
@@ -500,6 +529,7 @@ def main() -> int:
             "p99_ms",
             "max_ms",
             "errors",
+            "resent",
             "mean_batch",
             "server_cpu_pct",
         ],
