@@ -187,6 +187,25 @@ def test_deepar_lstm_quantises_dynamically(tmp_path: Path) -> None:
     assert report.output_max_rel_diff < 0.2
 
 
+def test_a_large_int8_drift_is_reported_in_the_notes(mlp_onnx: Path, digits, tmp_path) -> None:
+    # Per-tensor INT8 takes its scale from the largest weight: one outlier per layer rounds
+    # every other weight to zero, which is what happens, more mildly, to deep residual stacks.
+    torch.manual_seed(0)
+    network = MLP([64, 32, 10])
+    with torch.no_grad():
+        for layer in network.modules():
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.normal_(0.0, 0.05)
+                layer.weight[0, 0] = 50.0
+    path = export_onnx(network, tmp_path / "outlier.onnx").path
+    drifted = quantize_int8(path, evaluation=(digits["test_x"], digits["test_y"]))
+    assert drifted.output_max_rel_diff > 0.05
+    assert any("check held-out accuracy" in note for note in drifted.notes)
+    # A well-behaved model gets no such note.
+    fine = quantize_int8(mlp_onnx, path=tmp_path / "fine.int8.onnx")
+    assert not any("check held-out accuracy" in note for note in fine.notes)
+
+
 def test_fp16_halves_the_weights_and_says_cpu_is_not_faster(mlp_onnx: Path, digits) -> None:
     report = convert_fp16(mlp_onnx, evaluation=(digits["test_x"], digits["test_y"]))
     assert report.method == "fp16"

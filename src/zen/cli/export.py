@@ -88,6 +88,8 @@ def _show_int8(report: object) -> None:
         f"largest output difference from fp32: {report.output_max_abs_diff:.3g}"
         f" ({report.output_max_rel_diff:.2%} of the largest output)"
     )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def _size(size_bytes: int) -> str:

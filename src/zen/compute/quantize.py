@@ -54,6 +54,9 @@ from zen.errors import ConfigError, DataError, expect_one_of
 logger = logging.getLogger(__name__)
 
 METHODS = ("auto", "dynamic", "static")
+#: Above this output difference (relative to the largest FP32 output) a report warns; the
+#: inference engine's default agreement tolerance for an INT8 backend is the same 5 %.
+DRIFT_WARNING = 0.05
 METRICS = ("accuracy", "mae", "rmse")
 _CONVOLUTIONS = {"Conv", "ConvTranspose"}
 _CALIBRATION_BATCH = 32
@@ -420,6 +423,14 @@ def _finish(
     outputs_before = _run_chunked(before, feed, sidecar)
     outputs_after = _run_chunked(after, feed, sidecar)
     largest_abs, largest_rel = _difference(outputs_before, outputs_after)
+    if largest_rel > DRIFT_WARNING:
+        drift = (
+            f"INT8 outputs differ from FP32 by up to {largest_rel:.1%} of the largest output;"
+            " check held-out accuracy before using it (deep residual stacks such as N-BEATS"
+            " and TCN can lose much of theirs)"
+        )
+        logger.warning("%s: %s", target.name, drift)
+        notes = (*notes, drift)
     score_name = score_before = score_after = None
     evaluated = None
     if targets is not None:
