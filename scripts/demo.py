@@ -1,4 +1,5 @@
-"""`make demo`: `zen fit` on a table (handwritten digits) and on time series (bundled ILI).
+"""`make demo`: `zen fit` on a table (handwritten digits) and on time series (bundled ILI), then
+`zen export` of the table model (ONNX + INT8) and `zen flow master` of a shared music excerpt.
 
 Each `zen fit` profiles the data, trains the router's candidates side by side, records the run
 in History (``$ZEN_HOME/zen.db``) and writes ``report.html`` next to ``report.json``.
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = ROOT.parent / "shared" / "data" / "audio"
 
 
 def write_digits(path: Path) -> Path:
@@ -47,6 +49,27 @@ def forecast_demo(zen: Path) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
+def export_demo(zen: Path, run: Path) -> int:
+    """Export the digits model to ONNX with an INT8 copy: parity, size and latency reports."""
+    command = [str(zen), "export", str(run), "--format", "onnx", "--int8"]
+    print("\n$ zen " + " ".join(command[1:]), flush=True)
+    return subprocess.call(command, cwd=ROOT)
+
+
+def flow_demo(zen: Path) -> Path | None:
+    """Master a shared music excerpt with the assistant, when ../shared/data has it."""
+    mix = SHARED_AUDIO / "drascula-track1.flac"
+    if not mix.is_file():
+        print(f"\n(skipping Flow: no {mix}; put a WAV/FLAC/OGG there or run zen flow master)")
+        return None
+    master = ROOT / "runs" / "flow-demo" / "master.wav"
+    master.parent.mkdir(parents=True, exist_ok=True)
+    command = [str(zen), "flow", "master", str(mix), "-o", str(master.relative_to(ROOT)),
+               "--preset", "warm", "--assistant"]  # fmt: skip
+    print("\n$ zen " + " ".join(command[1:]), flush=True)
+    return master.relative_to(ROOT) if subprocess.call(command, cwd=ROOT) == 0 else None
+
+
 def newest_run() -> Path:
     return max((ROOT / "runs").iterdir(), key=lambda path: path.stat().st_mtime).relative_to(ROOT)
 
@@ -65,18 +88,33 @@ def main() -> int:
     if status != 0:
         return status
     series_run = newest_run()
-    print(
-        f"\nDemo done. Open the HTML reports (profile, candidates and why the router chose them,"
-        f" leaderboard, plots):\n"
-        f"  {table_run}/report.html    digits: MLP candidates, learning curves, confusion matrix\n"
+    status = export_demo(zen, table_run)
+    if status != 0:
+        return status
+    master = flow_demo(zen)
+    lines = [
+        "\nDemo done. Open the HTML reports (profile, candidates and why the router chose them,"
+        " leaderboard, plots):",
+        f"  {table_run}/report.html    digits: MLP candidates, learning curves, confusion matrix",
         f"  {series_run}/report.html    illness: forecasting leaderboard, median ensemble,"
-        f" forecasts vs what happened\n"
-        f"Next to each: report.json (all numbers) and the PNGs.\n"
-        f"Every run and candidate is recorded: .venv/bin/zen history   (then zen history show ID)\n"
-        f"See why a model would be chosen, without training: .venv/bin/zen fit data/ili.csv"
-        f" --horizon 12 --explain\n"
-        f"Apply the model: .venv/bin/zen predict {table_run} data/digits.csv -o predictions.csv"
-    )
+        " forecasts vs what happened",
+        "Next to each: report.json (all numbers) and the PNGs.",
+        f"The digits model in ONNX, FP32 and INT8, with JSON sidecars: {table_run}/model.onnx,"
+        f" {table_run}/model.int8.onnx",
+    ]
+    if master is not None:
+        lines.append(
+            f"The mastered excerpt (listen to it) and its report: {master},"
+            f" {master.with_suffix('.report.png')}"
+        )
+    lines += [
+        "Every run and candidate is recorded: .venv/bin/zen history   (then zen history show ID)",
+        "See why a model would be chosen, without training: .venv/bin/zen fit data/ili.csv"
+        " --horizon 12 --explain",
+        f"Apply the model: .venv/bin/zen predict {table_run} data/digits.csv -o predictions.csv",
+        "Serve it over HTTP: .venv/bin/zen serve " + str(table_run),
+    ]
+    print("\n".join(lines))
     return 0
 
 
