@@ -444,7 +444,7 @@ def test_a_task_can_stop_the_scheduler() -> None:
         (lambda s: s.add_periodic(iter(()), 0.01), "expected a callable, generator"),
         (lambda s: s.submit(print, tier="realtime"), "realtime work is periodic"),
         (lambda s: s.submit(print, deadline_s=0), "deadline_s: expected a positive"),
-        (lambda s: s.run_for(float("inf")), "seconds: expected a finite"),
+        (lambda s: s.run_for(float("inf")), "seconds: a virtual clock needs a finite session"),
         (lambda s: s.start(), "virtual clock only runs with run_for"),
     ],
 )
@@ -660,3 +660,23 @@ def test_a_scheduler_without_periodic_tasks_waits_for_work_instead_of_dying() ->
     finally:
         scheduler.stop()
     assert not scheduler.running
+
+
+def test_run_for_inf_serves_on_the_calling_thread_until_stopped() -> None:
+    scheduler = Scheduler(quiet_config())
+    stats: list[Any] = []
+    session = threading.Thread(target=lambda: stats.append(scheduler.run_for(float("inf"))))
+    session.start()
+    try:
+        assert scheduler.submit(pow, 2, 10).result(timeout=30) == 1024
+        assert session.is_alive()  # still serving: nothing ends an infinite session but stop()
+    finally:
+        scheduler.stop()
+        session.join(30)
+    assert not session.is_alive() and len(stats) == 1
+
+
+def test_run_for_refuses_nan_and_negative_infinity_on_a_real_clock() -> None:
+    for seconds in (float("nan"), float("-inf")):
+        with pytest.raises(ConfigError, match="seconds: expected a positive number"):
+            Scheduler(quiet_config()).run_for(seconds)

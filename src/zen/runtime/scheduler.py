@@ -392,10 +392,17 @@ class Scheduler:
     def run_for(self, seconds: float) -> SchedulerStats:
         """Run a session on the calling thread for ``seconds`` of clock time; return the stats.
 
-        Jobs still queued at the end are dropped (their futures raise :class:`TaskSkipped`);
-        periodic tasks stay registered for the next session.
+        ``seconds=math.inf`` (real clock only) runs until :meth:`stop` is called from another
+        thread or from a task: the calling thread becomes the real-time thread, as with
+        :meth:`start` but without a new one. Jobs still queued at the end are dropped (their
+        futures raise :class:`TaskSkipped`); periodic tasks stay registered for the next session.
         """
-        positive_seconds("seconds", seconds)
+        if not (isinstance(seconds, float) and math.isinf(seconds) and seconds > 0):
+            positive_seconds("seconds", seconds)
+        elif self.clock.virtual:
+            raise ConfigError(
+                "seconds: a virtual clock needs a finite session (nothing could stop it); got inf"
+            )
         self._claim()
         try:
             self._session(self.clock.now() + seconds)
