@@ -86,30 +86,39 @@ _LN2_LOW = 1.90821492927058770002e-10
 _EXP_FLOOR = -708.0  # keeps 2^k a normal number; e^-708 is 3e-308
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _exp_parts(v):
+    """``exp(v) = p * 2^k`` for ``_EXP_FLOOR <= v <= 0``: ``p`` and the float bits of ``2^k``.
+
+    The caller stores both in arrays and multiplies in a second sweep (viewing the bits as
+    floats), which keeps each loop free of calls so that it vectorises.
+    """
+    k = np.floor(v * _LOG2_E + 0.5)
+    r = (v - k * _LN2_HIGH) - k * _LN2_LOW
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p, (np.int64(k) + 1023) << 52
+
+
 @njit(nogil=True, cache=True)
 def exp_nonpositive(y, out, scale_bits):
     """``out[i] = exp(min(y[i], 0))`` (floored at e^-708), vectorised; ``scale_bits``: scratch."""
     n = y.shape[0]
     for i in range(n):
         v = min(max(y[i], _EXP_FLOOR), 0.0)
-        k = np.floor(v * _LOG2_E + 0.5)
-        r = (v - k * _LN2_HIGH) - k * _LN2_LOW
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        out[i] = p
-        scale_bits[i] = (np.int64(k) + 1023) << 52
+        out[i], scale_bits[i] = _exp_parts(v)
     scale = scale_bits[:n].view(np.float64)
     for i in range(n):
         out[i] *= scale[i]
@@ -119,8 +128,8 @@ def exp_nonpositive(y, out, scale_bits):
 def _shape_in_place(row, lo, hi, drive, shape, scratch, scale_bits):
     """``row[lo:hi] <- f(drive * row[lo:hi]) / drive``, f = tanh (shape 0) or the soft clip.
 
-    tanh(u) = sign(u) (1 - e) / (1 + e) with e = exp(-2|u|) from the vectorised exp above,
-    written out here in two sweeps (polynomial and exponent bits, then the quotient).
+    tanh(u) = sign(u) (1 - e) / (1 + e) with e = exp(-2|u|) from :func:`_exp_parts`, in two
+    sweeps (polynomial and exponent bits, then the quotient).
     """
     inverse_drive = 1.0 / drive
     values = row[lo:hi]
@@ -132,24 +141,7 @@ def _shape_in_place(row, lo, hi, drive, shape, scratch, scale_bits):
         return
     for i in range(n):
         v = max(-2.0 * abs(drive * values[i]), _EXP_FLOOR)
-        k = np.floor(v * _LOG2_E + 0.5)
-        r = (v - k * _LN2_HIGH) - k * _LN2_LOW
-        q = 1.0 / 6227020800.0
-        q = q * r + 1.0 / 479001600.0
-        q = q * r + 1.0 / 39916800.0
-        q = q * r + 1.0 / 3628800.0
-        q = q * r + 1.0 / 362880.0
-        q = q * r + 1.0 / 40320.0
-        q = q * r + 1.0 / 5040.0
-        q = q * r + 1.0 / 720.0
-        q = q * r + 1.0 / 120.0
-        q = q * r + 1.0 / 24.0
-        q = q * r + 1.0 / 6.0
-        q = q * r + 0.5
-        q = q * r + 1.0
-        q = q * r + 1.0
-        scratch[i] = q
-        scale_bits[i] = (np.int64(k) + 1023) << 52
+        scratch[i], scale_bits[i] = _exp_parts(v)
     scale = scale_bits[:n].view(np.float64)
     for i in range(n):
         e = scratch[i] * scale[i]
