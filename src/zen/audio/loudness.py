@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from zen.audio.pillars.limiter import true_peak_factor
+from zen.audio.pillars.limiter import between_sample_phases, true_peak_factor
 from zen.errors import BackendUnavailable, DataError
-from zen.filters import nyquist_interpolator, polyphase
 
 GATING_BLOCK_S = 0.4
 ABSOLUTE_GATE_LUFS = -70.0
@@ -80,7 +79,7 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
     peak = float(magnitude.max()) if len(data) else 0.0
     if peak == 0.0:
         return float("-inf")
-    phases = _interpolator(true_peak_factor(int(sample_rate)))[1:]  # phase 0: the samples
+    phases = between_sample_phases(true_peak_factor(int(sample_rate)))
     if len(phases):
         length = phases.shape[1]
         # An interpolated point exceeds the sample peak only near samples above peak / bound
@@ -105,20 +104,6 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int) -> float:
             between = np.einsum("kct,pt->kcp", chosen, phases)
             peak = max(peak, float(np.abs(between).max()))
     return 20.0 * float(np.log10(peak))
-
-
-@functools.lru_cache(maxsize=4)
-def _interpolator(factor: int) -> np.ndarray:
-    """The phases of the interpolator in dot-product form (reversed), each of unit DC gain.
-
-    The filter is the one ``scipy.signal.resample_poly(x, factor, 1)`` designs (windowed sinc,
-    Kaiser beta 5, 10 * factor taps each side). resample_poly scales the whole filter to unit
-    DC gain, which leaves the phases 0.06 % apart (the samples themselves come out 0.005 dB
-    louder); scaling each phase instead keeps the samples exact.
-    """
-    if factor == 1:
-        return np.ones((1, 1))
-    return polyphase(nyquist_interpolator(factor, 20, 5.0), factor)
 
 
 def sample_peak_dbfs(audio: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -27,6 +28,22 @@ DETECTOR_DELAY = INTERPOLATOR_TAPS // 2
 # The detector aims this far under the ceiling: the gain moves while the waveform between two
 # samples forms, which the meter sees as an overshoot of up to ~0.0005 dB on heavy limiting.
 SAFETY_DB = 0.05
+
+
+@functools.lru_cache(maxsize=4)
+def between_sample_phases(factor: int) -> np.ndarray:
+    """The interpolator's phases 1 .. ``factor - 1`` (the points between samples), each a row of
+    taps in dot-product (reversed) order with unit DC gain; no rows when ``factor`` is 1.
+
+    Shared by this detector and :func:`zen.audio.loudness.true_peak_dbtp`. The filter is the one
+    ``scipy.signal.resample_poly(x, factor, 1)`` designs (Kaiser-windowed sinc, beta 5,
+    10 * factor taps each side); resample_poly scales the whole filter to unit DC gain, which
+    leaves the phases 0.06 % apart, while scaling each phase keeps the samples exact. Read-only
+    by convention: the array is cached and shared.
+    """
+    design = max(factor, 2)
+    taps = nyquist_interpolator(design, INTERPOLATOR_TAPS, INTERPOLATOR_BETA)
+    return np.ascontiguousarray(polyphase(taps, design)[1:factor])
 
 
 def true_peak_factor(sample_rate: int) -> int:
@@ -90,8 +107,7 @@ class Limiter(Stage[LimiterParams]):
         window = max(1, round(params.lookahead_ms * self.sample_rate / 1000.0))
         if initial:
             factor = true_peak_factor(self.sample_rate)
-            taps = nyquist_interpolator(max(factor, 2), INTERPOLATOR_TAPS, INTERPOLATOR_BETA)
-            self._phases = np.ascontiguousarray(polyphase(taps, max(factor, 2))[1:factor])
+            self._phases = between_sample_phases(factor)
             self._bound = float(np.abs(self._phases).sum(axis=1).max()) if factor > 1 else 1.0
             self._window = window
             self._delay = DETECTOR_DELAY + window - 1

@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 BLOCK_TASK = "mix block"
 ASSISTANT_TASK = "assistant analysis"
 REFILL_TASK = "stream read-ahead"
-ENDLESS_S = 1e7  # run_for limit of a session that only stop() ends
 
 
 @dataclass(frozen=True)
@@ -337,7 +336,7 @@ class Session:
     def _play(self) -> None:
         """The playback thread: the scheduler's session until the programme ends or stop()."""
         if self._target_frames is None:
-            limit_s = ENDLESS_S
+            limit_s = math.inf  # only stop() ends it
         else:  # far more than the programme needs even when overloaded; stop() ends it first
             limit_s = 4.0 * self._target_frames / self.sample_rate + 60.0
         try:
