@@ -34,8 +34,9 @@ if not console.is_terminal:
     console = Console(width=240)
 
 
-def median_of(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """Call ``fn()`` ``repeats`` times; return the median wall time and every time, in seconds.
+def median_of(fn: Callable[[], object], repeats: int, warmup: int = 0) -> tuple[float, list[float]]:
+    """Call ``fn()`` ``warmup`` times untimed, then ``repeats`` times; return the median wall
+    time and every timed call, in seconds.
 
     >>> median_s, all_s = median_of(lambda: None, 3)
     >>> len(all_s), median_s >= 0
@@ -43,6 +44,8 @@ def median_of(fn: Callable[[], object], repeats: int) -> tuple[float, list[float
     """
     if repeats < 1:
         raise ValueError(f"repeats: expected a positive integer, got {repeats!r}")
+    for _ in range(warmup):
+        fn()
     times_s = []
     for _ in range(repeats):
         started = time.perf_counter()

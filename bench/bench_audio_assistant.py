@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, print_machine, print_table, write_result
+from _common import machine_info, median_of, print_machine, print_table, write_result
 from zen.audio.assistant import Assistant
 from zen.audio.assistant.corpus import read_manifest, shared_tracks
 from zen.audio.assistant.dataset import DatasetConfig, build_split
@@ -68,14 +67,7 @@ INT8_TOLERANCE = 0.02
 
 
 def _median_ms(fn: Any, runs: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return 1000.0 * statistics.median(times)
+    return 1000.0 * median_of(fn, runs, warmup=3)[0]
 
 
 def held_out_errors(fp32: Assistant, int8: Assistant | None) -> dict[str, Any]:

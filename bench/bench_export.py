@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import tempfile
 import time
@@ -35,21 +34,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, print_machine, print_table, write_result
+from _common import machine_info, median_of, print_machine, print_table, write_result
 
 CORA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
 H, INPUT_SIZE = 48, 96
 
 
 def median_ms(call: Callable[[], object], runs: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return 1000 * median_of(call, runs, warmup=3)[0]
 
 
 def parameter_bytes(module: torch.nn.Module) -> int:
