@@ -11,11 +11,11 @@ BENCH_STAMP := $(VENV)/.zen-bench-installed
 EXTRAS ?= dev
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test test-all bench lint format clean help system-deps train-assistant
+.PHONY: demo test test-all doctest bench lint format clean help system-deps train-assistant
 
 help:
 	@echo "make demo      train on bundled data with 'zen fit' and show where the report is"
-	@echo "make test      fast test suite (what CI runs)"
+	@echo "make test      lint, types, doctests and the fast test suite (what CI runs)"
 	@echo "make test-all  every test, slow ones included"
 	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
 	@echo "make lint      ruff check + format check + mypy"
@@ -32,11 +32,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+# What CI runs (.ci/run): lint, formatting, types, the docstring examples of src/zen, then the
+# fast tests. Lint comes first because it fails in seconds.
+test: $(STAMP) lint doctest
 	@# pytest exits 5 when it collects nothing; make treats any non-zero exit as failure.
 	$(PY) -m pytest -m "not slow" -q
 
-test-all: $(STAMP)
+# The `>>>` examples in src/zen's docstrings (tests/ has its own run above).
+doctest: $(STAMP)
+	$(PY) -m pytest --doctest-modules src/zen -q -p no:cacheprovider
+
+test-all: $(STAMP) lint doctest
 	$(PY) -m pytest -q
 
 $(BENCH_STAMP): $(STAMP)
