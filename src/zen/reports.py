@@ -124,6 +124,8 @@ def write_html_report(
             return f"{value:.4g}"
         if isinstance(value, list | tuple):
             return escape(", ".join(cell(item) for item in value))
+        if isinstance(value, Mapping):  # a score dict such as {"smape": ..., "mase": ...}
+            return ", ".join(f"{escape(str(key))} {cell(item)}" for key, item in value.items())
         return escape("–" if value is None else str(value))
 
     def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
@@ -152,9 +154,16 @@ def write_html_report(
         f"<p>policy: {cell(report.get('router_policy'))}</p>",
         table(candidates, ["name", "expected_score", "uncertainty", "reason"]),
     ]
+    if report.get("evaluation"):
+        parts.append(f"<p>evaluation: {cell(report['evaluation'])}</p>")
+    notes = (report.get("preparation") or {}).get("notes")
+    if notes:
+        parts += ["<h2>Data preparation</h2>", "<ul>"]
+        parts += [f"<li>{cell(note)}</li>" for note in notes] + ["</ul>"]
     board = list(report.get("leaderboard", []))
     if board:
-        columns = [key for key in board[0] if key != "reason"] + ["reason"]
+        keys = dict.fromkeys(key for row in board for key in row if key != "reason")
+        columns = [*keys, "reason"]
         parts += ["<h2>Leaderboard (best first)</h2>", table(board, columns)]
     if report.get("ensemble"):
         parts += ["<h2>Ensemble</h2>", table([report["ensemble"]], list(report["ensemble"]))]

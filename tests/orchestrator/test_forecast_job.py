@@ -17,7 +17,7 @@ from zen.orchestrator.forecast_job import (
     BASELINES,
     BUILDERS,
     ENSEMBLE,
-    _save_ensemble,
+    _final_forecaster,
     forecast,
     season_length_for,
 )
@@ -61,17 +61,16 @@ def test_season_length_follows_the_frequency(freq, season) -> None:
 
 def test_forecast_run_ranks_models_and_saves_the_best(tmp_path) -> None:
     result = forecast(hourly_long(), 24, runs_dir=tmp_path, max_steps=30)
-    assert {row["model"] for row in result.leaderboard} == {"NHITS", "NBEATS", "SeasonalNaive"}
-    if result.ensemble and result.ensemble["helps"]:
-        assert result.best_model == ENSEMBLE  # the median of the members is what is saved
-    else:
-        assert result.leaderboard[0]["model"] == result.best_model
+    models = {row["model"] for row in result.leaderboard}
+    assert models == {"NHITS", "NBEATS", "SeasonalNaive", ENSEMBLE}
+    assert result.leaderboard[0]["model"] == result.best_model  # ranked by validation
+    assert result.ensemble is not None
+    assert result.ensemble["helps"] == (result.best_model == ENSEMBLE)
     for image in ("forecasts.png", "leaderboard.png", "learning_curves.png"):
         assert (result.run_dir / image).read_bytes()[:4] == b"\x89PNG", image
     assert result.season_length == 24
     report = json.loads((result.run_dir / "report.json").read_text())
-    assert report["best_model"] == result.best_model
-    assert (result.run_dir / "forecasts.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["best_model"] == report["best"] == result.best_model
     future = Forecaster.load(result.model_dir).predict()
     assert future["ds"].min() == pd.Timestamp("2024-03-11 00:00")  # after the full history
     # An ensemble also reports its members' columns.
@@ -138,33 +137,19 @@ def test_a_baseline_is_always_among_the_candidates() -> None:
     assert all(c.name not in BASELINES for c in unfloored)
 
 
-def test_a_saved_median_ensemble_predicts_the_median_of_its_members(tmp_path) -> None:
-    from zen.forecasting import Naive, SeasonalNaive, from_long
+def test_a_final_median_ensemble_predicts_the_median_of_its_members(tmp_path) -> None:
+    from zen.forecasting import from_long
 
     history = from_long(hourly_long())
-    folders = []
-    members = {}
-    for model in (
-        Naive(h=6),
-        SeasonalNaive(h=6, season_length=24),
-        SeasonalNaive(h=6, season_length=12, alias="S12"),
-    ):
-        forecaster = Forecaster([model], freq="h")
-        forecaster.data_, forecaster.freq_ = history, "h"
-        model.fit(history)
-        members[model.alias if hasattr(model, "alias") else type(model).__name__] = model.predict(
-            history
-        )
-        folders.append(tmp_path / str(len(folders)))
-        forecaster.save(folders[-1])
-    _save_ensemble(folders, history, tmp_path / "ensemble")
-    loaded = Forecaster.load(tmp_path / "ensemble")
-    predicted = loaded.predict()
-    expected = np.median(np.stack(list(members.values())), axis=0)
-    column = next(c for c in predicted.columns if c.startswith("Ensemble"))
-    np.testing.assert_allclose(
-        predicted[column].to_numpy().reshape(expected.shape), expected, rtol=1e-5
-    )
+    task = {"history": history, "horizon": 6, "season": 24, "naive_season": 24,
+            "neural": {"input_size": 24, "max_steps": 5}}  # fmt: skip
+    members = ["Naive", "SeasonalNaive", "HistoricAverage"]
+    final, about = _final_forecaster(members, task, {}, tmp_path, remaining_s=60.0)
+    assert about == {"models": members, "refit": True, "reason": "refitted on the whole history"}
+    final.save(tmp_path / "ensemble")
+    predicted = Forecaster.load(tmp_path / "ensemble").predict()
+    expected = np.median(np.stack([predicted[name].to_numpy() for name in members]), axis=0)
+    np.testing.assert_allclose(predicted[ENSEMBLE].to_numpy(), expected, rtol=1e-5)
 
 
 def test_a_wide_series_column_may_be_called_y(tmp_path) -> None:

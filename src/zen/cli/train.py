@@ -68,14 +68,70 @@ def fit(
             " trained (--no-resume trains all afresh)."
         ),
     ] = True,
+    freq: Annotated[
+        str | None,
+        typer.Option(
+            help="Time series: pandas frequency of the dates (h, D, B, W, MS, 15min...);"
+            " default: the most common spacing.",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Time series: strftime format of the dates, e.g. '%d/%m/%Y'; default: ISO"
+            " 8601, or day-/month-first when a day above 12 tells.",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
+    fill: Annotated[
+        str | None,
+        typer.Option(
+            help="Time series: fill gaps and empty values by interpolate, zero or drop;"
+            " default: zero for intermittent counts, else interpolate.",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
+    hist_exog: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Time series: a column known only up to now (e.g. a measured temperature);"
+            " repeat or comma-separate.",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
+    futr_exog: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Time series: a column known in advance (calendar, prices, plans); its future"
+            " values come from rows after each series' end with the target empty.",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
+    static: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Time series: a column with one value per series (a store's size...).",
+            rich_help_panel="Time series",
+        ),
+    ] = None,
 ) -> None:
     """Profile the data, train the router's candidates, report held-out scores and why."""
     from zen.orchestrator import fit as run_fit
     from zen.orchestrator.forecast_job import ForecastRunResult
     from zen.orchestrator.graph_job import GraphRunResult
 
+    series_options = {
+        "freq": _parse_freq(freq),
+        "date_format": date_format,
+        "fill": fill,
+        "hist_exog": _columns(hist_exog),
+        "futr_exog": _columns(futr_exog),
+        "static": _columns(static),
+    }
     if explain:
-        _explain(data, target, edges, nodes, horizon, task, parse_duration(budget), policy, seed)
+        _explain(data, target, edges, nodes, horizon, task, parse_duration(budget), policy, seed,
+                 series_options)  # fmt: skip
         return
     result = run_fit(
         data,
@@ -93,6 +149,7 @@ def fit(
         tune=tune,
         policy=policy,
         resume=resume,
+        series_options=series_options,
         max_epochs=epochs,
     )
     if isinstance(result, ForecastRunResult):
@@ -101,6 +158,22 @@ def fit(
         _show_graph_run(result)
     else:
         _show_table_run(result, data)
+
+
+def _columns(values: list[str] | None) -> tuple[str, ...]:
+    """Column names from repeated and/or comma-separated option values."""
+    return tuple(
+        name.strip() for value in values or () for name in value.split(",") if name.strip()
+    )
+
+
+def _parse_freq(text: str | None) -> str | int | None:
+    """``--freq``: a pandas frequency, or a whole number for integer time steps."""
+    if text is None:
+        return None
+    from zen.forecasting.calendar import check_freq
+
+    return check_freq(int(text) if text.strip().isdigit() else text.strip())
 
 
 def _explain(
@@ -113,13 +186,15 @@ def _explain(
     budget_s: float,
     policy: str,
     seed: int,
+    series_options: dict[str, Any],
 ) -> None:
     """``zen fit --explain``: what profiling found and what the router proposes, and why."""
     from zen.orchestrator.history import History
     from zen.orchestrator.profile import profile_data
     from zen.orchestrator.router import route
 
-    profile = profile_data(data, target, edges=edges, nodes=nodes, horizon=horizon, task=task)
+    profile = profile_data(data, target, edges=edges, nodes=nodes, horizon=horizon, task=task,
+                           series_options=series_options)  # fmt: skip
     table = Table(title=f"task profile ({profile.family})")
     for column in ("feature", "value", "reason"):
         table.add_column(column, overflow="fold")
@@ -166,10 +241,9 @@ def _show_why(result: Any) -> None:
     ensemble = getattr(result, "ensemble", None)
     if ensemble:
         verdict = "beats" if ensemble["helps"] else "does not beat"
-        mase = "n/a" if ensemble["mase"] is None else f"{ensemble['mase']:.3f}"
         console.print(
-            f"median ensemble of {', '.join(ensemble['members'])}: sMAPE"
-            f" {ensemble['smape']:.2f}, MASE {mase} — {verdict} the best single model"
+            f"median ensemble of {', '.join(ensemble['members'])} {verdict} the best single"
+            " model on the validation window"
         )
     if result.tuning:
         tuning = result.tuning
@@ -252,21 +326,35 @@ def _show_graph_run(result: Any) -> None:
 def _show_forecast_run(result: Any, data: Path) -> None:
     profile = result.profile
     console.print(f"[bold]task[/]: forecasting {profile.horizon} steps — {profile.reason}")
-    console.print(
-        f"season length {result.season_length}, input size {result.input_size};"
-        f" scored on the last {profile.horizon} values of each series"
-    )
-    table = Table(title="leaderboard (held-out last window)")
-    for column in ("model", "sMAPE", "MASE", "fit s"):
+    for note in result.preparation.get("notes", []):
+        console.print(f"[yellow]data[/]: {escape(note)}")
+    console.print(f"season length {result.season_length}, input size {result.input_size}")
+    console.print(f"evaluation: {escape(result.evaluation)}")
+    title = "leaderboard (chosen on validation, scored on test)"
+    if not result.separate_test:
+        title = "leaderboard (one held-out window: chosen and scored on it)"
+    table = Table(title=title)
+    windows = ("validation", "test") if result.separate_test else ("validation",)
+    columns = [f"{w} {m}" for w in windows for m in ("sMAPE", "MASE")]
+    for column in ("model", *columns, "fit s"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for row in result.leaderboard:
-        mase = "n/a" if row["mase"] is None else f"{row['mase']:.3f}"
+        cells = []
+        for window in windows:
+            scores = row[window] or {}
+            cells.append("n/a" if scores.get("smape") is None else f"{scores['smape']:.2f}")
+            cells.append("n/a" if scores.get("mase") is None else f"{scores['mase']:.3f}")
         best = " (best)" if row["model"] == result.best_model else ""
-        table.add_row(row["model"] + best, f"{row['smape']:.2f}", mase, f"{row['fit_s']:.1f}")
+        table.add_row(row["model"] + best, *cells, f"{row['fit_s']:.1f}")
     console.print(table)
     _show_why(result)
+    console.print(f"final model: {escape(result.final_model.get('reason', ''))}")
     console.print(f"[bold green]saved[/] {result.run_dir}/")
-    console.print(f"  model      {result.model_dir}/  (Forecaster.load(...).predict())")
+    console.print(f"  model      {result.model_dir}/  (zen predict {result.run_dir})")
+    if result.forecast_path is not None:
+        console.print(f"  forecast   {result.forecast_path}")
+    else:
+        console.print(f"  [yellow]{escape(result.extra.get('forecast_note', ''))}[/]")
     console.print(f"  report     {result.run_dir / 'report.json'}")
     console.print(f"  forecasts  {result.run_dir / 'forecasts.png'}")
     _show_record(result)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from zen.forecasting import metrics
+from zen.forecasting.calendar import fill_gaps
 from zen.forecasting.core import Forecaster
 from zen.forecasting.data import SeriesData, from_long
 from zen.forecasting.ensemble import Ensemble
@@ -49,6 +50,7 @@ __all__ = [
     "SeasonalNaive",
     "SeriesData",
     "WindowModel",
+    "fill_gaps",
     "from_long",
     "metrics",
 ]

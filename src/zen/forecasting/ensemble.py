@@ -89,6 +89,9 @@ class Ensemble:
     def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Combined bounds of the ``level`` % interval (every member must provide it)."""
         self._check_fitted()
+        without = [model.alias for model in self.models if not hasattr(model, "predict_interval")]
+        if without:
+            raise ConfigError(f"level: ensemble members {without} do not produce intervals")
         bounds = [model.predict_interval(data, level) for model in self.models]
         return self._combine([low for low, _ in bounds]), self._combine(
             [high for _, high in bounds]

@@ -1,18 +1,21 @@
-"""The forecasting job behind ``zen fit DATA --horizon H``: train, compare, save the best.
+"""The forecasting job behind ``zen fit DATA --horizon H``: train, choose, report, forecast.
 
-The router's best candidates (N-HiTS, N-BEATS, TCN, DeepAR and the statistical baselines) are
-trained (as workflow steps, side by side when cores allow) on every series without its last
-``horizon`` points and scored on those points (sMAPE, MASE). The median ensemble of the trained
-models is scored too. The best of them, the ensemble included, is saved together with the full
-history, so ``Forecaster.load(run/model).predict()`` forecasts the real future. The run and
-each candidate are recorded in History.
+The table is read as series (:mod:`zen.orchestrator.series_input`: layout, dates, frequency,
+gaps, exogenous columns). The router's best candidates (N-HiTS, N-BEATS, TCN, DeepAR and the
+statistical baselines) are trained as workflow steps (side by side when cores allow) and
+scored on a validation window and a later test window (:mod:`zen.orchestrator.
+forecast_eval`): the model, or the median ensemble of all of them, is chosen on validation,
+and its test scores are reported and recorded in History. The winner is then refitted on the
+whole history (budget allowing), saved with the history so that ``Forecaster.load(run/model)
+.predict()`` and ``zen predict RUN`` forecast the real future, and its forecast of the
+``horizon`` steps after each series is written to ``forecast.csv``.
 """
 
 from __future__ import annotations
 
-import shutil
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +37,20 @@ from zen.forecasting import (
     Naive,
     RandomWalkWithDrift,
     SeasonalNaive,
-    metrics,
 )
-from zen.forecasting.data import SeriesData, from_long
+from zen.forecasting.calendar import infer_freq
+from zen.forecasting.data import SeriesData
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
+from zen.orchestrator.forecast_eval import (
+    ENSEMBLE,
+    HoldOut,
+    hold_out,
+    median_ensemble,
+    rank,
+    reported,
+    score_windows,
+)
+from zen.orchestrator.forecast_predict import FORECAST_FILE, FUTURE_FILE, forecast_frame
 from zen.orchestrator.orchestration import (
     candidate_run,
     failed,
@@ -46,7 +59,14 @@ from zen.orchestrator.orchestration import (
     succeeded,
     train_candidates,
 )
-from zen.orchestrator.profile import TaskProfile, profile_series, wide_to_long
+from zen.orchestrator.profile import TaskProfile, profile_series, series_table
+from zen.orchestrator.series_input import (
+    SPEC_FILE,
+    SeriesInput,
+    SeriesSpec,
+    default_fill,
+    prepare_series,
+)
 from zen.reports import (
     CURVES_FILE,
     HTML_FILE,
@@ -58,7 +78,14 @@ from zen.reports import (
     write_html_report,
 )
 
+logger = logging.getLogger(__name__)
+
 PLOT_FILE = "forecasts.png"
+#: A refit of the winner on the whole history needs at least this much of the budget left;
+#: with less, the model trained for the evaluation forecasts from the whole history instead.
+MIN_REFIT_S = 2.0
+#: Interval levels written to ``forecast.csv`` by models that give intervals.
+LEVELS = (80, 95)
 
 #: Seasonal period by pandas frequency prefix (hourly data repeats daily, daily data weekly...).
 SEASON_BY_FREQ = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "Q": 4,
@@ -78,10 +105,20 @@ class ForecastRunResult:
     """What a forecasting run did: the leaderboard (best first) and where it saved things.
 
     Attributes:
+        leaderboard: one row per trained candidate and the median ensemble, ranked by
+            validation score; each row has ``validation`` and ``test`` score dicts (``smape``,
+            ``mase``; ``test`` is None without a separate test window).
+        best_model: the row with the best validation score (``"ensemble"`` for the median).
         candidates: the router's candidates with their reasons (JSON dicts).
         failed: candidates whose training raised, with the error.
-        ensemble: the median ensemble's held-out scores and whether it beat the best model
-            (then it is the saved model and ``best_model`` is :data:`ENSEMBLE`).
+        ensemble: the median ensemble's row (with ``members`` and ``helps``: whether it beat
+            the best single model on validation), or None with fewer than two candidates.
+        evaluation: how the windows were set (see :class:`~zen.orchestrator.forecast_eval.
+            HoldOut`); ``separate_test`` False means the scores also chose the model.
+        final_model: whether the winner was refitted on the whole history, and why.
+        preparation: how the table was read and cleaned (spec, notes).
+        forecast_path: ``forecast.csv``, or None when it could not be written (see
+            ``extra["forecast_note"]``).
         history_id: the run's id in History (``zen history show ID``).
         tuning: what ``--tune`` found (study name, best hyperparameters), when asked.
     """
@@ -100,17 +137,58 @@ class ForecastRunResult:
     ensemble: dict[str, Any] | None = None
     history_id: int | None = None
     tuning: dict[str, Any] | None = None
+    evaluation: str = ""
+    separate_test: bool = True
+    final_model: dict[str, Any] = field(default_factory=dict)
+    preparation: dict[str, Any] = field(default_factory=dict)
+    forecast_path: Path | None = None
 
     @property
     def model_dir(self) -> Path:
         return self.run_dir / MODEL_DIR
 
+    @property
+    def best_row(self) -> dict[str, Any]:
+        return next(row for row in self.leaderboard if row["model"] == self.best_model)
+
 
 def to_long(frame: pd.DataFrame, profile: TaskProfile) -> pd.DataFrame:
     """The frame in long format (``unique_id, ds, y``) according to its profile."""
+    from zen.orchestrator.profile import wide_to_long
+
     if profile.layout == "long":
         return frame[["unique_id", "ds", "y"]]
     return wide_to_long(frame, profile.time_column or "ds", profile.numeric_features)
+
+
+def read_series_table(
+    frame: pd.DataFrame,
+    horizon: int,
+    *,
+    target: str | None = None,
+    freq: str | int | None = None,
+    date_format: str | None = None,
+    fill: str | None = None,
+    hist_exog: Sequence[str] = (),
+    futr_exog: Sequence[str] = (),
+    static: Sequence[str] = (),
+) -> tuple[TaskProfile, SeriesInput, str]:
+    """Profile ``frame`` as series and prepare them: ``(profile, series, fill reason)``."""
+    table = series_table(frame, target, date_format=date_format,
+                         exog=(*hist_exog, *futr_exog, *static))  # fmt: skip
+    profile = profile_series(table, horizon, target, freq=freq)
+    if fill is None:
+        fill, fill_reason = default_fill(profile)
+    else:
+        fill_reason = "given (--fill)"
+    series_freq: str | int = freq if freq is not None else profile.freq or infer_freq(table.long)[0]
+    spec = SeriesSpec(
+        layout=table.layout, time_column=table.time_column, freq=series_freq, fill=fill,
+        series=tuple(table.series) if table.layout == "wide" else (), date_format=date_format,
+        hist_exog=tuple(hist_exog), futr_exog=tuple(futr_exog), static=tuple(static),
+        target=target if table.layout == "wide" else None,
+    )  # fmt: skip
+    return profile, prepare_series(table, spec), fill_reason
 
 
 def forecast(
@@ -128,54 +206,64 @@ def forecast(
     tune: bool = False,
     policy: str = "learned",
     resume: bool = True,
+    freq: str | int | None = None,
+    date_format: str | None = None,
+    fill: str | None = None,
+    hist_exog: Sequence[str] = (),
+    futr_exog: Sequence[str] = (),
+    static: Sequence[str] = (),
 ) -> ForecastRunResult:
     """Run the forecasting job on ``frame`` (long or wide); see the module docstring.
 
     Args:
-        budget_s: wall-clock budget for training (each neural model gets half of it; with
-            ``tune``, a third goes to tuning first).
+        budget_s: wall-clock budget for training (each neural model gets its share; with
+            ``tune``, a third goes to tuning first; the refit of the winner gets what is left).
         max_steps: optimisation steps per neural model (fewer when the budget runs out).
         workers: processes that train candidates side by side (None: the usable cores).
         tune: tune the best-ranked neural candidate with Optuna before training it.
         policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or
             ``"ab"`` to draw it per run.
         resume: load the candidates that an unfinished earlier run of this job had trained.
+        freq: pandas frequency of the time stamps (inferred from the commonest spacing).
+        date_format: ``strftime`` format of the time stamps (detected when None).
+        fill: how gaps and empty values are filled: ``interpolate``, ``zero`` or ``drop``
+            (None: zeros for intermittent counts, else interpolation).
+        hist_exog, futr_exog, static: exogenous columns (historic, known in advance, one
+            value per series) for the candidates that take them.
     """
-    profile = profile_series(frame, horizon, target)
-    long = to_long(frame, profile)
-    history = from_long(long, fill_missing="interpolate")
+    profile, series, fill_reason = read_series_table(
+        frame, horizon, target=target, freq=freq, date_format=date_format, fill=fill,
+        hist_exog=hist_exog, futr_exog=futr_exog, static=static,
+    )  # fmt: skip
+    history = series.series_data()
     season = season_length_for(history.freq)
-    shortest = int(history.lengths.min())
-    input_size = min(max(2 * horizon, 2 * season), shortest - 2 * horizon)
-    if input_size < 1:
-        raise DataError(
-            f"data: the shortest series has {shortest} values; forecasting {horizon} steps needs"
-            f" more than {2 * horizon} (a held-out window plus an input window); lower --horizon"
-        )
-    train = history.head(history.lengths - horizon)
-    truth = np.stack([history.series(i)[-horizon:].numpy() for i in range(history.n_series)])
+    hold = hold_out(history, horizon, season)
+    preparation = {"spec": series.spec.to_json(), "fill_reason": fill_reason,
+                   "notes": series.notes}  # fmt: skip
     with start_job(
         profile, BUILDERS, budget_s=budget_s, policy=policy, seed=seed, source=source,
         runs_dir=runs_dir, settings={"horizon": horizon, "budget_s": budget_s, "tune": tune},
-        key_parts={"data": long, "target": target, "horizon": horizon, "budget_s": budget_s,
-                   "seed": seed, "max_steps": max_steps, "version": zen.__version__},
+        key_parts={"data": series.long, "spec": series.spec.to_json(), "target": target,
+                   "horizon": horizon, "budget_s": budget_s, "seed": seed,
+                   "max_steps": max_steps, "version": zen.__version__},
         resume=resume, tune=tune, floor=BASELINES,
     ) as job:  # fmt: skip
         candidates, run = job.candidates, job.run
         started = time.perf_counter()
         tuning: dict[str, Any] | None = None
         tuned: dict[str, dict[str, Any]] = {}
+        exogenous = {name: _exogenous_options(name, series.spec) for name in BUILDERS}
         if tune:
-            tuning, tuned = _tune(candidates[0].name, train, horizon, input_size, season,
-                                  budget_s / 3, max_steps, seed)  # fmt: skip
+            tuning, tuned = _tune(candidates[0].name, hold, season, budget_s / 3, max_steps,
+                                  seed, exogenous[candidates[0].name])  # fmt: skip
         remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
         neural = sum(candidate.name in NEURAL for candidate in candidates)
         task = {
             "family": profile.family, "profile": profile.to_json(), "seed": seed,
-            "source": source, "train": train, "history": history, "truth": truth,
-            "season": season, "horizon": horizon,
-            "naive_season": min(season, shortest - horizon),
-            "neural": {"input_size": input_size, "scaler_type": "robust",
+            "source": source, "hold": hold, "history": history, "season": season,
+            "horizon": horizon, "naive_season": min(season, int(hold.fit.lengths.min())),
+            "exogenous": exogenous, "fill_missing": series.fill_missing,
+            "neural": {"input_size": hold.input_size, "scaler_type": "robust",
                        "max_steps": max_steps, "random_seed": seed,
                        "max_time_s": remaining_s / max(neural, 1)},
             "progress": progress,
@@ -186,39 +274,54 @@ def forecast(
             budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
-        forecasts = {row["model"]: row.pop("forecast") for row in good}
+        forecasts = {row["model"]: row.pop("forecasts") for row in good}
         curves = {row["model"]: row.pop("records") for row in good if row.get("records")}
-        leaderboard = sorted(good, key=_rank)
+        ensemble = median_ensemble(forecasts, hold, season)
+        if ensemble is not None:
+            forecasts[ENSEMBLE] = ensemble.pop("forecasts")
+        leaderboard = sorted([*good, *([ensemble] if ensemble else [])], key=rank)
+        best = leaderboard[0]
+        if ensemble is not None:
+            ensemble["helps"] = best is ensemble
+        metric = "mase" if all(reported(row).get("mase") is not None for row in good) else "smape"
+        run.metrics.update(reported(best))
+        regret = job.record_regret({row["model"]: reported(row)[metric] for row in good}, metric)
         train_time_s = time.perf_counter() - started
-        ensemble = _median_ensemble(forecasts, truth, train, season, leaderboard[0])
-        use_ensemble = ensemble is not None and ensemble["helps"]
-        best_alias = ENSEMBLE if use_ensemble else leaderboard[0]["model"]
-        metric = "mase" if all(row["mase"] is not None for row in good) else "smape"
-        run.metrics.update(_scores(ensemble if ensemble and use_ensemble else leaderboard[0]))
-        regret = job.record_regret({row["model"]: row[metric] for row in good}, metric)
+        options = {c.name: {**c.options, **tuned.get(c.name, {})} for c in candidates}
+        members = (
+            ensemble["members"] if ensemble is not None and best is ensemble else [best["model"]]
+        )
+        final, final_model = _final_forecaster(
+            members, task, options, job.scratch, budget_s - (time.perf_counter() - started)
+        )
         result = ForecastRunResult(
             run_id=job.run_id, run_dir=job.run_dir, profile=profile, leaderboard=leaderboard,
-            best_model=best_alias, season_length=season, input_size=input_size,
+            best_model=best["model"], season_length=season, input_size=hold.input_size,
             train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
             failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
             history_id=run.id, tuning=tuning, extra=job.extra(regret),
+            evaluation=hold.describe(), separate_test=hold.separate_test,
+            final_model=final_model, preparation=preparation,
         )  # fmt: skip
-        if best_alias == ENSEMBLE:
-            forecasts[ENSEMBLE] = np.median(np.stack(list(forecasts.values())), axis=0)
         with atomic_directory(job.run_dir) as staging:
-            if best_alias == ENSEMBLE:
-                _save_ensemble([job.scratch / name for name in forecasts if name != ENSEMBLE],
-                               history, staging / MODEL_DIR)  # fmt: skip
-            else:
-                shutil.copytree(job.scratch / best_alias, staging / MODEL_DIR)
-            plot_forecasts(history, forecasts, horizon, staging / PLOT_FILE)
-            rows: list[dict[str, Any]] = leaderboard + (
-                [{**ensemble, "model": ENSEMBLE}] if ensemble else []
-            )
-            plot_leaderboard(sorted(rows, key=_rank), metric, staging / LEADERBOARD_FILE,
-                             title=f"candidates by held-out {metric.upper()}")  # fmt: skip
+            _save_final(final, series, staging / MODEL_DIR)
+            future, note = _future_forecast(final, series)
+            result.extra["forecast_note"] = note
+            if future is not None:
+                write_atomic(staging / FORECAST_FILE,
+                             lambda temporary: future.to_csv(temporary, index=False))  # fmt: skip
+                result.forecast_path = job.run_dir / FORECAST_FILE
+            window = "test" if hold.separate_test else "validation"
+            shown = {name: windows[window] for name, windows in forecasts.items()}
+            chosen = None if future is None else future[final.models[0].alias]
+            plot_forecasts(history, shown, horizon, staging / PLOT_FILE, future=chosen)
+            plot_leaderboard(
+                [{**row, "score": rank(row)[0] if metric == "mase" else rank(row)[1]}
+                 for row in leaderboard], "score", staging / LEADERBOARD_FILE,
+                title=f"candidates by validation {metric.upper()}",
+            )  # fmt: skip
             images = {"leaderboard": staging / LEADERBOARD_FILE,
-                      "forecasts on the held-out window": staging / PLOT_FILE}  # fmt: skip
+                      f"forecasts on the {window} window": staging / PLOT_FILE}  # fmt: skip
             if curves:
                 plot_candidate_curves(curves, staging / CURVES_FILE,
                                       title="training loss of the neural candidates")  # fmt: skip
@@ -229,9 +332,19 @@ def forecast(
     return result
 
 
-def _neural(task: dict[str, Any]) -> dict[str, Any]:
-    """The settings every neural candidate shares, with the progress flag of this step."""
-    return {**task["neural"], "progress": task.get("progress", False)}
+def _exogenous_options(name: str, spec: SeriesSpec) -> dict[str, list[str]]:
+    """The ``*_exog_list`` arguments of candidate ``name`` (only the kinds its paper uses)."""
+    model_class = MODEL_CLASSES_BY_NAME.get(name)
+    return spec.model_options(getattr(model_class, "EXOGENOUS", ()))
+
+
+def _neural(
+    task: dict[str, Any], name: str, options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings every neural candidate shares, with its exogenous columns, the progress
+    flag of this step and its own ``options`` (which win)."""
+    return {**task["neural"], **task.get("exogenous", {}).get(name, {}),
+            "progress": task.get("progress", False), **(options or {})}  # fmt: skip
 
 
 def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
@@ -243,14 +356,14 @@ def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
         chosen.pop("loss")
     if distribution is not None:
         chosen["loss"] = DistributionLoss(distribution, level=(80, 90))
-    return DeepAR(h=task["horizon"], **{**_neural(task), **chosen})
+    return DeepAR(h=task["horizon"], **_neural(task, "DeepAR", chosen))
 
 
 #: Builders of the models this job trains, by the router's names.
 BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
-    "NHITS": lambda task, options: NHITS(h=task["horizon"], **{**_neural(task), **options}),
-    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **{**_neural(task), **options}),
-    "TCN": lambda task, options: TCN(h=task["horizon"], **{**_neural(task), **options}),
+    "NHITS": lambda task, options: NHITS(h=task["horizon"], **_neural(task, "NHITS", options)),
+    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **_neural(task, "NBEATS", options)),
+    "TCN": lambda task, options: TCN(h=task["horizon"], **_neural(task, "TCN", options)),
     "DeepAR": _deepar,
     "SeasonalNaive": lambda task, options: SeasonalNaive(
         h=task["horizon"], season_length=task["naive_season"]
@@ -258,126 +371,156 @@ BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
     "Naive": lambda task, options: Naive(h=task["horizon"]),
     "HistoricAverage": lambda task, options: HistoricAverage(h=task["horizon"]),
     "RandomWalkWithDrift": lambda task, options: RandomWalkWithDrift(h=task["horizon"]),
-}
+}  # fmt: skip
+MODEL_CLASSES_BY_NAME: dict[str, type] = {"NHITS": NHITS, "NBEATS": NBEATS, "TCN": TCN,
+                                          "DeepAR": DeepAR}  # fmt: skip
 #: The candidates that train a network (and share the time budget).
 NEURAL = ("NHITS", "NBEATS", "TCN", "DeepAR")
 #: The statistical baselines: every run trains at least one (see ``routed_candidates``).
 BASELINES = ("SeasonalNaive", "Naive", "HistoricAverage", "RandomWalkWithDrift")
-#: Name of the median ensemble in plots and reports.
-ENSEMBLE = "Ensemble (median)"
 
 
 def train_forecast_candidate(
     task: dict[str, Any], *, name: str, options: dict[str, Any], parent_id: int, model_dir: str
 ) -> dict[str, Any]:
-    """A workflow step: train one candidate, score it on the held-out window, save it.
+    """A workflow step: train one candidate, score it on the validation and test windows,
+    save it.
 
-    Returns its leaderboard row plus its held-out ``forecast`` (or ``error``); the model is
+    Returns its leaderboard row plus its window ``forecasts`` (or ``error``); the model is
     saved to ``model_dir`` as a :class:`Forecaster` over the full history.
     """
+    hold: HoldOut = task["hold"]
     try:
         with candidate_run(task, name, options, parent_id) as run:
             model = BUILDERS[name](task, options)
             started = time.perf_counter()
-            model.fit(task["train"])
+            model.fit(hold.fit)
             fit_s = time.perf_counter() - started
-            prediction = model.predict(task["train"])
-            row = _score(name, task["truth"], prediction, task["train"], task["season"], fit_s)
-            final = Forecaster([model], freq=task["history"].freq)
+            forecasts = {
+                "validation": model.predict(hold.fit),
+                "test": None if hold.test_input is None else model.predict(hold.test_input),
+            }
+            scores = score_windows(hold, forecasts, task["season"])
+            row = {"model": name, **scores, "fit_s": fit_s}
+            final = Forecaster([model], freq=task["history"].freq,
+                               fill_missing=task.get("fill_missing"))  # fmt: skip
             final.data_, final.freq_ = task["history"], task["history"].freq
             final.save(model_dir)
-            run.metrics.update({**_scores(row), "fit_s": fit_s})
+            validation = {f"val_{key}": value for key, value in (scores["validation"] or {}).items()
+                          if value is not None}  # fmt: skip
+            run.metrics.update({**reported(row), **validation, "fit_s": fit_s})
     except ZenError as error:  # the same settings would fail again: no retry
         return failed(name, error)
     trainer = getattr(model, "trainer_", None)
     records = trainer.history_.records if trainer is not None else []
-    return {**row, "forecast": prediction, "records": records}
+    return {**row, "forecasts": forecasts, "records": records}
 
 
-def _save_ensemble(member_dirs: list[Path], history: SeriesData, path: Path) -> None:
-    """Save the median of the members (saved Forecasters) as one Forecaster at ``path``."""
-    members = [model for folder in member_dirs for model in Forecaster.load(folder).models]
-    ensemble = Ensemble(members, method="median", alias=ENSEMBLE)
-    ensemble.weights_ = np.full(len(members), 1.0 / len(members))
-    combined = Forecaster([ensemble], freq=history.freq)
-    combined.data_, combined.freq_ = history, history.freq
-    combined.save(path)
+def _final_forecaster(
+    members: list[str],
+    task: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]],
+    scratch: Path,
+    remaining_s: float,
+) -> tuple[Forecaster, dict[str, Any]]:
+    """The winner (one model, or the median of ``members``) refitted on the whole history.
 
-
-def _rank(row: Mapping[str, Any]) -> tuple[float, float]:
-    return (row["mase"] if row["mase"] is not None else np.inf, row["smape"])
-
-
-def _scores(row: Mapping[str, Any]) -> dict[str, float]:
-    return {key: row[key] for key in ("smape", "mase") if row.get(key) is not None}
-
-
-def _median_ensemble(
-    forecasts: dict[str, np.ndarray],
-    truth: np.ndarray,
-    train: SeriesData,
-    season: int,
-    best: dict[str, Any],
-) -> dict[str, Any] | None:
-    """Score the median of the trained models' forecasts; it helps when it ranks above the best.
-
-    The median of forecasts from different model families is a robust combination (the M4
-    competition's lesson, Makridakis et al. 2020): one bad member cannot drag it far.
+    Each neural member gets an equal share of what is left of the budget; with less than
+    :data:`MIN_REFIT_S` left, or when a refit fails, the models trained for the evaluation
+    are kept and forecast from the whole history (their input windows end at its end).
     """
-    if len(forecasts) < 2:
-        return None
-    combined = np.median(np.stack(list(forecasts.values())), axis=0)
-    row = _score(ENSEMBLE, truth, combined, train, season, 0.0)
-    return {
-        "members": sorted(forecasts),
-        "smape": row["smape"],
-        "mase": row["mase"],
-        "helps": _rank(row) < _rank(best),
-    }
+    history: SeriesData = task["history"]
+    neural = sum(name in NEURAL for name in members)
+    if remaining_s < MIN_REFIT_S * max(neural, 1) and neural:
+        models = _evaluated(members, scratch)
+        reason = (
+            f"kept the models trained for the evaluation ({remaining_s:.1f} s of the budget left"
+            " is too little to refit); they forecast from the whole history"
+        )
+        refit = False
+    else:
+        share = {**task["neural"], "max_time_s": max(remaining_s, MIN_REFIT_S) / max(neural, 1)}
+        refit_task = {**task, "neural": share, "progress": False,
+                      "naive_season": min(task["season"], int(history.lengths.min()))}  # fmt: skip
+        try:
+            models = []
+            for name in members:
+                model = BUILDERS[name](refit_task, dict(options.get(name, {})))
+                model.fit(history)
+                models.append(model)
+            refit, reason = True, "refitted on the whole history"
+        except ZenError as error:
+            logger.warning("refitting %s on the whole history failed: %s", members, error)
+            models = _evaluated(members, scratch)
+            refit = False
+            reason = f"kept the evaluated models: refitting on the whole history failed ({error})"
+    if len(models) == 1:
+        chosen = models[0]
+    else:
+        chosen = Ensemble(models, method="median", alias=ENSEMBLE)
+        chosen.weights_ = np.full(len(models), 1.0 / len(models))
+    final = Forecaster([chosen], freq=history.freq, fill_missing=task.get("fill_missing"))
+    final.data_, final.freq_ = history, history.freq
+    return final, {"models": members, "refit": refit, "reason": reason}
+
+
+def _evaluated(members: list[str], scratch: Path) -> list[Any]:
+    """The models the candidate steps trained for the evaluation, from their scratch folders."""
+    return [model for name in members for model in Forecaster.load(scratch / name).models]
+
+
+def _save_final(final: Forecaster, series: SeriesInput, path: Path) -> None:
+    """The final Forecaster with how to read new data (``input.json``) and, when the models
+    use future variables, their future values from the table (``future.csv``)."""
+    final.static_df_ = series.static_df
+    final.save(path)
+    write_json(path / SPEC_FILE, series.spec.to_json())
+    if final.future_exog and series.future is not None:
+        write_atomic(path / FUTURE_FILE,
+                     lambda temporary: series.future.to_csv(temporary, index=False))  # type: ignore[union-attr]  # fmt: skip
+
+
+def _future_forecast(final: Forecaster, series: SeriesInput) -> tuple[pd.DataFrame | None, str]:
+    """The forecast of the steps after each series, or None and why not."""
+    if final.future_exog and series.future is None:
+        return None, (
+            f"no {FORECAST_FILE}: the model uses future variables {list(final.future_exog)}"
+            " and the table has no rows after the series' last values with them; run"
+            " `zen predict RUN DATA` with those rows (target empty)"
+        )
+    try:
+        return forecast_frame(final, futr_df=series.future), f"{FORECAST_FILE}: written"
+    except DataError as error:
+        return None, f"no {FORECAST_FILE}: {error}"
 
 
 def _tune(
     name: str,
-    train: SeriesData,
-    horizon: int,
-    input_size: int,
+    hold: HoldOut,
     season: int,
     timeout_s: float,
     max_steps: int,
     seed: int,
+    exogenous: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Tune ``name`` on the window before the held-out one (never on the scored window)."""
+    """Tune ``name`` on the history before the validation window (never on a scored one)."""
     from zen.orchestrator.tune import tune_forecaster
 
     if name not in ("NHITS", "NBEATS"):
         return {"model": name, "skipped": f"{name} has no hyperparameters to tune"}, {}
     try:
         found = tune_forecaster(
-            train, name, h=horizon, input_size=input_size, n_trials=20, timeout_s=timeout_s,
-            max_steps=min(max_steps, 300), season_length=season, seed=seed,
+            hold.fit, name, h=hold.horizon, input_size=hold.input_size, n_trials=20,
+            timeout_s=timeout_s, max_steps=min(max_steps, 300), season_length=season,
+            seed=seed, model_kwargs=dict(exogenous) or None,
         )  # fmt: skip
     except DataError as error:
         return {"model": name, "skipped": str(error)}, {}
-    fixed = ("h", "max_steps", "val_check_steps", "random_seed")
+    fixed = ("h", "max_steps", "val_check_steps", "random_seed", *exogenous)
     chosen = {k: v for k, v in found.best_hyperparameters.items() if k not in fixed}
     summary = {"model": name, "study_name": found.study_name, "best_value": found.best_value,
                "n_trials": found.n_trials, "best_hyperparameters": chosen}  # fmt: skip
     return summary, {name: chosen}
-
-
-def _score(
-    alias: str,
-    truth: np.ndarray,
-    forecast: np.ndarray,
-    train: SeriesData,
-    season: int,
-    fit_s: float,
-) -> dict[str, Any]:
-    try:
-        mase = metrics.mase(truth, forecast, train, season_length=season)
-    except DataError:  # a constant series has no MASE scale; sMAPE still ranks the models
-        mase = None
-    return {"model": alias, "smape": metrics.smape(truth, forecast), "mase": mase, "fit_s": fit_s}
 
 
 def plot_forecasts(
@@ -386,14 +529,18 @@ def plot_forecasts(
     horizon: int,
     path: Path,
     max_series: int = 4,
+    future: pd.Series | np.ndarray | None = None,
 ) -> Path:
-    """PNG of the last values of a few series, the held-out truth and each model's forecast."""
+    """PNG of the last values of a few series, each model's forecast of the last ``horizon``
+    of them (the held-out window) and, when given, the ``future`` forecast after them
+    (``(n_series * horizon,)`` values, series after series)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = min(max_series, history.n_series)
+    ahead = None if future is None else np.asarray(future, dtype=np.float64).reshape(-1, horizon)
     figure, axes = plt.subplots(shown, 1, figsize=(9, 2.6 * shown), squeeze=False)
     for row in range(shown):
         axis = axes[row][0]
@@ -401,10 +548,14 @@ def plot_forecasts(
         context = values[-4 * horizon :]
         steps = np.arange(len(values) - len(context), len(values))
         axis.plot(steps, context, color="black", linewidth=1, label="actual")
-        future = steps[-horizon:]
+        held_out = steps[-horizon:]
         for alias, forecast in forecasts.items():
-            axis.plot(future, forecast[row], linewidth=1.2, label=alias)
-        axis.axvline(future[0] - 0.5, color="grey", linestyle=":")
+            axis.plot(held_out, forecast[row], linewidth=1.2, label=alias)
+        axis.axvline(held_out[0] - 0.5, color="grey", linestyle=":")
+        if ahead is not None:
+            after = np.arange(len(values), len(values) + horizon)
+            axis.plot(after, ahead[row], color="black", linestyle="--", linewidth=1.2,
+                      label="forecast (chosen model)")  # fmt: skip
         axis.set_title(f"series {history.ids[row]}", fontsize=9)
     axes[0][0].legend(fontsize=8, loc="upper left")
     figure.tight_layout()
@@ -416,15 +567,22 @@ def plot_forecasts(
 def _report(result: ForecastRunResult, source: str) -> dict[str, Any]:
     return {
         **routing_report(result),
+        "best": result.best_model,
         "data": source,
         "horizon": result.profile.horizon,
         "season_length": result.season_length,
         "input_size": result.input_size,
-        "evaluation": "last horizon of every series held out; models trained on the rest",
+        "evaluation": result.evaluation,
+        "separate_test": result.separate_test,
+        "scores": reported(result.best_row),
         "ensemble": result.ensemble,
+        "final_model": result.final_model,
+        "preparation": result.preparation,
+        "forecast": result.extra.get("forecast_note"),
         "train_time_s": result.train_time_s,
         "files": {
             "model": MODEL_DIR,
+            "forecast": None if result.forecast_path is None else FORECAST_FILE,
             "forecasts": PLOT_FILE,
             "html": HTML_FILE,
             "leaderboard": LEADERBOARD_FILE,

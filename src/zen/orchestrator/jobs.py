@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _refuse_series_options(names: list[str], what: str) -> None:
+    if names:
+        raise zen.ConfigError(
+            f"{', '.join(names)}: options for time series, but the data are {what}; pass"
+            " --horizon to forecast"
+        )
+
+
 def fit(
     data: str | Path | pd.DataFrame | None,
     target: str | None = None,
@@ -124,6 +133,7 @@ def fit(
     tune: bool = False,
     policy: str = "learned",
     resume: bool = True,
+    series_options: Mapping[str, Any] | None = None,
     **model_options: Any,
 ) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
@@ -153,9 +163,14 @@ def fit(
             to draw it at random per run for an A/B test (``zen router compare``).
         resume: when an earlier run of the same job (same data and settings) failed or was
             interrupted, load the candidates it had finished instead of training them again.
+        series_options: how time series are read: ``freq``, ``date_format``, ``fill``,
+            ``hist_exog``, ``futr_exog``, ``static`` (see
+            :func:`~zen.orchestrator.forecast_job.forecast`).
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
+    series_only = sorted(name for name, value in (series_options or {}).items() if value)
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
+        _refuse_series_options(series_only, "a graph")
         graph, name = load_graph(
             None if data is None else Path(data),
             edges=None if edges is None else Path(edges),
@@ -179,8 +194,9 @@ def fit(
         return forecast(
             frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
             progress=progress, source=source, workers=workers, tune=tune, policy=policy,
-            resume=resume,
+            resume=resume, **(series_options or {}),
         )  # fmt: skip
+    _refuse_series_options(series_only, "a table (no --horizon, no unique_id/ds/y columns)")
     if target is None:
         raise zen.ConfigError("target: name the column to predict (--target COLUMN)")
     if not 0.0 < test_size < 1.0:

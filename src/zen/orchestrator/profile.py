@@ -10,7 +10,7 @@ reason that ``zen fit --explain`` prints (:meth:`TaskProfile.explain`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -88,6 +88,8 @@ class TaskProfile:
             [0, 1] (Wang, Smith & Hyndman 2006).
         zero_ratio, adi, demand_cv2: intermittency: share of zeros, average demand interval and
             squared coefficient of variation of the non-zero values (Syntetos & Boylan 2005).
+        n_gaps, n_duplicates, n_missing: time steps without a row, repeated time stamps and
+            empty target values, counted against ``freq`` (before any cleaning).
         num_nodes, num_edges, num_node_features: graph sizes (edges counted per direction).
         graph_density: edges / (nodes * (nodes - 1)), self-loops left out.
         mean_degree: edges per node.
@@ -120,6 +122,9 @@ class TaskProfile:
     zero_ratio: float | None = None
     adi: float | None = None
     demand_cv2: float | None = None
+    n_gaps: int | None = None
+    n_duplicates: int | None = None
+    n_missing: int | None = None
     num_nodes: int | None = None
     num_edges: int | None = None
     num_node_features: int | None = None
@@ -191,6 +196,11 @@ class TaskProfile:
             "log_mean_degree": _log_size(self.mean_degree),
         }
 
+    def _gaps(self) -> str | None:
+        if self.n_gaps is None:
+            return None
+        return f"{self.n_gaps} gaps, {self.n_duplicates} duplicates, {self.n_missing} missing"
+
     def explain(self) -> list[Explanation]:
         """Every finding that applies as ``(feature, value, reason)``, for ``zen fit --explain``."""
         lines = [Explanation("kind", self.kind, self.reason)]
@@ -212,6 +222,7 @@ class TaskProfile:
             ("trend_strength", self.trend_strength),
             ("zero_ratio", self.zero_ratio),
             ("adi", self.adi),
+            ("gaps", self._gaps()),
             ("num_nodes", self.num_nodes),
             ("num_edges", self.num_edges),
             ("graph_density", self.graph_density),
@@ -343,82 +354,181 @@ def is_time_series(frame: pd.DataFrame, horizon: int | None) -> tuple[bool, str]
     return False, "no horizon given and no unique_id/ds/y columns: a table to learn from"
 
 
-def wide_to_long(frame: pd.DataFrame, time_column: str, series: list[str]) -> pd.DataFrame:
-    """A wide table (a time column, one column per series) as ``unique_id, ds, y``.
+@dataclass(frozen=True)
+class SeriesTable:
+    """A table read as time series: long rows with parsed time stamps, before any cleaning.
+
+    Attributes:
+        long: ``unique_id, ds, y`` and the exogenous columns, one row per input row (wide
+            tables melted: one row per time stamp and series column).
+        layout: ``"long"`` or ``"wide"``.
+        time_column: the column that held the time stamps.
+        series: the series' column names (wide) or ``[]`` (long).
+        date_reason: how the time stamps were read (see :func:`~zen.forecasting.calendar.
+            parse_dates`).
+    """
+
+    long: pd.DataFrame
+    layout: str
+    time_column: str
+    series: list[str]
+    date_reason: str
+
+
+def series_table(
+    frame: pd.DataFrame,
+    target: str | None = None,
+    *,
+    date_format: str | None = None,
+    exog: Sequence[str] = (),
+) -> SeriesTable:
+    """Read ``frame`` as series: find its layout and time column, melt it, parse the stamps.
+
+    Long frames have ``unique_id, ds, y``. Otherwise the frame is wide: a time column (one of
+    :data:`TIME_COLUMNS`) and one numeric column per series, or just ``target`` when given;
+    the ``exog`` columns (exogenous variables) are never series, and in a wide table every
+    series shares them.
+
+    Raises:
+        DataError: no time column, a missing ``target`` or ``exog`` column, nothing to forecast,
+            or time stamps that do not parse (see :func:`~zen.forecasting.calendar.parse_dates`).
+    """
+    from zen.forecasting.calendar import parse_dates
+
+    columns = [str(column) for column in frame.columns]
+    absent = [name for name in exog if name not in columns]
+    if absent:
+        raise DataError(
+            f"exogenous: column(s) {absent} not found; columns are: {', '.join(columns[:20])}"
+        )
+    exog = list(dict.fromkeys(exog))
+    if set(LONG_COLUMNS) <= set(columns):
+        long = frame[[*LONG_COLUMNS, *exog]]
+        layout, time_column, series = "long", "ds", []
+    else:
+        time_column = next((name for name in TIME_COLUMNS if name in columns), "")
+        if not time_column:
+            raise DataError(
+                "data: no time column; name it one of "
+                f"{', '.join(TIME_COLUMNS)} (wide layout) or use columns unique_id, ds, y (long)"
+            )
+        if target is not None and target not in columns:
+            raise DataError(
+                f"target: column {target!r} not found; columns are: {', '.join(columns[:20])}"
+            )
+        series = (
+            [target]
+            if target
+            else [
+                name
+                for name in columns
+                if name != time_column
+                and name not in exog
+                and pd.api.types.is_numeric_dtype(frame[name])
+            ]
+        )
+        if not series:
+            raise DataError(f"data: no numeric columns to forecast besides {time_column!r}")
+        long = wide_to_long(frame, time_column, series, exog)
+        layout = "wide"
+    stamps, reason = parse_dates(long["ds"], date_format, argument=time_column)
+    return SeriesTable(long.assign(ds=stamps), layout, time_column, series, reason)
+
+
+def wide_to_long(
+    frame: pd.DataFrame, time_column: str, series: list[str], exog: Sequence[str] = ()
+) -> pd.DataFrame:
+    """A wide table (a time column, one column per series) as ``unique_id, ds, y``, with the
+    ``exog`` columns repeated for every series.
 
     Column names are series names, whatever they are: one called ``y`` or ``ds`` is a series
     like any other.
     """
     value = "\x00value"  # a name no column of a CSV file can have
     long = frame.melt(
-        id_vars=[time_column], value_vars=series, var_name="unique_id", value_name=value
+        id_vars=[time_column, *exog], value_vars=series, var_name="unique_id", value_name=value
     )
-    return pd.DataFrame({"unique_id": long["unique_id"], "ds": long[time_column], "y": long[value]})
+    return pd.DataFrame(
+        {
+            "unique_id": long["unique_id"],
+            "ds": long[time_column],
+            "y": long[value],
+            **{name: long[name] for name in exog},
+        }
+    )
 
 
-def profile_series(frame: pd.DataFrame, horizon: int, target: str | None = None) -> TaskProfile:
+def profile_series(
+    frame: pd.DataFrame | SeriesTable,
+    horizon: int,
+    target: str | None = None,
+    *,
+    freq: str | int | None = None,
+    date_format: str | None = None,
+    exog: Sequence[str] = (),
+) -> TaskProfile:
     """Profile ``frame`` as time series to forecast ``horizon`` steps ahead.
 
-    Long frames have ``unique_id, ds, y``. Otherwise the frame is wide: a time column (one of
-    :data:`TIME_COLUMNS`) and one numeric column per series, or just ``target`` when given. The
-    statistics (frequency, seasonality, trend, intermittency, missing steps) come from
-    :func:`describe_series`.
+    ``frame`` is read by :func:`series_table` (or is its result). The statistics (seasonality,
+    trend, intermittency) come from :func:`describe_series`; the frequency is ``freq`` or the
+    most common spacing (:func:`~zen.forecasting.calendar.infer_freq`), and the gaps,
+    duplicate stamps and empty values are counted against it
+    (:func:`~zen.forecasting.calendar.describe_gaps`).
     """
+    from zen.forecasting.calendar import check_freq, describe_gaps, infer_freq
+
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
         raise ConfigError(f"horizon: expected a positive number of steps, got {horizon!r}")
-    columns = [str(column) for column in frame.columns]
-    if set(LONG_COLUMNS) <= set(columns):
-        n_series = int(frame["unique_id"].nunique())
-        statistics, reasons = describe_series(frame[list(LONG_COLUMNS)])
-        return TaskProfile(
-            kind="forecasting",
-            reason=f"long time series (unique_id, ds, y): {n_series} series",
-            target="y",
-            n_rows=len(frame),
-            horizon=horizon,
-            layout="long",
-            time_column="ds",
-            n_series=n_series,
-            reasons=reasons,
-            **statistics,
-        )
-    time_column = next((name for name in TIME_COLUMNS if name in columns), None)
-    if time_column is None:
-        raise DataError(
-            "data: no time column; name it one of "
-            f"{', '.join(TIME_COLUMNS)} (wide layout) or use columns unique_id, ds, y (long)"
-        )
-    if target is not None and target not in columns:
-        raise DataError(
-            f"target: column {target!r} not found; columns are: {', '.join(columns[:20])}"
-        )
-    series = (
-        [target]
-        if target
-        else [
-            name
-            for name in columns
-            if name != time_column and pd.api.types.is_numeric_dtype(frame[name])
-        ]
+    table = (
+        frame
+        if isinstance(frame, SeriesTable)
+        else series_table(frame, target, date_format=date_format, exog=exog)
     )
-    if not series:
-        raise DataError(f"data: no numeric columns to forecast besides {time_column!r}")
-    long = wide_to_long(frame, time_column, series)
-    statistics, reasons = describe_series(long)
+    long = table.long
+    statistics, reasons = describe_series(long[list(LONG_COLUMNS)])
+    if freq is not None:
+        statistics["freq"] = check_freq(freq)
+        reasons["freq"] = f"given: {freq!r}"
+    else:
+        statistics["freq"], reasons["freq"] = infer_freq(long)
+    if isinstance(statistics["freq"], int):
+        statistics["freq"] = None  # TaskProfile.freq: calendar frequencies only
+    gaps = describe_gaps(long, statistics["freq"] or _integer_step(long, freq))
+    reasons["freq"] = f"{table.date_reason}; {reasons['freq']}"
+    reasons["gaps"] = gaps.describe()
+    n_series = int(long["unique_id"].nunique())
+    if table.layout == "long":
+        reason = f"long time series (unique_id, ds, y): {n_series} series"
+    else:
+        reason = (
+            f"wide time series: {table.time_column!r} is the time axis,"
+            f" {len(table.series)} numeric column(s) are series"
+        )
     return TaskProfile(
         kind="forecasting",
-        reason=f"wide time series: {time_column!r} is the time axis, {len(series)} numeric"
-        f" column(s) are series",
-        target=target or "y",
-        n_rows=len(frame),
-        numeric_features=series,
+        reason=reason,
+        target=(target or "y") if table.layout == "wide" else "y",
+        n_rows=len(frame) if isinstance(frame, pd.DataFrame) else len(long),
+        numeric_features=list(table.series),
         horizon=horizon,
-        layout="wide",
-        time_column=time_column,
-        n_series=len(series),
+        layout=table.layout,
+        time_column=table.time_column,
+        n_series=n_series,
+        n_gaps=gaps.gaps,
+        n_duplicates=gaps.duplicates,
+        n_missing=gaps.missing,
         reasons=reasons,
         **statistics,
     )
+
+
+def _integer_step(long: pd.DataFrame, freq: str | int | None) -> int:
+    from zen.forecasting.calendar import infer_freq
+
+    if isinstance(freq, int):
+        return freq
+    step = infer_freq(long)[0]
+    return step if isinstance(step, int) else 1
 
 
 def profile_graph(graph: Any, name: str) -> TaskProfile:
@@ -469,6 +579,7 @@ def profile_data(
     nodes: str | Path | None = None,
     horizon: int | None = None,
     task: str = "auto",
+    series_options: Mapping[str, Any] | None = None,
 ) -> TaskProfile:
     """Profile what ``zen fit`` would train on, without training (``zen fit --explain``).
 
@@ -501,7 +612,13 @@ def profile_data(
             raise ConfigError(
                 "horizon: the data are time series (unique_id, ds, y); pass --horizon STEPS"
             )
-        return profile_series(frame, horizon, target)
+        options = series_options or {}
+        return profile_series(
+            frame, horizon, target, freq=options.get("freq"),
+            date_format=options.get("date_format"),
+            exog=(*options.get("hist_exog", ()), *options.get("futr_exog", ()),
+                  *options.get("static", ())),
+        )  # fmt: skip
     if target is None:
         raise ConfigError("target: name the column to predict (--target COLUMN)")
     return profile_table(frame, target, task)
