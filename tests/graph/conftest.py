@@ -33,7 +33,7 @@ def dense_adjacency(small_graph: Graph) -> torch.Tensor:
     return a
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a path, read-only: property tests may share it
 def cora_root() -> Path:
     if not (GRAPH_DATA / "cora" / "ind.cora.x").is_file():
         pytest.skip(f"Planetoid Cora files not found under {GRAPH_DATA / 'cora'}")

@@ -8,6 +8,7 @@ with the saved models' own ``predict``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import subprocess
 import sys
@@ -92,17 +93,50 @@ def predict(api, model: str, body: dict, **headers) -> httpx.Response:
 
 
 # ---------------------------------------------------------------------------------- happy paths
-def test_health_readiness_and_docs_need_no_token(api) -> None:
+def test_health_and_readiness_need_no_token_for_probes(api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     ready = api.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["models"] == {
         name: "ready" for name in ("mlp", "classifier", "nhits", "gcn")
     }
-    spec = api.client.get("/openapi.json").json()
+
+
+OPERATIONS = ["/metrics", "/docs", "/redoc", "/openapi.json"]
+
+
+@pytest.mark.parametrize("route", OPERATIONS)
+def test_metrics_and_docs_need_the_token_when_one_is_set(api, route) -> None:
+    refused = api.client.get(route)
+    assert refused.status_code == 401
+    assert "missing bearer token" in refused.json()["detail"]
+    assert api.client.get(route, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert api.client.get(route, headers=AUTH).status_code == 200
+
+
+def test_the_openapi_spec_describes_the_api(api) -> None:
+    spec = api.client.get("/openapi.json", headers=AUTH).json()
     assert "/v1/models/{name}/predict" in spec["paths"]
     assert "PredictRequest" in spec["components"]["schemas"]
-    assert api.client.get("/docs").status_code == 200
+    assert "401" in spec["paths"]["/metrics"]["get"]["responses"]
+    assert not {"/docs", "/redoc", "/openapi.json"} & set(spec["paths"])
+    assert "/openapi.json" in api.client.get("/docs", headers=AUTH).text
+
+
+def test_public_metrics_opens_metrics_and_docs_but_not_the_models(saved_models, onnx_cache) -> None:
+    app = create_app(
+        config({"mlp": saved_models.mlp}, onnx_cache), token=TOKEN, public_metrics=True
+    )
+    with running(app) as served:
+        for route in OPERATIONS:
+            assert served.client.get(route).status_code == 200, route
+        assert served.client.get("/v1/models").status_code == 401
+        assert (
+            "401"
+            not in served.client.get("/openapi.json").json()["paths"]["/metrics"]["get"][
+                "responses"
+            ]
+        )
 
 
 def test_mlp_predictions_over_http(api, saved_models) -> None:
@@ -253,7 +287,7 @@ def test_engine_errors_map_to_statuses() -> None:
 
 # ---------------------------------------------------------------------------------- metrics
 def metric_samples(api) -> dict[tuple[str, tuple], float]:
-    text = api.client.get("/metrics").text
+    text = api.client.get("/metrics", headers=AUTH).text
     samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -334,22 +368,28 @@ def test_concurrent_requests_are_batched_over_http(saved_models, onnx_cache) -> 
 
 # ---------------------------------------------------------------------------------- lifecycle
 def test_readyz_is_503_while_a_model_failed_and_says_which(
-    saved_models, onnx_cache, tmp_path
+    saved_models, onnx_cache, tmp_path, caplog
 ) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text('{"format": "zen.somethingelse"}')
     app = create_app(config({"mlp": saved_models.mlp, "broken": broken}, onnx_cache), token="")
-    with running(app) as served:
+    with caplog.at_level(logging.INFO, logger="zen.runtime"), running(app) as served:
         engine = app.state.engine
         assert engine.wait_ready(timeout_s=120) is False
         ready = served.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["models"] == {"mlp": "ready", "broken": "failed"}
-        assert "failed to load: broken" in ready.json()["detail"]
+        assert "failed to load: broken: <path>: config.json has format" in ready.json()["detail"]
         assert served.client.get("/healthz").status_code == 200
         response = served.client.post("/v1/models/broken/predict", json={"inputs": [[1.0]]})
         assert response.status_code == 503 and "failed to load" in response.json()["detail"]
+        info = served.client.get("/v1/models/broken").json()
+        assert info["status"] == "failed" and "config.json has format" in info["error"]
+        # Clients learn what failed, never where the server keeps its files; the log does.
+        for answer in (ready.text, response.text, info["error"]):
+            assert str(tmp_path) not in answer and "/tmp" not in answer, answer
+        assert f"{broken}: config.json has format" in caplog.text
         ok = served.client.post("/v1/models/mlp/predict", json={"inputs": [[1.0] * 8]})
         assert ok.status_code == 200
 

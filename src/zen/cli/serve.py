@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     help="Serve saved models over HTTP: POST /v1/models/{name}/predict, GET /v1/models,"
     " /healthz, /readyz, /metrics and the OpenAPI docs at /docs.\n\n"
     "Models load and warm up in the background; /readyz answers 200 once they are ready. Set"
-    " ZEN_API_TOKEN to require 'Authorization: Bearer <token>' on the /v1 routes. Ctrl-C (or"
+    " ZEN_API_TOKEN to require 'Authorization: Bearer <token>' on every route but /healthz and"
+    " /readyz (probes), /metrics and the docs included unless --public-metrics. Ctrl-C (or"
     " SIGTERM) stops accepting, finishes the requests in flight and exits.",
 )
 @reports_errors
@@ -91,6 +92,14 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
+    public_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--public-metrics",
+            help="With ZEN_API_TOKEN set, still serve /metrics and the docs (/docs, /redoc,"
+            " /openapi.json) without the token, e.g. to a Prometheus scraper.",
+        ),
+    ] = False,
     grace: Annotated[
         int, typer.Option(help="Seconds shutdown waits for requests in flight.", min=1)
     ] = 30,
@@ -99,7 +108,8 @@ def serve(
     /readyz, /metrics and the OpenAPI docs at /docs.
 
     Models load and warm up in the background; /readyz answers 200 once they are ready. Set
-    ZEN_API_TOKEN to require 'Authorization: Bearer <token>' on the /v1 routes. Ctrl-C (or
+    ZEN_API_TOKEN to require 'Authorization: Bearer <token>' on every route but /healthz and
+    /readyz (probes), /metrics and the docs included unless --public-metrics. Ctrl-C (or
     SIGTERM) stops accepting, finishes the requests in flight and exits.
     """
     from zen.compute import configure_threads
@@ -127,12 +137,18 @@ def serve(
     settings = replace(settings, **overrides)  # type: ignore[arg-type]
     configure_threads(threads)
     engine = InferenceEngine(settings, scheduler=_server_scheduler() if scheduler else None)
-    web_app = create_app(engine, max_body_bytes=max_body, timeout_s=timeout)
+    web_app = create_app(
+        engine, public_metrics=public_metrics, max_body_bytes=max_body, timeout_s=timeout
+    )
     token = bool(os.environ.get(TOKEN_ENV_VAR))
     names = ", ".join(spec.resolved_name for spec in settings.models)
+    auth = "none"
+    if token:
+        open_routes = "/healthz, /readyz" + (", /metrics, docs" if public_metrics else "")
+        auth = f"bearer token from {TOKEN_ENV_VAR} (open: {open_routes})"
     console.print(
         f"serving [bold]{escape(names)}[/] on [cyan]http://{host}:{port}[/] (docs: /docs,"
-        f" ready: /readyz); auth: {'bearer token from ' + TOKEN_ENV_VAR if token else 'none'}",
+        f" ready: /readyz); auth: {auth}",
         highlight=False,
     )
     threading.Thread(target=_report_when_ready, args=(engine,), daemon=True).start()

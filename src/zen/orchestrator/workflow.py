@@ -849,6 +849,10 @@ class _Cache:
             return False, None
         try:
             with path.open("rb") as file:
+                # Unpickling runs code a file names, so this is only for a trusted directory:
+                # zen fit's resume cache is $ZEN_HOME/cache/fit/ (the user's own, written only
+                # by zen), and run_workflow documents that cache_dir must be one the caller
+                # trusts. Data files and model directories from others never come here.
                 return True, pickle.load(file)
         except Exception as error:  # writes are atomic, so this is damage from outside
             logger.info(

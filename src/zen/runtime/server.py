@@ -12,16 +12,21 @@
 ``GET /healthz``                         200 while the process serves HTTP
 ``GET /readyz``                          200 once every model is loaded and warm, else 503
 ``GET /metrics``                         Prometheus (:mod:`zen.runtime.metrics`)
-``GET /docs``, ``/openapi.json``         the OpenAPI spec
+``GET /docs``, ``/redoc``, ``/openapi.json``  the OpenAPI spec
 =======================================  ===================================================
 
+With a bearer token (``ZEN_API_TOKEN`` or ``token``) every route needs it except ``/healthz``
+and ``/readyz``, which probes call without one; ``public_metrics=True`` opens ``/metrics`` and
+the docs too (a Prometheus scraper, a browser on a trusted network).
+
 Errors are ``{"detail": "..."}`` with the status a client can act on: 401 missing or wrong
-bearer token (when ``ZEN_API_TOKEN`` or ``token`` is set; ``/v1`` routes only), 404 unknown
-model (the message lists the known ones), 413 body over ``max_body_bytes``, 422 bad JSON or a
-request the model cannot take (the message names the shape it expects), 503 model not ready,
-queue full or a deadline that cannot be met (with ``Retry-After``), 504 no result within the
-deadline. Each prediction has a deadline: ``timeout_s``, or less with the header
-``X-Zen-Deadline-Ms``.
+bearer token, 404 unknown model (the message lists the known ones), 413 body over
+``max_body_bytes``, 422 bad JSON or a request the model cannot take (the message names the
+shape it expects), 503 model not ready, queue full or a deadline that cannot be met (with
+``Retry-After``), 504 no result within the deadline. Each prediction has a deadline:
+``timeout_s``, or less with the header ``X-Zen-Deadline-Ms``. No response names a file of the
+server (:func:`~zen.runtime.redaction.redact_paths`: model directories, caches, home); the
+server's log keeps the full errors.
 
 Shutdown is graceful: uvicorn stops accepting connections and waits for the requests in
 flight, then the app's lifespan drains the engine's queues before the process ends.
@@ -34,14 +39,18 @@ import contextlib
 import hmac
 import logging
 import os
+import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,6 +59,7 @@ from zen.errors import ConfigError, DataError, ZenError
 from zen.runtime.engine import EngineConfig, InferenceEngine, ModelInfo
 from zen.runtime.errors import DeadlineExceeded, ModelNotFound, ModelNotReady, Overloaded
 from zen.runtime.metrics import ServingMetrics
+from zen.runtime.redaction import redact_paths
 from zen.runtime.schemas import (
     ErrorResponse,
     HealthResponse,
@@ -110,6 +120,7 @@ def create_app(
     engine: InferenceEngine | EngineConfig,
     *,
     token: str | None = None,
+    public_metrics: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     timeout_s: float = 10.0,
     drain_timeout_s: float = 30.0,
@@ -121,8 +132,10 @@ def create_app(
 
     Args:
         engine: an engine, or the configuration to make one from.
-        token: bearer token the ``/v1`` routes require; default ``$ZEN_API_TOKEN``; ``""``
-            turns authentication off even when the variable is set.
+        token: bearer token every route but ``/healthz`` and ``/readyz`` requires; default
+            ``$ZEN_API_TOKEN``; ``""`` turns authentication off even when the variable is set.
+        public_metrics: with a token, still serve ``/metrics`` and the docs (``/docs``,
+            ``/redoc``, ``/openapi.json``) without it.
         max_body_bytes: largest request body accepted (413 above it).
         timeout_s: deadline of every prediction (``X-Zen-Deadline-Ms`` may shorten it).
         drain_timeout_s: how long shutdown waits for queued requests.
@@ -158,11 +171,24 @@ def create_app(
         version=zen.__version__,
         description="Predictions from saved zen models: micro-batched, cached, with deadlines.",
         lifespan=lifespan,
+        # Added below, behind the token like the rest (FastAPI's own routes take no guard).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.engine = engine
     app.state.metrics = metrics
-    _install_error_handlers(app)
+
+    server_dirs = [*_home_dirs(), engine.config.resolved_cache_dir()]
+
+    def public(text: str) -> str:
+        """``text`` without the server's paths (models may be added after start: ask now)."""
+        return redact_paths(text, [*(info.path for info in served.models()), *server_dirs])
+
+    _install_error_handlers(app, public)
     guard = [Depends(_bearer_guard(token))] if token else []
+    operations_guard = [] if public_metrics else guard
+    _add_docs(app, operations_guard)
     # The served names as examples of the path parameter: the docs offer them, and API fuzzers
     # reach the models instead of a wall of 404s. (Defaults, not Annotated[...]: annotations
     # are strings here, which cannot name this local list.)
@@ -188,7 +214,7 @@ def create_app(
             return JSONResponse({"ready": True, "models": statuses})
         failed = [f"{info.name}: {info.error}" for info in models if info.status == "failed"]
         detail = (
-            "failed to load: " + "; ".join(failed)
+            "failed to load: " + public("; ".join(failed))
             if failed and served.prefetched
             else "loading models (prefetch in progress)"
         )
@@ -198,7 +224,13 @@ def create_app(
             headers={"Retry-After": "1"},
         )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={401: _ERRORS[401]} if operations_guard else None,
+        dependencies=operations_guard,
+    )
     async def prometheus_metrics(request: Request) -> Response:
         """Prometheus metrics (text exposition format)."""
         body, content_type = metrics.render(request.headers.get("accept"))
@@ -213,7 +245,7 @@ def create_app(
     )
     async def list_models() -> dict[str, Any]:
         """Every served model: status, backend, and the requests it takes (``signature``)."""
-        return {"models": [_model_json(info) for info in served.models()]}
+        return {"models": [_model_json(info, public) for info in served.models()]}
 
     @app.get(
         "/v1/models/{name}",
@@ -224,7 +256,7 @@ def create_app(
     )
     async def get_model(name: str = name_parameter) -> dict[str, Any]:
         """One model."""
-        return _model_json(served.model_info(name))
+        return _model_json(served.model_info(name), public)
 
     @app.post(
         "/v1/models/{name}/predict",
@@ -315,10 +347,47 @@ def serve(
 
 
 # ---------------------------------------------------------------------------------- pieces
-def _model_json(info: ModelInfo) -> dict[str, Any]:
+def _home_dirs() -> list[FilePath]:
+    """Where the server's own files live, whatever a message names: home, ``$ZEN_HOME``, the
+    working and temporary directories, this Python."""
+    paths = [
+        FilePath.cwd(),
+        FilePath(tempfile.gettempdir()),
+        FilePath(sys.prefix),
+        FilePath(sys.base_prefix),
+    ]
+    with contextlib.suppress(RuntimeError, KeyError):  # no home directory (a service account)
+        paths.append(FilePath.home())
+    if os.environ.get("ZEN_HOME"):
+        paths.append(FilePath(os.environ["ZEN_HOME"]).expanduser())
+    return paths
+
+
+def _model_json(info: ModelInfo, public: Callable[[str], str]) -> dict[str, Any]:
     payload = info.to_json()
     payload.pop("path", None)  # the server's file layout is none of the client's business
+    if payload.get("error"):
+        payload["error"] = public(payload["error"])
+    payload["skipped"] = {backend: public(why) for backend, why in payload["skipped"].items()}
     return ModelResponse(**payload).model_dump()
+
+
+def _add_docs(app: FastAPI, dependencies: list[Any]) -> None:
+    """``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc`` behind ``dependencies``."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=dependencies)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=dependencies)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        spec = request.scope.get("root_path", "") + "/openapi.json"  # behind a proxy's prefix
+        return get_swagger_ui_html(openapi_url=spec, title=f"{app.title} - docs")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=dependencies)
+    async def redoc(request: Request) -> HTMLResponse:
+        spec = request.scope.get("root_path", "") + "/openapi.json"
+        return get_redoc_html(openapi_url=spec, title=f"{app.title} - ReDoc")
 
 
 def _bearer_guard(token: str) -> Callable[..., Awaitable[None]]:
@@ -349,10 +418,18 @@ def _bearer_guard(token: str) -> Callable[..., Awaitable[None]]:
     return require_token
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, public: Callable[[str], str]) -> None:
+    """Every error answer as ``{"detail": ...}``, its text passed through ``public``."""
+
+    def detail(request: Request, text: str) -> str:
+        shown = public(text)
+        if shown != text:  # the client sees less; the operator should not
+            logger.info("request %s: %s", request.url.path, text)
+        return shown
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [_plain_error(each) for each in error.errors()]
+        errors = [_plain_error(each, public) for each in error.errors()]
         return JSONResponse({"detail": _summary(errors), "errors": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -361,11 +438,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             # FastAPI's answer to a body it cannot decode at all (not UTF-8 text, say): for the
             # client that is bad JSON, like any other, so the same 422.
             return JSONResponse(
-                {"detail": f"request body is not valid JSON: {error.detail}", "errors": []},
+                {
+                    "detail": detail(request, f"request body is not valid JSON: {error.detail}"),
+                    "errors": [],
+                },
                 status_code=422,
             )
+        text = error.detail if isinstance(error.detail, str) else None
         return JSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+            {"detail": error.detail if text is None else detail(request, text)},
+            status_code=error.status_code,
+            headers=error.headers,
         )
 
     @app.exception_handler(ZenError)
@@ -374,7 +457,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "1"} if status == 503 else None
         if status == 500:
             logger.error("request %s failed: %s", request.url.path, error, exc_info=error)
-        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+        return JSONResponse(
+            {"detail": detail(request, str(error))}, status_code=status, headers=headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -385,11 +470,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _plain_error(error: Any) -> dict[str, Any]:
+def _plain_error(error: Any, public: Callable[[str], str]) -> dict[str, Any]:
     """A pydantic error as JSON-able data (its ``ctx`` may hold exceptions)."""
     return {
         "loc": [str(part) for part in error.get("loc", ())],
-        "msg": str(error.get("msg", "")),
+        "msg": public(str(error.get("msg", ""))),
         "type": str(error.get("type", "")),
     }
 
