@@ -39,8 +39,9 @@ def write_ili(path: Path) -> Path:
 def forecast_demo(zen: Path) -> int:
     """The time-series side of `zen fit`: weekly influenza-like illness, bundled with zen.
 
-    The held-out last weeks are mid-2020, when flu activity all but vanished: the models
-    forecast the usual seasonal rise, and the plot shows what actually happened.
+    The test weeks are mid-2020, when flu activity all but vanished: the models forecast the
+    usual seasonal rise, and the plot shows what actually happened. The model is chosen on the
+    12 weeks before them and forecasts the 12 weeks after the data in forecast.csv.
     """
     csv = write_ili(ROOT / "data" / "ili.csv")
     print(f"\nwrote {csv.relative_to(ROOT)} (US influenza-like illness, 7 weekly series, CDC)")
@@ -96,8 +97,10 @@ def main() -> int:
         "\nDemo done. Open the HTML reports (profile, candidates and why the router chose them,"
         " leaderboard, plots):",
         f"  {table_run}/report.html    digits: MLP candidates, learning curves, confusion matrix",
-        f"  {series_run}/report.html    illness: forecasting leaderboard, median ensemble,"
-        " forecasts vs what happened",
+        f"  {series_run}/report.html    illness: models chosen on a validation window, scored"
+        " on the test window (the last 12 weeks), median ensemble, forecasts vs what happened",
+        f"The next 12 weeks of each illness series, from the chosen model: {series_run}/"
+        "forecast.csv",
         "Next to each: report.json (all numbers) and the PNGs.",
         f"The digits model in ONNX, FP32 and INT8, with JSON sidecars: {table_run}/model.onnx,"
         f" {table_run}/model.int8.onnx",
