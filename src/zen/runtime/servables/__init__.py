@@ -47,6 +47,7 @@ __all__ = [
     "model_directory",
 ]
 
+
 def load_model(path: str | Path, name: str | None = None) -> Servable:
     """Load the saved model at ``path`` (a model directory or a ``zen fit`` run directory).
 
