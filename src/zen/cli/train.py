@@ -84,8 +84,8 @@ def fit(
     from zen.orchestrator.graph_job import GraphRunResult
 
     if explain:
-        _explain(data, target, edges, nodes, horizon, task, parse_duration(budget), policy, seed,
-                 json_output)  # fmt: skip
+        budget_s = parse_duration(budget)
+        _explain(data, target, edges, nodes, horizon, task, budget_s, policy, seed, json_output)
         return
     result = run_fit(
         data,
