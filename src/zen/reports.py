@@ -54,6 +54,72 @@ def model_directory(path: str | Path) -> Path:
     )
 
 
+#: Leaderboard entries that describe training rather than score the model.
+_NOT_SCORES = ("model", "reason", "resumed", "epochs", "best_epoch", "fit_s")
+
+
+def run_summary(run_dir: str | Path) -> dict[str, Any]:
+    """The short, machine-readable account of a ``zen fit`` run, read from its ``report.json``
+    (what ``zen fit --json`` prints).
+
+    Keys: ``run_id``; ``run_dir`` (absolute); ``kind`` (``tabular``, ``forecast`` or
+    ``graph``); ``task`` (e.g. ``classification``); ``data``; ``best_model``; ``scores`` (the
+    best model's scores from the leaderboard, held-out tables' metrics prefixed ``test_``;
+    forecasts: the chosen model's test-window scores, as the report gives them);
+    ``baseline`` (tables); ``leaderboard``; ``files`` (absolute paths by role);
+    ``history_run_id``; ``zen_version``.
+
+    Raises:
+        DataError: ``run_dir`` has no readable ``report.json``.
+    """
+    import json
+
+    run_dir = Path(run_dir).expanduser().resolve()
+    try:
+        report = json.loads((run_dir / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(
+            f"{run_dir / REPORT_FILE}: cannot be read ({error}); expected a run directory of"
+            " zen fit"
+        ) from None
+    board = report.get("leaderboard") or []
+    best = report.get("best_model")
+    # A forecasting run whose median ensemble won has the ensemble's scores beside the board.
+    row = next((r for r in board if r.get("model") == best), None) or report.get("ensemble") or {}
+    scores: dict[str, Any] = dict(report.get("scores") or {})  # forecasts: the reported ones
+    for key, value in row.items() if not scores else ():
+        if key == "test_metrics" and isinstance(value, Mapping):
+            scores.update({f"test_{name}": number for name, number in value.items()})
+        elif (
+            key not in _NOT_SCORES
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
+            scores[key] = value
+    task = report.get("task") or {}
+    family = str(task.get("family", ""))
+    kind = "forecast" if family == "time series" else "graph" if family == "graph" else "tabular"
+    summary = {
+        "run_id": report.get("run_id", run_dir.name),
+        "run_dir": str(run_dir),
+        "kind": kind,
+        "task": task.get("kind"),
+        "data": report.get("data"),
+        "best_model": best,
+        "scores": scores,
+        "leaderboard": board,
+        "files": {
+            "report": str(run_dir / REPORT_FILE),
+            **{role: str(run_dir / name) for role, name in (report.get("files") or {}).items()},
+        },
+        "history_run_id": report.get("history_run_id"),
+        "zen_version": report.get("zen_version"),
+    }
+    if "baseline" in report:
+        summary["baseline"] = report["baseline"]
+    return summary
+
+
 def plot_learning_curves(
     records: Sequence[Mapping[str, Any]],
     path: str | Path,

@@ -61,13 +61,16 @@ def test_export_of_a_fit_run_prints_parity_and_writes_onnx_int8_and_sidecars(tab
     )
 
 
-def test_export_of_a_model_directory_honours_output(table_run, tmp_path: Path) -> None:
+def test_export_of_a_model_directory_honours_output_and_json(table_run, tmp_path: Path) -> None:
     run, _ = table_run
     target = tmp_path / "deploy" / "classifier.onnx"
-    result = runner.invoke(app, ["export", str(run / "model"), "-o", str(target)])
+    result = runner.invoke(app, ["export", str(run / "model"), "-o", str(target), "--json"])
     assert result.exit_code == 0, result.output
     assert target.is_file() and (tmp_path / "deploy" / "classifier.json").is_file()
     assert not (tmp_path / "deploy" / "classifier.int8.onnx").exists()
+    done = json.loads(result.stdout)  # the summary is all there is on stdout
+    assert done["onnx"] == str(target.resolve()) and done["saved_format"] == "zen.tabular"
+    assert done["family"] == "tabular" and done["parity"]["passed"] and done["int8"] is None
 
 
 def test_convolutional_forecaster_is_calibrated_on_its_saved_history(tmp_path: Path) -> None:
@@ -107,7 +110,7 @@ def test_trainer_checkpoints_export_too(tmp_path: Path) -> None:
 def test_mistakes_are_one_red_line(tmp_path: Path, arguments: list[str], message: str) -> None:
     arguments = [argument.replace("{empty}", str(tmp_path)) for argument in arguments]
     result = runner.invoke(app, ["export", *arguments])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1

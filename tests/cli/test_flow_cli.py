@@ -93,7 +93,7 @@ def test_bad_options_are_one_red_line(mix, tmp_path, monkeypatch, arguments, mes
     monkeypatch.setitem(sys.modules, "zen.audio.assistant", None)  # the model is not installed
     out = tmp_path / "master.wav"
     result = runner.invoke(app, ["flow", "master", str(mix), "-o", str(out), *arguments])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error:" in result.output and message in " ".join(result.output.split())
     assert "Traceback" not in result.output and not out.exists()
 
@@ -102,7 +102,7 @@ def test_a_broken_input_file_is_one_red_line(tmp_path):
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"not audio at all")
     result = runner.invoke(app, ["flow", "master", str(broken), "-o", str(tmp_path / "m.wav")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "cannot read it as audio" in " ".join(result.output.split())
     assert broken.read_bytes() == b"not audio at all"
 

@@ -127,7 +127,7 @@ def test_bad_options_are_one_line_errors(tracks, tmp_path, extra, message) -> No
     arguments = ["flow", "play", tracks[0], "--no-assistant", "--trace",
                  str(tmp_path / "t.json"), *extra]  # fmt: skip
     result = runner.invoke(app, arguments)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert message in result.output
@@ -135,7 +135,7 @@ def test_bad_options_are_one_line_errors(tracks, tmp_path, extra, message) -> No
 
 def test_a_missing_track_is_a_one_line_error(tmp_path) -> None:
     result = runner.invoke(app, ["flow", "play", str(tmp_path / "nope.wav"), "--device", "null"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.strip() == f"error: track {tmp_path / 'nope.wav'}: not found"
 
 

@@ -69,6 +69,6 @@ def test_trace_writes_the_workload_to_the_given_path(tmp_path) -> None:
 
 def test_a_bad_duration_is_one_red_line() -> None:
     result = runner.invoke(app, ["runtime", "check", "--seconds", "0"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error: seconds: expected a positive, finite duration" in result.output
     assert "Traceback" not in result.output

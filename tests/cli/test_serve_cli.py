@@ -41,13 +41,13 @@ def mlp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def test_serve_refuses_bad_arguments_before_starting(arguments, message) -> None:
     result = runner.invoke(app, arguments)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in " ".join(result.output.split())
 
 
 def test_serve_refuses_an_unknown_backend(mlp_dir) -> None:
     result = runner.invoke(app, ["serve", str(mlp_dir), "--backend", "tensorrt"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "backend: unknown value 'tensorrt'" in " ".join(result.output.split())
 
 

@@ -110,7 +110,7 @@ def test_cli_rejects_a_bad_budget(tmp_path) -> None:
     path = tmp_path / "meters.csv"
     hourly_long().to_csv(path, index=False)
     result = CliRunner().invoke(app, ["fit", str(path), "--horizon", "12", "--budget", "soon"])
-    assert result.exit_code == 1 and "budget: expected a duration" in result.output
+    assert result.exit_code == 2 and "budget: expected a duration" in result.output
 
 
 def test_every_router_candidate_of_the_family_can_be_built() -> None:

@@ -293,5 +293,5 @@ def test_cli_history_shows_a_table_and_one_run(recorded) -> None:
 )
 def test_cli_history_errors_are_one_line(recorded, arguments, message) -> None:
     result = runner.invoke(app, arguments)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1

@@ -198,7 +198,7 @@ def test_router_compare_reports_the_difference_of_two_policies() -> None:
 
 def test_router_compare_without_runs_is_one_line_error() -> None:
     result = runner.invoke(app, ["router", "compare", "--metric", "regret"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "policies:" in result.output and "Traceback" not in result.output
 
 

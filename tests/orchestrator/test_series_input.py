@@ -177,3 +177,33 @@ def test_read_series_names_every_missing_column() -> None:
     frame = pd.DataFrame({"unique_id": ["a"], "ds": ["2024-01-01"], "y": [1.0]})
     with pytest.raises(DataError, match=r"missing column\(s\) \['promo', 'size'\]"):
         read_series(frame, spec)
+
+
+def test_zen_predict_writes_the_forecast_of_a_run(tmp_path, candidates) -> None:
+    from typer.testing import CliRunner
+
+    from zen.cli import app
+
+    candidates("SeasonalNaive", "Naive")
+    path = tmp_path / "sales.csv"
+    daily_sales().to_csv(path, index=False)
+    runner = CliRunner()
+    fitted = runner.invoke(app, ["fit", str(path), "--target", "sales", "--horizon", "7",
+                                 "--runs-dir", str(tmp_path / "runs"), "--no-progress",
+                                 "--workers", "1", "--json"])  # fmt: skip
+    assert fitted.exit_code == 0, fitted.output
+    summary = json.loads(fitted.stdout)
+    assert summary["kind"] == "forecast" and set(summary["scores"]) == {"smape", "mase"}
+    run = summary["run_dir"]
+    written = pd.read_csv(f"{run}/forecast.csv")
+    out = tmp_path / "next.csv"
+    predicted = runner.invoke(app, ["predict", run, str(path), "-o", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    pd.testing.assert_frame_equal(pd.read_csv(out), written)
+    own = runner.invoke(app, ["predict", run, "--json"])
+    assert own.exit_code == 0, own.output
+    assert json.loads(own.stdout)["kind"] == "forecast"
+    broken = tmp_path / "broken.csv"
+    daily_sales().drop(columns="sales").to_csv(broken, index=False)
+    refused = runner.invoke(app, ["predict", run, str(broken)])
+    assert refused.exit_code == 2 and "missing column(s) ['sales']" in refused.output

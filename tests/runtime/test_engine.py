@@ -93,7 +93,13 @@ def test_load_model_explains_what_it_cannot_serve(tmp_path) -> None:
     odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "config.json").write_text(json.dumps({"format": "zen.trainer", "model": None}))
-    with pytest.raises(ConfigError, match="serves MLP and GCN"):
+    with pytest.raises(ConfigError, match="not registered"):
+        load_model(odd)
+    (odd / "config.json").write_text(json.dumps({"format": "zen.tabular"}))
+    with pytest.raises(DataError, match="incomplete or corrupt"):
+        load_model(odd)
+    (odd / "config.json").write_text(json.dumps({"format": "keras"}))
+    with pytest.raises(DataError, match="unknown saved model format 'keras'"):
         load_model(odd)
 
 

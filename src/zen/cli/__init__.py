@@ -7,15 +7,24 @@ one area and registers them on import.
 
 from __future__ import annotations
 
-from zen.cli import export, flow, records, runtime, serve, train  # noqa: F401  (importing registers their commands)
+from zen.cli import (  # noqa: F401  (importing registers their commands)
+    export,
+    flow,
+    info,
+    predict,
+    records,
+    runtime,
+    serve,
+    train,
+)
 from zen.cli._shell import app, console, errors, parse_duration, reports_errors
 
 __all__ = ["app", "console", "errors", "main", "parse_duration", "reports_errors"]
 
 
 def main() -> None:
-    """Entry point of the ``zen`` console script."""
-    app()
+    """Entry point of the ``zen`` console script (and of ``python -m zen.cli``)."""
+    app(prog_name="zen")  # also under python -m: usage lines and completion say "zen"
 
 
 if __name__ == "__main__":

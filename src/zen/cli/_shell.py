@@ -1,15 +1,29 @@
-"""What every ``zen`` command shares: the typer app, the consoles and the error mapping.
+"""What every ``zen`` command shares: the typer app, the consoles, JSON output and exit codes.
 
-Every error a user can cause is a :class:`~zen.errors.ZenError` (or a file-system error) and
-becomes one red line and exit code 1; ``--debug`` shows the traceback instead. Usage errors are
-typer's (exit code 2).
+Exit codes (the same for every command):
+
+====  =====================================================================================
+0     done
+1     an internal error: a bug in zen (one line asking for a report; ``--debug`` shows the
+      traceback)
+2     a usage or input error: a wrong option (typer's message), or any
+      :class:`~zen.errors.ZenError` or file-system error (one red line saying what to do)
+130   interrupted (Ctrl-C)
+====  =====================================================================================
+
+Commands with ``--json`` write one JSON document on stdout (:func:`print_json`) and nothing
+else there; messages and progress go to stderr.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from collections.abc import Callable
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,11 +31,14 @@ from rich.console import Console
 
 import zen
 
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2  # click's code for usage errors; zen's input errors share it
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
 app = typer.Typer(
     name="zen",
     help="zen-neural: train, evaluate and apply neural networks from the command line.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console()
@@ -31,9 +48,10 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def reports_errors(command: Command) -> Command:
-    """Turn the errors a user can cause into one red line and exit code 1 (tracebacks: --debug).
+    """Turn the errors a user can cause into one red line and exit code 2 (tracebacks: --debug).
 
-    Anything else is a bug in zen; it gets a short line too, asking for a report.
+    Anything else is a bug in zen: a short line asking for a report, exit code 1. Ctrl-C exits
+    with 130.
     """
 
     @functools.wraps(command)
@@ -44,9 +62,10 @@ def reports_errors(command: Command) -> Command:
             if _state["debug"]:
                 raise
             errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE) from None
         except KeyboardInterrupt:
             errors.print("[red]interrupted[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as error:
             if _state["debug"]:
                 raise
@@ -56,15 +75,56 @@ def reports_errors(command: Command) -> Command:
                 highlight=False,
                 soft_wrap=True,
             )
-        raise typer.Exit(1)
+            raise typer.Exit(EXIT_INTERNAL) from None
 
     return run  # type: ignore[return-value]
+
+
+def print_json(payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` as one JSON document on stdout: paths as strings, NaN and infinities
+    as null (strict JSON has neither), numpy scalars as numbers."""
+    text = json.dumps(_jsonable(payload), indent=2, allow_nan=False)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy and torch scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def json_option(what: str) -> Any:
+    """The ``--json`` option of a command: ``what`` says what the JSON document holds."""
+    return typer.Option("--json", help=f"Print {what} as JSON on stdout (messages: stderr).")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"zen-neural {zen.__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 import zen
-from zen.cli._shell import app, console, reports_errors
+from zen.cli._shell import app, console, json_option, print_json, reports_errors
 
 FORMATS = ("onnx",)
 
@@ -33,6 +33,7 @@ def export(
     model: Annotated[
         str | None, typer.Option("--model", help="Which model of a forecaster holding several.")
     ] = None,
+    json_output: Annotated[bool, json_option("what was written and the parity checks")] = False,
 ) -> None:
     """Export a trained model to ONNX with a JSON sidecar; the ONNX outputs are checked against
     PyTorch at several batch sizes before anything is written."""
@@ -42,6 +43,24 @@ def export(
 
     done = export_saved(run_or_model, output, int8=int8, model_name=model)
     report = done.export
+    if json_output:
+        print_json(
+            {
+                "source": str(done.source.resolve()),
+                "saved_format": done.saved_format,
+                "onnx": str(report.path.resolve()),
+                "sidecar": str(report.sidecar_path.resolve()),
+                "family": report.family,
+                "model_class": report.model_class,
+                "opset": report.opset,
+                "size_bytes": report.size_bytes,
+                "inputs": [spec.to_json() for spec in report.inputs],
+                "outputs": [spec.to_json() for spec in report.outputs],
+                "parity": report.parity_json(),
+                "int8": None if done.int8 is None else _int8_json(done.int8),
+            }
+        )
+        return
     console.print(
         f"[green]exported[/] {report.model_class} ({report.family}) from {done.source}"
         f" -> [bold]{report.path}[/] ({_size(report.size_bytes)}, opset {report.opset})"
@@ -59,6 +78,17 @@ def export(
     console.print(f"inputs: {inputs}\noutputs: {outputs}\nsidecar: {report.sidecar_path}")
     if done.int8 is not None:
         _show_int8(done.int8)
+
+
+def _int8_json(report: object) -> dict[str, object]:
+    from zen.compute.quantize import QuantizeReport
+
+    assert isinstance(report, QuantizeReport)
+    return {
+        "path": str(report.path.resolve()),
+        "sidecar": str(report.sidecar_path.resolve()),
+        **report.to_json(),
+    }
 
 
 def _show_int8(report: object) -> None:

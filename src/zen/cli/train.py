@@ -1,9 +1,7 @@
-"""``zen fit``, ``zen predict`` and ``zen info``: train on data, apply a model, show the setup."""
+"""``zen fit``: profile the data, train the router's candidates, report and save the best."""
 
 from __future__ import annotations
 
-import platform
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-import zen
-from zen.cli._shell import app, console, errors, parse_duration, reports_errors, short
+from zen.cli._shell import (
+    app,
+    console,
+    json_option,
+    parse_duration,
+    print_json,
+    reports_errors,
+    short,
+)
+from zen.reports import run_summary
 
 
 @app.command()
@@ -115,6 +121,9 @@ def fit(
             rich_help_panel="Time series",
         ),
     ] = None,
+    json_output: Annotated[
+        bool, json_option("the run's summary (with --explain: the profile and candidates)")
+    ] = False,
 ) -> None:
     """Profile the data, train the router's candidates, report held-out scores and why."""
     from zen.orchestrator import fit as run_fit
@@ -130,8 +139,9 @@ def fit(
         "static": _columns(static),
     }
     if explain:
-        _explain(data, target, edges, nodes, horizon, task, parse_duration(budget), policy, seed,
-                 series_options)  # fmt: skip
+        budget_s = parse_duration(budget)
+        _explain(data, target, edges, nodes, horizon, task, budget_s, policy, seed,
+                 series_options, json_output)  # fmt: skip
         return
     result = run_fit(
         data,
@@ -152,6 +162,9 @@ def fit(
         series_options=series_options,
         max_epochs=epochs,
     )
+    if json_output:
+        print_json(run_summary(result.run_dir))
+        return
     if isinstance(result, ForecastRunResult):
         _show_forecast_run(result, data or Path("."))
     elif isinstance(result, GraphRunResult):
@@ -187,6 +200,7 @@ def _explain(
     policy: str,
     seed: int,
     series_options: dict[str, Any],
+    json_output: bool = False,
 ) -> None:
     """``zen fit --explain``: what profiling found and what the router proposes, and why."""
     from zen.orchestrator.history import History
@@ -195,20 +209,31 @@ def _explain(
 
     profile = profile_data(data, target, edges=edges, nodes=nodes, horizon=horizon, task=task,
                            series_options=series_options)  # fmt: skip
+    shown = policy
+    if policy == "ab":  # each run draws one of AB_POLICIES; show the learned one's view
+        from zen.orchestrator.orchestration import AB_POLICIES
+
+        shown = AB_POLICIES[-1]
+    with History() as recorded:
+        candidates = route(profile, budget_s, recorded, policy=shown, seed=seed)
+    if json_output:
+        print_json(
+            {
+                "profile": profile.to_json(),
+                "explain": [line._asdict() for line in profile.explain()],
+                "policy": shown,
+                "candidates": [candidate.to_json() for candidate in candidates],
+            }
+        )
+        return
     table = Table(title=f"task profile ({profile.family})")
     for column in ("feature", "value", "reason"):
         table.add_column(column, overflow="fold")
     for line in profile.explain():
         table.add_row(line.feature, escape(short(line.value)), escape(line.reason))
     console.print(table)
-    shown = policy
-    if policy == "ab":  # each run draws one of AB_POLICIES; show the learned one's view
-        from zen.orchestrator.orchestration import AB_POLICIES
-
-        shown = AB_POLICIES[-1]
+    if policy == "ab":
         console.print(f"policy ab draws one of {', '.join(AB_POLICIES)} per run; showing {shown}")
-    with History() as recorded:
-        candidates = route(profile, budget_s, recorded, policy=shown, seed=seed)
     ranked = Table(title=f"router candidates (policy {shown}), best first")
     for column in ("rank", "model", "expected", "reason"):
         ranked.add_column(column, overflow="fold", justify="right" if column == "rank" else "left")
@@ -321,6 +346,10 @@ def _show_graph_run(result: Any) -> None:
     console.print(f"  report           {result.run_dir / 'report.json'}")
     console.print(f"  learning curves  {result.run_dir / 'learning_curves.png'}")
     _show_record(result)
+    console.print(
+        f"apply it: [bold]zen predict {result.run_dir}[/] (this graph; or a new one with"
+        " --edges/--nodes or a Planetoid folder)"
+    )
 
 
 def _show_forecast_run(result: Any, data: Path) -> None:
@@ -358,61 +387,3 @@ def _show_forecast_run(result: Any, data: Path) -> None:
     console.print(f"  report     {result.run_dir / 'report.json'}")
     console.print(f"  forecasts  {result.run_dir / 'forecasts.png'}")
     _show_record(result)
-
-
-@app.command()
-@reports_errors
-def predict(
-    model: Annotated[Path, typer.Argument(help="A run directory from `zen fit`, or its model/.")],
-    data: Annotated[Path, typer.Argument(help="CSV with the same feature columns.")],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write predictions here (CSV).")
-    ] = None,
-) -> None:
-    """Apply a saved model to a CSV; writes the rows with a `prediction` column."""
-    from zen.neural.checkpoint import write_atomic
-    from zen.orchestrator import read_table
-    from zen.tabular import TabularModel, score
-
-    model_dir = model / "model" if (model / "model").is_dir() else model
-    fitted = TabularModel.load(model_dir)
-    frame = read_table(data)
-    predictions = fitted.predict(frame)
-    result = frame.assign(prediction=predictions)
-    target = fitted.profile_.target
-    if output is None:
-        result.to_csv(sys.stdout, index=False)
-    else:
-        write_atomic(output, lambda temporary: result.to_csv(temporary, index=False))
-        console.print(f"[bold green]wrote[/] {len(result)} predictions to {output}")
-    if target in frame.columns and frame[target].notna().all():
-        scores = score(fitted.profile_.kind, frame[target].to_numpy(), predictions)
-        shown = ", ".join(f"{name}={value:.4f}" for name, value in scores.items())
-        errors.print(f"scores against column {target!r}: {shown}")
-
-
-@app.command()
-@reports_errors
-def info() -> None:
-    """Show versions, compute devices and thread settings."""
-    import numpy
-    import pandas
-    import torch
-
-    from zen import compute
-
-    threads = compute.configure_threads()
-    table = Table(title=f"zen-neural {zen.__version__}", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    table.add_row("python", platform.python_version())
-    table.add_row("torch", torch.__version__)
-    table.add_row("numpy / pandas", f"{numpy.__version__} / {pandas.__version__}")
-    table.add_row("platform", platform.platform())
-    chosen = compute.device_info()
-    table.add_row("device", f"{chosen.device} ({chosen.kind}: {chosen.name}) — {chosen.reason}")
-    for available in compute.available_devices():
-        table.add_row("  available", f"{available.device}: {available.name}")
-    table.add_row("threads", f"{threads} of {compute.available_cores()} cores")
-    table.add_row("compile", compute.compile_status())
-    console.print(table)

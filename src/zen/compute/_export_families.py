@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -171,6 +172,28 @@ def pick_forecast_model(forecaster: Any, model_name: str | None) -> Any:
             f" {sorted(neural)}"
         )
     return neural[model_name]
+
+
+def forecast_windows(
+    forecaster: Any, model_name: str | None, max_windows: int = 512
+) -> np.ndarray | None:
+    """Input windows ``(n, input_size)`` from a Forecaster's saved history, spread evenly over
+    every series (calibration data for static INT8); None when the model takes covariates."""
+    model = pick_forecast_model(forecaster, model_name)
+    if model.hist_exog_list or model.futr_exog_list or model.stat_exog_list:
+        return None
+    data = forecaster.data_
+    values = data.values.numpy().astype(np.float32)
+    windows = []
+    for start, stop in zip(data.indptr[:-1], data.indptr[1:], strict=True):
+        series = values[start:stop]
+        if len(series) >= model.input_size:
+            windows.append(np.lib.stride_tricks.sliding_window_view(series, model.input_size))
+    if not windows:
+        return None
+    every = np.concatenate(windows)
+    chosen = np.linspace(0, len(every) - 1, min(max_windows, len(every))).round().astype(int)
+    return np.ascontiguousarray(every[np.unique(chosen)])
 
 
 # ---------------------------------------------------------------------------------- dense

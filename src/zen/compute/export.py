@@ -555,24 +555,25 @@ def export_saved(
             convolutional forecasters are calibrated on windows of their saved history.
         model_name: the model to export from a Forecaster holding several.
     """
-    from zen.compute._saved_models import forecast_windows, load_saved
-    from zen.forecasting.core import Forecaster
-    from zen.reports import MODEL_DIR
+    from zen.compute._export_families import forecast_windows
+    from zen.compute.saved import load_saved
 
-    model, directory, saved_format = load_saved(path)
+    saved = load_saved(path)
     if output is None:
-        is_run = directory.name == MODEL_DIR and directory.parent == Path(path)
-        output = directory.parent / "model.onnx" if is_run else directory.with_suffix(".onnx")
-    report = export_onnx(model, output, model_name=model_name)
+        if saved.run_dir is not None and saved.run_dir == Path(path).expanduser():
+            output = saved.run_dir / "model.onnx"
+        else:
+            output = saved.directory.with_suffix(".onnx")
+    report = export_onnx(saved.model, output, model_name=model_name)
     compressed = None
     if int8:
         from zen.compute.quantize import quantize_int8
 
         calibration = None
-        if isinstance(model, Forecaster):
-            calibration = forecast_windows(model, model_name)
+        if saved.kind == "forecast":
+            calibration = forecast_windows(saved.model, model_name)
         compressed = quantize_int8(report.path, calibration)
-    return SavedExport(directory, saved_format, report, compressed)
+    return SavedExport(saved.directory, saved.format, report, compressed)
 
 
 # ---------------------------------------------------------------------------------- loading

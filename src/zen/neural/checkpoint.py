@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -104,7 +105,13 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file onto the CPU."""
     if not path.is_file():
         raise DataError(f"{path}: not found; the checkpoint is incomplete")
-    return load_file(str(path), device="cpu")
+    try:
+        return load_file(str(path), device="cpu")
+    except SafetensorError as error:
+        raise DataError(
+            f"{path}: not a readable safetensors file ({error}); the checkpoint is corrupt or was"
+            " not written by zen"
+        ) from None
 
 
 def split_optimizer_state(

@@ -71,7 +71,10 @@ def saved_spec(model_dir: Path, forecaster: Forecaster) -> SeriesSpec:
 
 
 def predict_saved_forecaster(
-    model_dir: Path, data: Path | pd.DataFrame | None = None
+    model_dir: Path,
+    data: Path | pd.DataFrame | None = None,
+    *,
+    forecaster: Forecaster | None = None,
 ) -> pd.DataFrame:
     """The forecast of a saved Forecaster (see the module docstring).
 
@@ -81,6 +84,7 @@ def predict_saved_forecaster(
             series and, when the model uses future variables, rows after each series' last
             value with the target empty and those variables filled. None: forecast from the
             saved history (and ``future.csv``).
+        forecaster: the Forecaster of ``model_dir`` when the caller has loaded it already.
 
     Raises:
         DataError: ``data`` lacks a column the model needs (named), or its future rows.
@@ -88,7 +92,8 @@ def predict_saved_forecaster(
     from zen.orchestrator.jobs import read_table
 
     model_dir = Path(model_dir)
-    forecaster = Forecaster.load(model_dir)
+    if forecaster is None:
+        forecaster = Forecaster.load(model_dir)
     if data is None:
         future_path = model_dir / FUTURE_FILE
         future = None

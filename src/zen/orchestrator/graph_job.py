@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 import zen
 from zen.errors import DataError, ZenError
 from zen.neural import TimeLimit, Trainer
@@ -45,6 +47,11 @@ from zen.reports import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: Next to the best model of a graph run: how to read its graph again and what the model reads
+#: (feature columns or width) and says (class labels); ``zen predict`` uses it.
+GRAPH_FILE = "graph.json"
+GRAPH_FORMAT = "zen.graph-inputs"
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,52 @@ def load_graph(
     return Planetoid(name, root=folder)[0], name
 
 
+def graph_source(
+    data: Path | None = None,
+    *,
+    edges: Path | None = None,
+    nodes: Path | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """The arguments of :func:`load_graph` that read this graph, with absolute paths: what a
+    run records to read its graph again from any working directory."""
+
+    def absolute(path: Path | None) -> str | None:
+        return None if path is None else str(Path(path).expanduser().resolve())
+
+    if edges is not None:
+        return {"edges": absolute(edges), "nodes": absolute(nodes), "target": target}
+    return {"data": absolute(data)}
+
+
+def graph_inputs(graph: Any, name: str, source: dict[str, Any] | None) -> dict[str, Any]:
+    """What :data:`GRAPH_FILE` holds for a model trained on ``graph``.
+
+    Keys: ``source`` (:func:`graph_source`, or None for a graph made in Python), ``name``,
+    ``num_features``, ``id_column`` and ``feature_columns`` (node CSVs; None for Planetoid),
+    ``target`` and ``classes`` (the label of each class index, in order).
+    """
+    from zen.graph.datasets.edge_list import node_columns
+
+    id_column = feature_columns = None
+    if source is not None and source.get("nodes"):
+        header = pd.read_csv(source["nodes"], nrows=0).columns
+        id_column, feature_columns = node_columns(list(header), target=source.get("target"))
+    n_classes = int(graph.y.max()) + 1 if graph.y is not None and graph.y.numel() else 0
+    classes = getattr(graph, "classes", None) or list(range(n_classes))
+    return {
+        "format": GRAPH_FORMAT,
+        "format_version": 1,
+        "name": name,
+        "source": source,
+        "num_features": int(graph.num_features),
+        "id_column": id_column,
+        "feature_columns": feature_columns,
+        "target": None if source is None else source.get("target"),
+        "classes": [value.item() if hasattr(value, "item") else value for value in classes],
+    }
+
+
 def _planetoid_name(folder: Path) -> str | None:
     for place in (folder, folder / "raw"):
         found = sorted(place.glob("ind.*.x"))
@@ -150,6 +203,7 @@ def fit_graph(
     tune: bool = False,
     policy: str = "learned",
     resume: bool = True,
+    source: dict[str, Any] | None = None,
 ) -> GraphRunResult:
     """Train the router's candidates on ``graph``, rank them, save the best and a report.
 
@@ -162,6 +216,8 @@ def fit_graph(
         policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or
             ``"ab"`` to draw it per run.
         resume: load the candidates that an unfinished earlier run of this job had trained.
+        source: how ``graph`` was read (:func:`graph_source`), recorded with the model so that
+            ``zen predict RUN`` can read it again.
     """
     from zen.graph.sampling import random_node_split
 
@@ -212,6 +268,7 @@ def fit_graph(
         )  # fmt: skip
         with atomic_directory(job.run_dir) as staging:
             shutil.copytree(job.scratch / best, staging / MODEL_DIR)
+            write_json(staging / MODEL_DIR / GRAPH_FILE, graph_inputs(graph, name, source))
             plot_learning_curves(
                 records[best],
                 staging / CURVES_FILE,
@@ -339,6 +396,7 @@ def _report(result: GraphRunResult, name: str) -> dict[str, Any]:
         "selection": "highest validation accuracy",
         "files": {
             "model": MODEL_DIR,
+            "graph_inputs": f"{MODEL_DIR}/{GRAPH_FILE}",
             "learning_curves": CURVES_FILE,
             "html": HTML_FILE,
             "leaderboard": LEADERBOARD_FILE,

@@ -23,7 +23,7 @@ import zen
 from zen.errors import DataError, ZenError
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.forecast_job import ForecastRunResult, forecast
-from zen.orchestrator.graph_job import GraphRunResult, fit_graph, load_graph
+from zen.orchestrator.graph_job import GraphRunResult, fit_graph, graph_source, load_graph
 from zen.orchestrator.orchestration import (
     candidate_run,
     failed,
@@ -171,15 +171,14 @@ def fit(
     series_only = sorted(name for name, value in (series_options or {}).items() if value)
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
         _refuse_series_options(series_only, "a graph")
-        graph, name = load_graph(
-            None if data is None else Path(data),
-            edges=None if edges is None else Path(edges),
-            nodes=None if nodes is None else Path(nodes),
-            target=target,
-        )
+        folder = None if data is None else Path(data)
+        edge_csv = None if edges is None else Path(edges)
+        node_csv = None if nodes is None else Path(nodes)
+        graph, name = load_graph(folder, edges=edge_csv, nodes=node_csv, target=target)
         return fit_graph(
             graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress,
             workers=workers, tune=tune, policy=policy, resume=resume,
+            source=graph_source(folder, edges=edge_csv, nodes=node_csv, target=target),
         )  # fmt: skip
     if data is None:
         raise zen.ConfigError("data: pass a CSV file, a graph folder, or --edges/--nodes")

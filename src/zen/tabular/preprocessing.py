@@ -92,7 +92,10 @@ class TablePreprocessor:
     def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [column for column in self.numeric + self.categorical if column not in frame]
         if missing:
-            raise DataError(f"data: missing feature column(s) {missing} that the model needs")
+            raise DataError(
+                f"data: missing feature column(s) {missing} that the model needs; it reads"
+                f" {self.numeric + self.categorical} (other columns are ignored)"
+            )
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable fitted state."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ def load_edge_list(
     destination_column: str | None = None,
     id_column: str | None = None,
     weight_column: str | None = None,
+    feature_columns: Sequence[str] | None = None,
     undirected: bool = True,
 ) -> Graph:
     """Read a graph from an edge-list CSV and an optional node CSV.
@@ -34,6 +36,9 @@ def load_edge_list(
         target: the label column of ``nodes_csv``; labels become class indices ``y`` in sorted
             order of the values (``graph.classes``), missing labels ``-1``.
         weight_column: an edge column to keep as ``edge_weight``.
+        feature_columns: the node columns that make ``x``, in this order (default: every
+            column but the id and the target); a model trained on one node CSV reads the same
+            columns of another.
         undirected: add the reverse of every edge (edge lists usually list a pair once).
 
     Returns:
@@ -56,14 +61,22 @@ def load_edge_list(
     attributes: dict[str, object] = {}
     if nodes_csv is not None:
         nodes = _read_csv(nodes_csv, "nodes_csv")
-        id_column = id_column or ("id" if "id" in nodes.columns else str(nodes.columns[0]))
+        id_column, features = node_columns(list(nodes.columns), id_column, target)
         if id_column not in nodes.columns:
             raise DataError(f"id_column: no column {id_column!r} in {nodes_csv}")
+        if feature_columns is not None:
+            features = list(feature_columns)
+            missing = [column for column in features if column not in nodes.columns]
+            if missing:
+                raise DataError(
+                    f"nodes_csv: {nodes_csv} lacks the feature column(s) {missing}; expected"
+                    f" the columns {features}"
+                )
         if nodes[id_column].duplicated().any():
             duplicate = nodes[id_column][nodes[id_column].duplicated()].iloc[0]
             raise DataError(f"nodes_csv: node id {duplicate!r} appears more than once")
         node_ids = nodes[id_column].tolist()
-        attributes.update(_node_attributes(nodes, id_column, target, nodes_csv))
+        attributes.update(_node_attributes(nodes, features, target, nodes_csv))
     else:
         if target is not None:
             raise DataError("target: labels are read from nodes_csv; pass nodes_csv too")
@@ -92,6 +105,21 @@ def load_edge_list(
     return Graph(edge_index=edge_index, node_ids=node_ids, **attributes)  # type: ignore[arg-type]
 
 
+def node_columns(
+    columns: Sequence[str], id_column: str | None = None, target: str | None = None
+) -> tuple[str, list[str]]:
+    """The id column and the feature columns of a node CSV with ``columns``.
+
+    The id is ``id_column``, else a column named ``id``, else the first column; the features
+    are all the other columns but ``target``.
+
+    >>> node_columns(["name", "age", "club"], target="club")
+    ('name', ['age'])
+    """
+    chosen = id_column or ("id" if "id" in columns else str(columns[0]))
+    return chosen, [str(column) for column in columns if column not in (chosen, target)]
+
+
 def _read_csv(path: str | Path, argument: str) -> pd.DataFrame:
     if not Path(path).is_file():
         raise DataError(f"{argument}: file not found: {path}; pass the path of a CSV file")
@@ -99,10 +127,9 @@ def _read_csv(path: str | Path, argument: str) -> pd.DataFrame:
 
 
 def _node_attributes(
-    nodes: pd.DataFrame, id_column: str, target: str | None, nodes_csv: str | Path
+    nodes: pd.DataFrame, feature_columns: list[str], target: str | None, nodes_csv: str | Path
 ) -> dict[str, object]:
     attributes: dict[str, object] = {}
-    feature_columns = [c for c in nodes.columns if c not in (id_column, target)]
     if target is not None:
         if target not in nodes.columns:
             raise DataError(

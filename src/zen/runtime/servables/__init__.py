@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zen.errors import ConfigError, DataError
+from zen.errors import ConfigError
 from zen.reports import model_directory
 from zen.runtime.servables.base import FORMS, Feeds, Prepared, Servable, directory_digest
 from zen.runtime.servables.dense import MLPServable, TabularServable
@@ -47,11 +47,12 @@ __all__ = [
     "model_directory",
 ]
 
-_GRAPH_CLASSES = ("GCN", "GAT", "GraphSAGE", "GIN")
-
 
 def load_model(path: str | Path, name: str | None = None) -> Servable:
     """Load the saved model at ``path`` (a model directory or a ``zen fit`` run directory).
+
+    The model is read by :func:`zen.compute.saved.load_saved`, the loader every entry point
+    shares; this picks the servable of its kind.
 
     Args:
         path: the directory.
@@ -61,28 +62,21 @@ def load_model(path: str | Path, name: str | None = None) -> Servable:
         DataError: no saved model there, or a corrupt one.
         ConfigError: a kind of model the engine cannot serve.
     """
-    from zen.neural import checkpoint
+    from zen.compute.saved import load_saved
+    from zen.neural import MLP
 
     given = Path(path).expanduser()
-    folder = model_directory(given)
     name = name or given.resolve().name
-    payload = checkpoint.read_json(folder / checkpoint.CONFIG_FILE)
-    kind = payload.get("format") if isinstance(payload, dict) else None
-    if kind == "zen.tabular":
-        return TabularServable(name, folder)
-    if kind == "zen.forecaster":
-        return load_forecaster(name, folder)
-    if kind == "zen.trainer":
-        model_class = (payload.get("model") or {}).get("class")
-        if model_class == "MLP":
-            return MLPServable(name, folder)
-        if model_class in _GRAPH_CLASSES:
-            return GraphServable(name, folder)
-        raise ConfigError(
-            f"{folder}: a Trainer checkpoint of {model_class or 'an unregistered model'}; the"
-            f" engine serves MLP and {', '.join(_GRAPH_CLASSES)} checkpoints"
-        )
-    raise DataError(
-        f"{folder}: config.json has format {kind!r}; expected one written by zen (zen.tabular,"
-        " zen.forecaster or zen.trainer)"
+    saved = load_saved(given)
+    if saved.kind == "tabular":
+        return TabularServable(name, saved)
+    if saved.kind == "forecast":
+        return load_forecaster(name, saved)
+    if saved.kind == "graph":
+        return GraphServable(name, saved)
+    if isinstance(saved.model, MLP):
+        return MLPServable(name, saved)
+    raise ConfigError(
+        f"{saved.directory}: a Trainer checkpoint of a {type(saved.model).__name__}; the engine"
+        " serves MLP and graph network (GCN, GAT, GraphSAGE, GIN) checkpoints"
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from torch import nn
 
+from zen.compute.saved import SavedModel
 from zen.errors import DataError
 from zen.runtime.servables.base import Feeds, Prepared, Servable, numeric_matrix
 
@@ -26,13 +26,13 @@ class MLPServable(Servable):
     inline_prepare = True
     input_names = ("x",)
 
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(name, path)
-        from zen.neural import MLP, Trainer
+    def __init__(self, name: str, saved: SavedModel) -> None:
+        super().__init__(name, saved.directory)
+        from zen.neural import MLP
 
-        model = Trainer.load(path).model
+        model = saved.model
         if not isinstance(model, MLP):  # pragma: no cover - load_model dispatches on the class
-            raise DataError(f"{path}: holds a {type(model).__name__}, not an MLP")
+            raise DataError(f"{saved.directory}: holds a {type(model).__name__}, not an MLP")
         self.model = model.eval()
         self.in_features = int(model.layer_sizes[0])
         self.out_features = int(model.layer_sizes[-1])
@@ -77,11 +77,9 @@ class TabularServable(Servable):
     forms = ("inputs", "records")
     input_names = ("features",)
 
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(name, path)
-        from zen.tabular import TabularModel
-
-        self.model = TabularModel.load(path)
+    def __init__(self, name: str, saved: SavedModel) -> None:
+        super().__init__(name, saved.directory)
+        self.model = saved.model
         preprocessor = self.model.preprocessor_
         self.preprocessor = preprocessor
         self.columns = [*preprocessor.numeric, *preprocessor.categorical]

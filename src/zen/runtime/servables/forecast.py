@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from zen.compute.saved import SavedModel
 from zen.errors import ConfigError, DataError
 from zen.runtime.servables.base import Feeds, Prepared, Servable
 
@@ -305,13 +306,12 @@ class ForecasterServable(_ForecastServable):
         return self.prepare(self._example_request(rows, rng)).feeds
 
 
-def load_forecaster(name: str, path: Path) -> _ForecastServable:
+def load_forecaster(name: str, saved: SavedModel) -> _ForecastServable:
     """The servable for a saved Forecaster: the window fast path when it applies."""
-    from zen.forecasting import Forecaster
     from zen.forecasting.losses import DistributionLoss
     from zen.forecasting.models.base import WindowModel
 
-    forecaster = Forecaster.load(path)
+    forecaster, path = saved.model, saved.directory
     exogenous = sorted(
         {*forecaster.temporal_exog, *forecaster.future_exog, *forecaster.static_exog}
     )

@@ -10,13 +10,13 @@ never crosses from one graph to another, so each request gets the outputs it wou
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from zen.compute.saved import SavedModel
 from zen.errors import DataError
 from zen.runtime.servables.base import Feeds, Prepared, Servable, numeric_matrix
 
@@ -41,12 +41,9 @@ class GraphServable(Servable):
     forms = ("graph",)
     inline_prepare = True
 
-    def __init__(self, name: str, path: Path) -> None:
-        super().__init__(name, path)
-        import zen.graph  # noqa: F401  (registers the GNN classes for Trainer.load)
-        from zen.neural import Trainer
-
-        model: Any = Trainer.load(path).model
+    def __init__(self, name: str, saved: SavedModel) -> None:
+        super().__init__(name, saved.directory)
+        model: Any = saved.model
         for module in model.modules():
             # A GCN trained with cached=True keeps the normalisation of the first graph it
             # saw; served, every request is another graph.

@@ -1,0 +1,5 @@
+"""``python -m zen.cli ...``: the ``zen`` command without its console script."""
+
+from zen.cli import main
+
+main()
