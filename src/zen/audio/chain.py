@@ -145,7 +145,7 @@ class MasterChain:
 
         Starts from a clean state (``reset``) and flushes the delay lines with silence.
         """
-        return _render(self.stages, audio, self.channels)
+        return _render(self.stages, _as_audio(audio, self.channels), self.channels)
 
     def fit(
         self,
@@ -241,9 +241,9 @@ def _as_audio(audio: np.ndarray, channels: int) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float64)
 
 
-def _render(stages: tuple[Stage[Any], ...], audio: np.ndarray, channels: int) -> np.ndarray:
-    """Run ``stages`` over the whole of ``audio`` from a clean state, latency removed."""
-    x = _as_audio(audio, channels)
+def _render(stages: tuple[Stage[Any], ...], x: np.ndarray, channels: int) -> np.ndarray:
+    """Run ``stages`` over the whole of ``x`` (checked by ``_as_audio``) from a clean state,
+    latency removed."""
     latency = sum(stage.latency_samples for stage in stages)
     for stage in stages:
         stage.reset()
