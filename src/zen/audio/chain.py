@@ -40,7 +40,7 @@ class MasterChain:
     The output lags the input by :attr:`latency_samples` (the colour stage's filters, the
     limiter's look-ahead and, after ``fit`` with a reference, the matching FIR).
     ``process_offline`` compensates it. Loudness targeting needs the whole programme: ``fit``
-    measures the integrated loudness (pyloudnorm) of what reaches the limiter and sets the
+    measures the integrated loudness (BS.1770-4) of what reaches the limiter and sets the
     limiter's input gain so the output lands on ``settings.limiter.target_lufs``; a stream then
     runs with that fixed gain. Without ``fit`` the gain is ``settings.limiter.gain_db``.
 
