@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from zen.atomic import write_atomic
-from zen.audio.io import make_readable
 
 
 def write_json_report(report: Mapping[str, Any], json_path: str | Path) -> None:
     """Write ``report`` (from :func:`zen.audio.master_file`) as indented JSON, atomically."""
     text = json.dumps(report, indent=2) + "\n"
     write_atomic(json_path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    make_readable(json_path)
 
 
 def write_report(
@@ -35,7 +33,6 @@ def plot_report(report: Mapping[str, Any], png_path: str | Path) -> None:
     and the gain reduction of the compressor and the limiter over time.
     """
     _plot(report, Path(png_path))
-    make_readable(png_path)
 
 
 def _plot(report: Mapping[str, Any], path: Path) -> None:
