@@ -23,7 +23,7 @@ from zen.audio.loudness import integrated_lufs, sample_peak_dbfs, true_peak_dbtp
 from zen.audio.matching import analysis_frequencies, average_spectrum
 from zen.audio.presets import ChainSettings, apply_corrections, load_assistant
 from zen.audio.presets import preset as find_preset
-from zen.audio.report import write_json_report
+from zen.audio.report import plot_report, write_json_report
 from zen.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -225,9 +225,7 @@ def master_file(
     if write_report:
         write_json_report(report, json_path)
     if plot:
-        from zen.audio.report import plot_report  # matplotlib: imported only when drawing
-
-        plot_report(report, png_path)
+        plot_report(report, png_path)  # imports matplotlib, only now
     for warning in warnings:
         logger.info("%s: %s", src, warning)
     return report
