@@ -19,8 +19,10 @@ in one process pinned to one core (numba, BLAS and torch limited to one thread):
   again with the folder the cold run filled (``cached``), beside the chain alone (the default
   ``transparent`` preset, in this process) with their ratio. ``end to end`` is the import of
   zen.audio plus the call, timed inside the process; ``process`` is the whole process as its
-  parent sees it (interpreter start-up included). The cache folder is given to each process as
-  ``NUMBA_CACHE_DIR``, as a user would; the process inherits this one's core and thread limits.
+  parent sees it (interpreter start-up included), with its CPU time (user + system: less
+  sensitive than wall time to other work on the machine). The cache folder is given to each
+  process as ``NUMBA_CACHE_DIR``, as a user would; the process inherits this one's core and
+  thread limits.
 
 Speed is the excerpt's duration over the median wall time (x real time); target >= 200x for the
 zen native chain and >= 60x for master_file end to end, cached. Loudness accuracy:
@@ -42,6 +44,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 import argparse
 import dataclasses
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -248,6 +251,7 @@ def fresh_master(src: Path, dst: Path, cache: Path) -> dict[str, Any]:
     """``master_file(src, dst)`` in a new process with numba's cache in ``cache``."""
     environment = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     environment.pop("ZEN_AUDIO_NATIVE", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS, str(src), str(dst)],
@@ -257,10 +261,12 @@ def fresh_master(src: Path, dst: Path, cache: Path) -> dict[str, Any]:
         check=False,
     )
     process_s = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if result.returncode != 0:
         raise RuntimeError(f"the fresh process failed: {result.stderr.strip()[-2000:]}")
     timings = json.loads(result.stdout.strip().splitlines()[-1])
-    return {**timings, "process_s": process_s}
+    return {**timings, "process_s": process_s, "process_cpu_s": cpu_s}
 
 
 def end_to_end_rows(
@@ -294,6 +300,7 @@ def end_to_end_rows(
                 "end_to_end_s": end_to_end_s,
                 "x_realtime": seconds / end_to_end_s,
                 "process_s": statistics.median(run["process_s"] for run in measured),
+                "process_cpu_s": statistics.median(run["process_cpu_s"] for run in measured),
                 "chain_x_realtime": seconds / chain_s,
                 "chain_over_end_to_end": end_to_end_s / chain_s,
             }
@@ -435,6 +442,7 @@ def main() -> int:
             "end_to_end_s",
             "x_realtime",
             "process_s",
+            "process_cpu_s",
             "chain_x_realtime",
             "chain_over_end_to_end",
         ],
