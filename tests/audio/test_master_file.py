@@ -63,9 +63,37 @@ def test_master_file_writes_a_master_on_target_and_a_report(mix, tmp_path):
         saved["curves"]["spectrum"]["output_db"]
     )
     assert len(saved["curves"]["gain_reduction"]["limiter_db"]) == 3 * 20
-    png = (tmp_path / "out" / "master.report.png").read_bytes()
-    assert png.startswith(b"\x89PNG")
+    assert 0 < report["processing_time_s"] <= report["total_time_s"] == saved["total_time_s"]
+    assert not (tmp_path / "out" / "master.report.png").exists()  # drawn only on request
     assert (dst.stat().st_mode & 0o777) != 0o600  # shared like any new file, not private
+
+
+def test_the_picture_is_drawn_on_request_and_leaves_matplotlib_as_it_was(mix, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # the caller's choice, which drawing the report must not change
+    try:
+        report = master_file(mix, tmp_path / "master.wav", write_report=False, plot=True)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    png = tmp_path / "master.report.png"
+    assert report["report_png"] == str(png) and "report_json" not in report
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "master.report.json").exists()
+
+
+def test_each_quantity_is_measured_once_and_agrees_with_the_written_file(mix, tmp_path):
+    """The output's loudness comes from the chain's last loudness pass, not a re-read of the
+    file: the 24-bit file holds the same master, and the meters agree within 0.01 dB."""
+    report = master_file(mix, tmp_path / "master.wav", write_report=False)
+    audio, rate = soundfile.read(str(tmp_path / "master.wav"), always_2d=True)
+    assert report["output"]["integrated_lufs"] == pytest.approx(
+        integrated_lufs(audio, rate), abs=0.01
+    )
+    assert report["output"]["true_peak_dbtp"] == pytest.approx(
+        true_peak_dbtp(audio, rate), abs=0.01
+    )
 
 
 @pytest.mark.parametrize(

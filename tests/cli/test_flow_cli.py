@@ -48,8 +48,26 @@ def test_master_writes_the_master_and_its_report_and_prints_the_numbers(mix, tmp
     report = json.loads((tmp_path / "master.report.json").read_text())
     assert abs(report["output"]["integrated_lufs"] + 14.0) <= 0.5
     assert report["output"]["true_peak_dbtp"] <= -1.0
-    assert (tmp_path / "master.report.png").is_file()
+    assert not (tmp_path / "master.report.png").exists()  # --plot draws it
     assert hashlib.sha256(mix.read_bytes()).hexdigest() == before
+
+
+def test_plot_draws_the_report_picture(mix, tmp_path):
+    out = tmp_path / "master.wav"
+    result = runner.invoke(app, ["flow", "master", str(mix), "-o", str(out), "--plot"])
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "master.report.png"
+    assert png.read_bytes().startswith(b"\x89PNG") and str(png) in result.output
+
+
+def test_json_prints_the_report_without_its_curves(mix, tmp_path):
+    out = tmp_path / "master.wav"
+    result = runner.invoke(app, ["flow", "master", str(mix), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    saved = json.loads((tmp_path / "master.report.json").read_text())
+    assert "curves" not in summary and "curves" in saved
+    assert summary["output"] == saved["output"] and summary["target"]["reached"] is True
 
 
 def test_master_takes_preset_target_ceiling_and_reference(mix, tmp_path):

@@ -16,13 +16,14 @@ with the input sample for sample. Streaming in any block size gives the offline 
 the latency (tests hold it to 1e-11).
 
 **Loudness.** Integrated loudness (BS.1770-4 / EBU R128) needs the whole programme, so targeting
-is an analysis pass: ``fit`` renders the first four pillars, measures them with pyloudnorm, sets
+is an analysis pass: ``fit`` renders the first four pillars, measures them (BS.1770-4), sets
 the limiter's input gain, renders the limiter, measures again and corrects the gain until the
 output is within 0.1 LU of the target (the limiter takes loudness away as it works). A stream
 cannot know its integrated loudness in advance: run ``fit`` on the programme first (or set
 ``LimiterParams.gain_db`` from a previous analysis) and stream with that fixed gain; gain changes
 while streaming glide, they do not jump. True peak is measured at 4x (BS.1770-4 Annex 2) by
-:func:`zen.audio.loudness.true_peak_dbtp`; pyloudnorm has no true-peak meter.
+:func:`zen.audio.loudness.true_peak_dbtp`. Both meters are zen's own, on the numba kernels
+(:mod:`zen.audio.loudness`; the tests hold the loudness meter to pyloudnorm).
 
 **Reference matching.** With a reference, ``fit`` compares 1/3-octave average spectra and adds a
 linear-phase FIR (limited to +-12 dB) before the limiter, and the reference's loudness becomes

@@ -40,7 +40,7 @@ class MasterChain:
     The output lags the input by :attr:`latency_samples` (the colour stage's filters, the
     limiter's look-ahead and, after ``fit`` with a reference, the matching FIR).
     ``process_offline`` compensates it. Loudness targeting needs the whole programme: ``fit``
-    measures the integrated loudness (pyloudnorm) of what reaches the limiter and sets the
+    measures the integrated loudness (BS.1770-4) of what reaches the limiter and sets the
     limiter's input gain so the output lands on ``settings.limiter.target_lufs``; a stream then
     runs with that fixed gain. Without ``fit`` the gain is ``settings.limiter.gain_db``.
 
@@ -145,7 +145,7 @@ class MasterChain:
 
         Starts from a clean state (``reset``) and flushes the delay lines with silence.
         """
-        return _render(self.stages, audio, self.channels)
+        return _render(self.stages, _as_audio(audio, self.channels), self.channels)
 
     def fit(
         self,
@@ -241,9 +241,9 @@ def _as_audio(audio: np.ndarray, channels: int) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float64)
 
 
-def _render(stages: tuple[Stage[Any], ...], audio: np.ndarray, channels: int) -> np.ndarray:
-    """Run ``stages`` over the whole of ``audio`` from a clean state, latency removed."""
-    x = _as_audio(audio, channels)
+def _render(stages: tuple[Stage[Any], ...], x: np.ndarray, channels: int) -> np.ndarray:
+    """Run ``stages`` over the whole of ``x`` (checked by ``_as_audio``) from a clean state,
+    latency removed."""
     latency = sum(stage.latency_samples for stage in stages)
     for stage in stages:
         stage.reset()

@@ -11,11 +11,19 @@ from typing import Any
 import numpy as np
 
 from zen.audio.chain import MasterChain
-from zen.audio.io import AudioFile, clipping, output_format, read_audio, write_audio
+from zen.audio.io import (
+    LOSSY_SUBTYPES,
+    AudioFile,
+    clipping,
+    output_format,
+    read_audio,
+    write_audio,
+)
 from zen.audio.loudness import integrated_lufs, sample_peak_dbfs, true_peak_dbtp
 from zen.audio.matching import analysis_frequencies, average_spectrum
 from zen.audio.presets import ChainSettings, apply_corrections, load_assistant
 from zen.audio.presets import preset as find_preset
+from zen.audio.report import plot_report, write_json_report
 from zen.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -25,7 +33,11 @@ CURVE_RATE_HZ = 20  # gain-reduction curves in the report: one point per 50 ms
 
 
 def report_paths(dst: str | Path) -> tuple[Path, Path]:
-    """Where the report of a master written to ``dst`` goes: ``<dst>.report.json`` and ``.png``."""
+    """Where the report of a master written to ``dst`` goes: ``<dst>.report.json`` and ``.png``.
+
+    >>> [path.name for path in report_paths("out/master.wav")]
+    ['master.report.json', 'master.report.png']
+    """
     dst = Path(dst)
     return dst.with_suffix(".report.json"), dst.with_suffix(".report.png")
 
@@ -41,6 +53,7 @@ def master_file(
     settings: ChainSettings | None = None,
     assistant: bool = False,
     write_report: bool = True,
+    plot: bool = False,
     native: bool | None = None,
 ) -> dict[str, Any]:
     """Master the audio file ``src`` into ``dst`` and return a report.
@@ -55,18 +68,25 @@ def master_file(
         reference: a track whose spectral balance and loudness to match.
         preset: starting settings (see :data:`zen.audio.PRESETS`); ``settings`` overrides.
         assistant: apply the assistant's corrections (needs ``zen.audio.assistant``).
-        write_report: also write ``<dst stem>.report.json`` and ``.report.png``.
+        write_report: also write ``<dst stem>.report.json``.
+        plot: also draw the report as ``<dst stem>.report.png`` (matplotlib: it takes longer
+            than mastering a 30 s track, so only on request).
         native: DSP path (None: ``ZEN_AUDIO_NATIVE``).
 
     Returns:
         The report: input and output loudness and peaks, target, timings, settings, warnings
-        and curves (spectra, gain reduction); see the JSON file for the full layout.
+        and curves (spectra, gain reduction); see the JSON file for the full layout. Every
+        quantity is measured once: the output's loudness is the one the chain's last loudness
+        pass measured on the master it returns; a 24-bit file holds that master to within
+        2^-23 (far below what a meter resolves). A lossy (Vorbis) master is read back and
+        measured again, since encoding moves its loudness and peaks.
 
     Raises:
         DataError: unreadable, empty, silent, NaN or more than two channels, in ``src`` or
             ``reference``; ConfigError: bad arguments (``dst`` equal to ``src``, unknown
             extension or preset); BackendUnavailable: ``assistant`` without the model.
     """
+    started = time.perf_counter()
     src, dst = Path(src), Path(dst)
     output_format(dst)  # an unsupported extension fails before any work
     if dst.resolve() == src.resolve() or (dst.exists() and src.exists() and dst.samefile(src)):
@@ -112,7 +132,7 @@ def master_file(
         chosen = apply_corrections(chosen, corrections)
         assistant_info = {"corrections": dataclasses.asdict(corrections)}
 
-    started = time.perf_counter()
+    chain_started = time.perf_counter()
     chain = MasterChain(
         chosen, sample_rate=source.sample_rate, channels=source.channels, native=native
     )
@@ -121,13 +141,16 @@ def master_file(
         None if ref_file is None else ref_file.audio,
         None if ref_file is None else ref_file.sample_rate,
     )
-    processing_s = time.perf_counter() - started
+    processing_s = time.perf_counter() - chain_started
     compressor_db = np.array(chain.compressor.gain_reduction_db[: len(mastered)])
     limiter_db = np.array(chain.limiter.gain_reduction_db[: len(mastered)])
 
     written_format, written_subtype = write_audio(dst, mastered, source.sample_rate)
-    written = read_audio(dst, "output").audio  # measure what the file holds (24-bit, Vorbis)
-    output_lufs = integrated_lufs(written, source.sample_rate)
+    written = mastered
+    output_lufs = chain.output_lufs_
+    if written_subtype in LOSSY_SUBTYPES:  # encoding changed the signal: measure the file
+        written = read_audio(dst, "output").audio
+        output_lufs = integrated_lufs(written, source.sample_rate)
     output_peak = true_peak_dbtp(written, source.sample_rate)
     error_lu = output_lufs - target
     if abs(error_lu) > LOUDNESS_TOLERANCE_LU:
@@ -193,12 +216,16 @@ def master_file(
             "integrated_lufs": _rounded(target),
             "match": chain.match_.to_json(),
         }
+    json_path, png_path = report_paths(dst)
     if write_report:
-        from zen.audio.report import write_report as write_files
-
-        json_path, png_path = report_paths(dst)
-        report["report_json"], report["report_png"] = str(json_path), str(png_path)
-        write_files(report, json_path, png_path)
+        report["report_json"] = str(json_path)
+    if plot:
+        report["report_png"] = str(png_path)
+    report["total_time_s"] = round(time.perf_counter() - started, 4)
+    if write_report:
+        write_json_report(report, json_path)
+    if plot:
+        plot_report(report, png_path)  # imports matplotlib, only now
     for warning in warnings:
         logger.info("%s: %s", src, warning)
     return report

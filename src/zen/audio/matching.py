@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
-from scipy import signal
 
 from zen.audio.pillars._stage import Stage
 from zen.errors import DataError
@@ -30,17 +29,15 @@ def average_spectrum(
 ) -> np.ndarray:
     """Long-term power spectrum (dB), averaged over channels, smoothed to ``octaves`` bands.
 
-    Welch's method (Hann, ~2.7 Hz bins), then for each of ``freqs_hz`` the mean power of the bins
-    within ``octaves / 2`` of it on either side.
+    Welch's method (Hann, ~2.7 Hz bins, :func:`welch_psd`), then for each of ``freqs_hz`` the
+    mean power of the bins within ``octaves / 2`` of it on either side.
     """
     data = np.asarray(audio, dtype=np.float64)
     data = data[:, None] if data.ndim == 1 else data
     segment = min(len(data), 1 << int(np.ceil(np.log2(sample_rate / 2.7))))
     if segment < 256:
         raise DataError(f"audio: {len(data)} frames are too few for a spectrum (need 256)")
-    freqs, power = signal.welch(
-        data, fs=sample_rate, nperseg=segment, noverlap=0, axis=0, detrend=False
-    )
+    freqs, power = welch_psd(data, sample_rate, segment)
     power = power.mean(axis=1)
     cumulative = np.concatenate(([0.0], np.cumsum(power)))
     half = 2.0 ** (octaves / 2.0)
@@ -49,6 +46,33 @@ def average_spectrum(
     high = np.maximum(high, low + 1)
     mean = (cumulative[high] - cumulative[low]) / (high - low)
     return 10.0 * np.log10(np.maximum(mean, 1e-30))
+
+
+def welch_psd(data: np.ndarray, sample_rate: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""One-sided power spectral density of each column by Welch's method: (freqs_hz, power).
+
+    Segments of ``segment`` frames without overlap (a trailing partial one is dropped), periodic
+    Hann window :math:`w`, no detrending: :math:`P = \frac{2}{f_s \sum w^2}
+    \overline{|\mathrm{rfft}(w x)|^2}` (not doubled at DC and Nyquist), the density
+    ``scipy.signal.welch(data, fs, nperseg=segment, noverlap=0, detrend=False, axis=0)`` returns.
+    NumPy only: importing scipy.signal would cost more than the whole spectrum.
+
+    Args:
+        data: (frames, channels), frames >= ``segment``.
+        sample_rate: in Hz.
+        segment: frames per segment.
+    """
+    count = len(data) // segment
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(segment) / segment)
+    power = np.zeros((segment // 2 + 1, data.shape[1]))
+    for index in range(count):  # one segment at a time: no copy of the whole programme
+        spectrum = np.fft.rfft(
+            data[index * segment : (index + 1) * segment] * window[:, None], axis=0
+        )
+        power += spectrum.real**2 + spectrum.imag**2
+    power /= count * sample_rate * float(np.sum(window**2))
+    power[1 : None if segment % 2 else -1] *= 2.0
+    return np.fft.rfftfreq(segment, 1.0 / sample_rate), power
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,8 @@ def match_spectrum(
     nyquist = sample_rate / 2.0
     grid = np.concatenate(([0.0], freqs[freqs < nyquist], [nyquist]))
     gains_db = np.concatenate(([correction[0]], correction[freqs < nyquist], [correction[-1]]))
+    from scipy import signal  # imported on use: reference mode only, and slow to import
+
     taps = signal.firwin2(numtaps, grid, 10.0 ** (gains_db / 20.0), fs=sample_rate, window="hann")
     return ReferenceMatch(freqs, mix_db, reference_db, correction, np.ascontiguousarray(taps))
 
@@ -162,6 +188,8 @@ class FIRFilter(Stage[FIRParams]):
         self._history[:] = 0.0
 
     def _process(self, x: np.ndarray, kernels: ModuleType | None) -> np.ndarray:
+        from scipy import signal  # imported on use: reference mode only, and slow to import
+
         extended = np.concatenate((self._history, x))
         out = signal.oaconvolve(extended, self._taps[:, None], mode="valid", axes=0)
         if len(self._history):

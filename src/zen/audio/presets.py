@@ -163,6 +163,9 @@ class Corrections:
             for (+ quieter), up to +-6 dB. The loudness stage measures and meets its target by
             itself; the gap moves the compressor's thresholds instead, so that a quiet mix is
             compressed as a mix at the reference level would be.
+        abstentions: the suggestions the assistant withholds, each with its reason (for
+            example band gains whose held-out error is no better than a constant guess's, see
+            :mod:`zen.audio.assistant.abstention`); reported, never applied.
     """
 
     eq_tilt_db_per_octave: float = 0.0
@@ -170,10 +173,12 @@ class Corrections:
     compression_amount: float = 0.0
     width: float = 1.0
     loudness_gap_db: float = 0.0
+    abstentions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         gains = tuple(float(g) for g in self.band_gains_db)
         object.__setattr__(self, "band_gains_db", gains)
+        object.__setattr__(self, "abstentions", tuple(str(a) for a in self.abstentions))
         values = [
             self.eq_tilt_db_per_octave,
             self.compression_amount,

@@ -8,34 +8,44 @@ from pathlib import Path
 from typing import Any
 
 from zen.atomic import write_atomic
-from zen.audio.io import make_readable
 
 
-def write_report(report: Mapping[str, Any], json_path: str | Path, png_path: str | Path) -> None:
-    """Write ``report`` (from :func:`zen.audio.master_file`) as JSON and as a PNG, atomically.
-
-    The PNG shows loudness and true peak before and after against the target and ceiling, the
-    average spectrum before and after (and the reference's, level-aligned to the master), and the
-    gain reduction of the compressor and the limiter over time.
-    """
-
+def write_json_report(report: Mapping[str, Any], json_path: str | Path) -> None:
+    """Write ``report`` (from :func:`zen.audio.master_file`) as indented JSON, atomically."""
     text = json.dumps(report, indent=2) + "\n"
     write_atomic(json_path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    _plot(report, Path(png_path), write_atomic)
-    make_readable(json_path)
-    make_readable(png_path)
 
 
-def _plot(report: Mapping[str, Any], path: Path, write_atomic: Any) -> None:
-    import matplotlib
+def write_report(
+    report: Mapping[str, Any], json_path: str | Path, png_path: str | Path | None = None
+) -> None:
+    """Write ``report`` as JSON and, when ``png_path`` is given, as a PNG, both atomically."""
+    write_json_report(report, json_path)
+    if png_path is not None:
+        plot_report(report, png_path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_report(report: Mapping[str, Any], png_path: str | Path) -> None:
+    """Draw ``report`` as a PNG, atomically (imports matplotlib, Agg backend).
+
+    The picture shows loudness and true peak before and after against the target and ceiling,
+    the average spectrum before and after (and the reference's, level-aligned to the master),
+    and the gain reduction of the compressor and the limiter over time.
+    """
+    _plot(report, Path(png_path))
+
+
+def _plot(report: Mapping[str, Any], path: Path) -> None:
+    # A Figure with its own Agg canvas, not pyplot: the caller's backend and figures stay as
+    # they are (no matplotlib.use, no global figure registry).
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     before, after, target = report["input"], report["output"], report["target"]
     curves = report["curves"]
-    figure = plt.figure(figsize=(11, 9))
+    figure = Figure(figsize=(11, 9))
+    FigureCanvasAgg(figure)
     grid = figure.add_gridspec(3, 2, height_ratios=[1, 1.3, 1])
 
     def bars(axis: Any, key: str, line: float, line_label: str, unit: str) -> None:
@@ -123,6 +133,6 @@ def _plot(report: Mapping[str, Any], path: Path, write_atomic: Any) -> None:
         f" true peak {after['true_peak_dbtp']} dBTP, preset {report['chain']['preset']},"
         f" {report['realtime_factor']}x real time"
     )
-    figure.tight_layout()
+    # Fixed margins: tight_layout measured every tick label and took longer than the drawing.
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.06, top=0.93, hspace=0.42, wspace=0.2)
     write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
-    plt.close(figure)

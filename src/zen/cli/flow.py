@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zen.cli._shell import app, console, reports_errors
+from zen.cli._shell import app, console, errors, reports_errors
 
 flow_app = typer.Typer(
     help="Flow: the Five Pillars mastering chain (tone, dynamics, colour, space, loudness).",
@@ -49,23 +53,62 @@ def master(
             help="Let the assistant model correct the preset (needs zen.audio.assistant).",
         ),
     ] = False,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot/--no-plot", help="Also draw the report as OUTPUT's .report.png (matplotlib)."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the report (without its curves) as JSON on stdout."),
+    ] = False,
 ) -> None:
-    """Master MIX into OUTPUT; writes OUTPUT's report next to it (.report.json and .report.png).
+    """Master MIX into OUTPUT; writes OUTPUT's report next to it (.report.json, and .report.png
+    with --plot).
 
     The input file is only read. The master is written atomically.
     """
     from zen.audio import master_file
 
-    report = master_file(
-        mix,
-        output,
-        target_lufs=target_lufs,
-        ceiling_dbtp=ceiling,
-        reference=reference,
-        preset=preset,
-        assistant=assistant,
-    )
-    _print_report(report)
+    with _compile_notices():
+        report = master_file(
+            mix,
+            output,
+            target_lufs=target_lufs,
+            ceiling_dbtp=ceiling,
+            reference=reference,
+            preset=preset,
+            assistant=assistant,
+            plot=plot,
+        )
+    if as_json:
+        summary = {key: value for key, value in report.items() if key != "curves"}
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        _print_report(report)
+
+
+class _NoticeHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        errors.print(f"[dim]{escape(record.getMessage())}[/]", highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _compile_notices() -> Iterator[None]:
+    """Show on stderr the library's notice that the DSP kernels are compiling (cold cache)."""
+    notices = logging.getLogger("zen.audio.compile")
+    handler = _NoticeHandler()
+    level, propagate = notices.level, notices.propagate
+    notices.addHandler(handler)
+    notices.setLevel(logging.INFO)
+    notices.propagate = False  # shown here once, not again by --verbose's handler
+    try:
+        yield
+    finally:
+        notices.removeHandler(handler)
+        notices.setLevel(level)
+        notices.propagate = propagate
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -98,17 +141,19 @@ def _print_report(report: dict[str, Any]) -> None:
         f"preset {chain['preset']}, {before['sample_rate']} Hz, {before['channels']} channel(s),"
         f" {before['duration_s']:.1f} s processed in {report['processing_time_s']:.2f} s"
         f" ({report['realtime_factor']}x real time, {'native' if chain['native'] else 'reference'}"
-        f" DSP); loudness gain {chain['loudness_gain_db']:+.1f} dB",
+        f" DSP; {report['total_time_s']:.2f} s with reading, metering and writing); loudness"
+        f" gain {chain['loudness_gain_db']:+.1f} dB",
         highlight=False,
     )
     for warning in report["warnings"]:
         console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    if report["assistant"] is not None:
+        for note in report["assistant"]["corrections"]["abstentions"]:
+            console.print(f"assistant: {escape(note)}", soft_wrap=True)
     console.print(f"master: [bold]{escape(after['path'])}[/]", soft_wrap=True)
-    if "report_json" in report:
-        console.print(
-            f"report: {escape(report['report_json'])}, {escape(report['report_png'])}",
-            soft_wrap=True,
-        )
+    written = [report[key] for key in ("report_json", "report_png") if key in report]
+    if written:
+        console.print(f"report: {escape(', '.join(written))}", soft_wrap=True)
 
 
 def _number(value: float | None) -> str:

@@ -14,7 +14,9 @@ Debian's game-music packages, brought to a reference balance, width and loudness
 (:mod:`~zen.audio.assistant.reference`), then spoiled by known problems made with the chain's
 own stages (:mod:`~zen.audio.assistant.degradations`), with the inverse of each problem as the
 target (:mod:`~zen.audio.assistant.training`). The weights ship in ``zen/audio/weights``;
-``make train-assistant`` rebuilds them.
+``make train-assistant`` rebuilds them. A group of outputs whose recorded held-out error does not
+beat a constant guess by 15 % is withheld (:mod:`~zen.audio.assistant.abstention`): the shipped
+weights' band gains are, and the report says so.
 
 ``master_file(..., assistant=True)`` and ``zen flow master --assistant`` call
 :func:`suggest_corrections` through :func:`zen.audio.presets.load_assistant`.

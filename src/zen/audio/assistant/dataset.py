@@ -2,7 +2,7 @@
 
 For each track of the corpus: read it at the analysis rate, bring it to the reference balance
 and width (:mod:`zen.audio.assistant.reference`) and to :data:`REFERENCE_LUFS` (integrated,
-BS.1770 via pyloudnorm), so that "too bright", "too narrow" or "too quiet" mean the same for
+BS.1770), so that "too bright", "too narrow" or "too quiet" mean the same for
 every track; cut random 3 s windows (skipping passages 20 dB below the track's RMS),
 degrade each window several times (:class:`~zen.audio.assistant.degradations.DegradationSampler`)
 and compute its features at every FFT size of the study. Each track's examples are cached in
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from zen.atomic import write_atomic
 from zen.audio.assistant.corpus import Track, read_track
 from zen.audio.assistant.degradations import DegradationSampler
 from zen.audio.assistant.features import FFT_SIZES, FeatureConfig, window_features
@@ -38,7 +40,7 @@ from zen.errors import DataError
 logger = logging.getLogger(__name__)
 
 REFERENCE_LUFS = -14.0  # the chain's default target: a mastered track sits here
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: loudness by zen's BS.1770-4 meter (0.05 LU above pyloudnorm's default)
 
 
 @dataclass(frozen=True)
@@ -150,17 +152,29 @@ def balance_of(
     if cache_dir is not None:
         cached = _cache_path(cache_dir, track, _cache_key(track, root, config, None), ".json")
         if cached.is_file():
-            data = json.loads(cached.read_text(encoding="utf-8"))
-            return TrackBalance(np.array(data["balance_db"]), data["side_minus_mid_db"])
+            try:
+                data = json.loads(cached.read_text(encoding="utf-8"))
+                return TrackBalance(np.array(data["balance_db"]), float(data["side_minus_mid_db"]))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                _unreadable(cached, error)
     audio = read_track(track, root, config.sample_rate)
     balance = track_balance(audio, config.sample_rate, config.n_bands)
     if cached is not None:
-        payload = {
-            "balance_db": balance.balance_db.tolist(),
-            "side_minus_mid_db": balance.side_minus_mid_db,
-        }
-        cached.write_text(json.dumps(payload), encoding="utf-8")
+        text = json.dumps(
+            {
+                "balance_db": balance.balance_db.tolist(),
+                "side_minus_mid_db": balance.side_minus_mid_db,
+            }
+        )
+        write_atomic(cached, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     return balance
+
+
+def _unreadable(path: Path, error: BaseException) -> None:
+    """A cache file that cannot be read (cut short by a crash, say) is a miss: rebuilt, replaced."""
+    logger.warning(
+        "%s: unreadable cache file (%s: %s); computing it again", path, type(error).__name__, error
+    )
 
 
 def corpus_reference(
@@ -183,9 +197,13 @@ def track_examples(
         key = _cache_key(track, root, config, reference)
         cached = _cache_path(cache_dir, track, key, ".npz")
         if cached.is_file():
-            with np.load(cached) as data:
-                features = {size: data[f"x{size}"] for size in config.fft_sizes}
-                return Examples(features, data["y"], np.zeros(len(data["y"]), int), [track.id])
+            try:
+                with np.load(cached, allow_pickle=False) as data:
+                    features = {size: data[f"x{size}"] for size in config.fft_sizes}
+                    targets = data["y"]
+                return Examples(features, targets, np.zeros(len(targets), int), [track.id])
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                _unreadable(cached, error)
     audio = read_track(track, root, config.sample_rate)
     if reference is not None:
         balance = track_balance(audio, config.sample_rate, config.n_bands)
@@ -193,7 +211,13 @@ def track_examples(
     examples = make_examples(track, audio, config)
     if cached is not None:
         arrays: dict[str, Any] = {f"x{size}": array for size, array in examples.features.items()}
-        np.savez(cached, y=examples.targets, **arrays)
+
+        def save(temporary: Path) -> None:
+            with temporary.open("wb") as file:  # a file object: np.savez would add ".npz"
+                np.savez(file, y=examples.targets, **arrays)
+
+        # Atomic: a run stopped mid-write leaves the old cache or none, never half a file.
+        write_atomic(cached, save)
     return examples
 
 

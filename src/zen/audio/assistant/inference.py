@@ -21,6 +21,7 @@ Backends (``backend=``):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zen.audio.assistant.abstention import Trust, band_gain_trust
 from zen.audio.assistant.features import as_stereo, resample, window_features, window_starts
 from zen.audio.assistant.model import (
     INT8_FILE,
@@ -91,6 +93,8 @@ class Assistant:
             raise ConfigError(f"max_windows: expected a positive integer, got {max_windows!r}")
         self.weights = weights
         self.max_windows = max_windows
+        # Decided once, from the held-out errors recorded with the weights.
+        self.band_gains: Trust = band_gain_trust(weights.config.get("training_report", {}))
         self.device = select_device(device)
         self.backend, self._predict = self._build_backend(backend)
         self._cache = ResultCache(max_entries=cache_entries, max_bytes=1 << 20)
@@ -195,7 +199,9 @@ class Assistant:
             band gains towards the reference balance, a signed compression amount (< 0:
             already over-compressed, add none), a width factor towards the reference width
             (1 for mono), and the loudness gap to a mastered level (-14 LUFS). Where the audio
-            does not tell, a correction stays near 0 (1 for width).
+            does not tell, a correction stays near 0 (1 for width). Band gains are left out
+            (``band_gains_db == ()``, the reason in ``abstentions``) unless the weights' recorded
+            held-out error shows they beat a constant guess (:attr:`band_gains`).
 
         Raises:
             DataError: bad shape or samples, shorter than a second, or silent.
@@ -210,7 +216,12 @@ class Assistant:
         else:
             values = self._window_values(windows, rate).mean(axis=0)
             self._cache.put(key, [values])
-        return values_to_corrections(values)
+        corrections = values_to_corrections(values)
+        if not self.band_gains.trusted:
+            corrections = dataclasses.replace(
+                corrections, band_gains_db=(), abstentions=(self.band_gains.reason,)
+            )
+        return corrections
 
     def window_values(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Per-window predictions (uncached), shape ``(audible windows, 9)``, in correction

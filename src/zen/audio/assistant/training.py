@@ -328,6 +328,11 @@ def train_assistant(
             for size, entry in study.items()
         },
         "chosen_n_fft": n_fft,
+        # Per-output errors on the validation tracks: what zen.audio.assistant.abstention
+        # decides from (select on validation; the test split below is only reported).
+        "validation": {
+            key: study[n_fft]["val"][key] for key in ("examples", "overall", "baseline")
+        },
         "evaluation": evaluation,
         "int8": int8,
         "parameters": sum(p.numel() for p in weights.network.parameters()),

@@ -10,9 +10,32 @@ uses too, so a block boundary, or a switch of path, is invisible in the output.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
+
+# Why the on-disk cache is off, when numba found no writable folder for it (see zen.audio._native).
+UNCACHED: list[str] = []
+
+
+def kernel(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit`` with ``nogil`` and numba's on-disk cache.
+
+    numba picks the cache folder when it decorates; with no writable one it raises, and the
+    kernel is then compiled in every process instead of the module failing to import.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        try:
+            return njit(nogil=True, cache=True, **options)(function)
+        except RuntimeError as error:  # "cannot cache function ...: no locator available"
+            UNCACHED.append(str(error))
+            return njit(nogil=True, **options)(function)
+
+    return decorate
+
 
 _LN10_OVER_20 = math.log(10.0) / 20.0
 _TINY = 1e-30  # envelopes below this (in dB) are zero: keeps the loops out of subnormal numbers
@@ -20,7 +43,7 @@ _TINY = 1e-30  # envelopes below this (in dB) are zero: keeps the loops out of s
 _FIR_MATH = {"reassoc", "contract"}
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def biquad_cascade(x, sos, zi, out):
     """Run ``x`` (frames, channels) through the ``sos`` sections into ``out`` (may alias ``x``).
 
@@ -65,7 +88,7 @@ def biquad_cascade(x, sos, zi, out):
                     zi[s, 0, c], zi[s, 1, c] = z0, z1
 
 
-@njit(nogil=True, cache=True, inline="always")
+@kernel(inline="always")
 def _reduction_db(level_db, threshold_db, ratio, knee_db):
     """Gain reduction (dB, >= 0) of the soft-knee static curve (Giannoulis et al. 2012, eq. 4)."""
     over = level_db - threshold_db
@@ -86,7 +109,7 @@ _LN2_LOW = 1.90821492927058770002e-10
 _EXP_FLOOR = -708.0  # keeps 2^k a normal number; e^-708 is 3e-308
 
 
-@njit(nogil=True, cache=True, inline="always")
+@kernel(inline="always")
 def _exp_parts(v):
     """``exp(v) = p * 2^k`` for ``_EXP_FLOOR <= v <= 0``: ``p`` and the float bits of ``2^k``.
 
@@ -112,7 +135,7 @@ def _exp_parts(v):
     return p, (np.int64(k) + 1023) << 52
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def exp_nonpositive(y, out, scale_bits):
     """``out[i] = exp(min(y[i], 0))`` (floored at e^-708), vectorised; ``scale_bits``: scratch."""
     n = y.shape[0]
@@ -124,7 +147,7 @@ def exp_nonpositive(y, out, scale_bits):
         out[i] *= scale[i]
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def _shape_in_place(row, lo, hi, drive, shape, scratch, scale_bits):
     """``row[lo:hi] <- f(drive * row[lo:hi]) / drive``, f = tanh (shape 0) or the soft clip.
 
@@ -159,7 +182,7 @@ _MANTISSA = 0x000FFFFFFFFFFFFF
 _ONE_EXPONENT = 0x3FF0000000000000
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def level_db(values, out, scratch_bits):
     """``out[i] = 20 log10(values[i])`` for positive normal numbers, vectorised like the exp.
 
@@ -194,7 +217,7 @@ def level_db(values, out, scratch_bits):
         out[i] = _DB_PER_LN * (e * _LN2 + 2.0 * s * q)
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def compressor(
     bands, thresholds_db, ratios, knee_db, alpha_attack, alpha_release, state, out, reduction_db
 ):
@@ -259,7 +282,7 @@ def compressor(
                         destination[n * channels + c] += samples[n * channels + c] * gains[n]
 
 
-@njit(nogil=True, cache=True, fastmath=_FIR_MATH)
+@kernel(fastmath=_FIR_MATH)
 def oversampled_shaper(ext_x, up, shaped, down, drive, shape, mix, out):
     """Up-sample, shape, down-sample, mix: ``out[n, c] = d + mix[n] * (w - d)`` where
     w = LPF(f(drive * up(x)) / drive) and d = x, both at n - K.
@@ -333,7 +356,7 @@ def oversampled_shaper(ext_x, up, shaped, down, drive, shape, mix, out):
                 out[start + n, c] = dry[n] + mix[start + n] * (acc[n] - dry[n])
 
 
-@njit(nogil=True, cache=True, fastmath=_FIR_MATH)
+@kernel(fastmath=_FIR_MATH)
 def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud, excess_db):
     """How far (dB, >= 0) the true peak of each sample interval exceeds ``threshold`` (linear).
 
@@ -407,7 +430,7 @@ def peak_excess_db(ext_x, phases, centre, history, threshold, bound, since_loud,
     since_loud[0] = quiet_for
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def limiter_gain(ext_req, ext_release, window, alpha_release, release_state, reduction_db):
     """Look-ahead gain reduction from the required reduction per frame (dB, >= 0).
 
@@ -468,7 +491,7 @@ def limiter_gain(ext_req, ext_release, window, alpha_release, release_state, red
     release_state[0] = released
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def apply_reduction(ext_x, delay, reduction_db, out):
     """``out[n, c] = ext_x[c, n + history - delay] * 10^(-reduction_db[n] / 20)``."""
     channels = ext_x.shape[0]
@@ -488,7 +511,7 @@ def apply_reduction(ext_x, delay, reduction_db, out):
                 out[start + n, c] = source[n] * gains[n]
 
 
-@njit(nogil=True, cache=True)
+@kernel()
 def mid_side(x, width, mid_sos, mid_zi, side_sos, side_zi, out):
     """Stereo width with the low end made mono, in one pass.
 

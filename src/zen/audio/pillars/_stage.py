@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
-from zen.audio._native import announce_once, resolve_kernels
+from zen.audio._native import announce_once, compile_notice, resolve_kernels
 from zen.errors import ConfigError, DataError, ZenError
 
 P = TypeVar("P")
@@ -202,7 +202,10 @@ class Stage(ABC, Generic[P]):
             # of the state, so that the reference path redoes the block from where it started.
             saved = None if self._native_proven else self._snapshot()
             try:
-                out = self._process(x, self._kernels)
+                if self._native_proven:
+                    return self._process(x, self._kernels)
+                with compile_notice():  # the first block is where numba compiles, if it must
+                    out = self._process(x, self._kernels)
                 self._native_proven = True
                 return out
             except ZenError:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
-from scipy import signal
 
 from zen.audio.pillars._stage import (
     SmoothedValue,
@@ -221,6 +220,8 @@ class Compressor(Stage[CompressorParams]):
         return out
 
     def _reference(self, bands: np.ndarray, out: np.ndarray, reduction: np.ndarray) -> None:
+        from scipy import signal  # the reference path only (slow to import)
+
         out[...] = 0.0
         reduction[...] = 0.0
         a_attack, a_release = self._alpha_attack, self._alpha_release

@@ -8,7 +8,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 from zen.audio.pillars._stage import CONTROL_INTERVAL, Stage, check_positive, check_range
 from zen.filters import BUTTERWORTH_Q, clamp_frequency, rbj_biquad, sos_response
@@ -200,6 +199,8 @@ class Equalizer(Stage[EQParams]):
         if kernels is not None:
             kernels.biquad_cascade(x, sos, zi, out)
         else:
+            from scipy import signal  # the reference path only (slow to import)
+
             filtered, zi = signal.sosfilt(sos, x, axis=0, zi=zi)
             out[...] = filtered
         if zi is not self._zi:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
-from scipy import ndimage, signal
 
 from zen.audio.pillars._stage import (
     SmoothedValue,
@@ -182,6 +181,8 @@ class Limiter(Stage[LimiterParams]):
         return out
 
     def _reference_excess(self, ext_x: np.ndarray, threshold: float) -> np.ndarray:
+        from scipy import signal  # the reference path only (slow to import)
+
         frames = ext_x.shape[1] - self._history
         start = self._history - DETECTOR_DELAY
         peak = np.abs(ext_x[:, start : start + frames]).max(axis=0)
@@ -197,6 +198,8 @@ class Limiter(Stage[LimiterParams]):
     def _reference_gain(
         self, ext_required: np.ndarray, ext_release: np.ndarray, reduction: np.ndarray
     ) -> None:
+        from scipy import ndimage  # the reference path only (slow to import)
+
         window = self._window
         # hold[n] = max(ext_required[n : n + window + 1]); the filter is centred, so shift it.
         size = window + 1

@@ -7,7 +7,6 @@ from types import ModuleType
 from typing import Literal
 
 import numpy as np
-from scipy import signal
 
 from zen.audio.pillars._stage import CONTROL_INTERVAL, SmoothedValue, Stage, check_range
 from zen.errors import ConfigError, expect_one_of
@@ -167,6 +166,8 @@ class Saturator(Stage[SaturatorParams]):
         if factor == 1:
             wet = shape_curve(drive * dry, self.params.shape) / drive
         else:
+            from scipy import signal  # the reference path only (slow to import)
+
             length = len(self._down)
             ext_w = np.empty((self.channels, length - 1 + factor * frames))
             ext_w[:, : length - 1] = self._shaped_history.transpose(0, 2, 1).reshape(
