@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +58,10 @@ from zen.neural.optim import (
     build_optimizer,
     build_scheduler,
 )
+from zen.neural.seeding import draw_seed, private_rng
+
+# Re-exported: it lived here before zen.neural.seeding; the Trainer itself no longer calls it.
+from zen.neural.seeding import seed_everything as seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +93,9 @@ class TrainerConfig:
         loss: ``mse``, ``mae``, ``huber``, ``cross_entropy``, ``bce``, or a callable.
         val_split: fraction of ``X, y`` held out for validation when no validation set is given.
         early_stopping: patience in epochs, or ``None`` to train all epochs.
-        seed: makes initial shuffles, splits and dropout repeatable; ``None`` leaves RNGs alone.
+        seed: makes splits, shuffles and dropout repeatable, from generators private to the
+            fit: the process's random state (Python, NumPy, torch) is the same after ``fit``
+            as before. ``None`` draws from torch's global generator instead.
         progress: show a rich progress bar on stderr.
         weight_decay, momentum, nesterov: optimizer settings (see :mod:`zen.neural.optim`).
         optimizer_options: extra keyword arguments for the torch optimizer.
@@ -324,10 +329,15 @@ class Trainer:
             # train nothing.
             raise ConfigError("resume=True continues training the same model: pass trainer.model")
         compute.configure_threads()
-        if config.seed is not None:
-            seed_everything(config.seed)
         device = compute.device(config.device)
-        generator = torch.Generator().manual_seed(config.seed if config.seed is not None else 0)
+        # The Trainer's own generator: the seed of its private torch stream (dropout, and any
+        # other draw the model makes without a generator), then splits and shuffles.
+        generator = torch.Generator()
+        if config.seed is not None:
+            generator.manual_seed(config.seed)
+        else:  # no seed: follow torch's global generator, as torch code without a seed does
+            generator.manual_seed(draw_seed())
+        stream_seed = draw_seed(generator)
         train_batches, val_batches, n_train = self._prepare_data(train, y, val, generator, device)
 
         self.model = model.to(device)
@@ -336,6 +346,37 @@ class Trainer:
             self._reset_state()
         if self.optimizer_ is None:
             self._build_optimizer(model)
+        started = time.perf_counter()
+        if config.seed is None:
+            stopped_early = self._run(forward_model, train_batches, val_batches, n_train, device)
+        else:
+            # A seeded fit draws from a private copy of torch's global generator, so the
+            # caller's random state is the same after fit as before it.
+            with private_rng(stream_seed, device):
+                stopped_early = self._run(
+                    forward_model, train_batches, val_batches, n_train, device
+                )
+        return FitResult(
+            history=self.history_,
+            best_epoch=self.best_epoch_,
+            best_score=self.best_score_,
+            monitor=self._monitor_key(val_batches is not None),
+            stopped_early=stopped_early,
+            epochs=self.epoch_,
+            steps=self.step_,
+            train_time_s=time.perf_counter() - started,
+        )
+
+    def _run(
+        self,
+        model: nn.Module,
+        train_batches: Iterable,
+        val_batches: Iterable | None,
+        n_train: int | None,
+        device: torch.device,
+    ) -> bool:
+        """The epoch loop with its callbacks; returns whether early stopping ended it."""
+        config = self.config
         autocast, scaler = self._mixed_precision(device)
         metric_names = (
             config.metrics if config.metrics is not None else default_metrics(config.loss)
@@ -343,9 +384,6 @@ class Trainer:
         callbacks = self._callbacks()
         self.should_stop = False
         full_batch = config.optimizer.lower() in FULL_BATCH_OPTIMIZERS
-        started = time.perf_counter()
-        stopped_early = False
-
         _emit(callbacks, "on_fit_start", self)
         try:
             while self.epoch_ < config.max_epochs and not self.should_stop:
@@ -355,21 +393,12 @@ class Trainer:
                 _emit(callbacks, "on_epoch_start", self, self.epoch_)
                 epoch_started = time.perf_counter()
                 train_loss, seen = self._train_epoch(
-                    forward_model,
-                    train_batches,
-                    n_train,
-                    device,
-                    autocast,
-                    scaler,
-                    full_batch,
-                    callbacks,
+                    model, train_batches, n_train, device, autocast, scaler, full_batch, callbacks
                 )
                 elapsed = time.perf_counter() - epoch_started
                 logs: dict[str, Any] = {"epoch": self.epoch_, "train_loss": train_loss}
                 if val_batches is not None:
-                    logs.update(
-                        self._validate(forward_model, val_batches, device, autocast, metric_names)
-                    )
+                    logs.update(self._validate(model, val_batches, device, autocast, metric_names))
                 logs["lr"] = float(self._optimizer.param_groups[0]["lr"])
                 logs["time_s"] = elapsed
                 logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
@@ -384,20 +413,9 @@ class Trainer:
                         f"training diverged at epoch {self.epoch_} (train_loss={train_loss});"
                         " lower lr, scale the inputs, or set grad_clip"
                     )
-            stopped_early = self.should_stop
+            return self.should_stop
         finally:
             _emit(callbacks, "on_fit_end", self)
-
-        return FitResult(
-            history=self.history_,
-            best_epoch=self.best_epoch_,
-            best_score=self.best_score_,
-            monitor=self._monitor_key(val_batches is not None),
-            stopped_early=stopped_early,
-            epochs=self.epoch_,
-            steps=self.step_,
-            train_time_s=time.perf_counter() - started,
-        )
 
     @property
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -842,10 +860,3 @@ def _take_cycling(batches: Iterable, count: int) -> Iterable:
                 return
         if empty:
             return
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's (all devices') random generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
