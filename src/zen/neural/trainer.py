@@ -47,10 +47,12 @@ from zen.neural.data import (
 )
 from zen.neural.losses import (
     CLASSIFICATION_LOSSES,
+    check_targets,
     default_metrics,
     get_loss,
     get_metric,
     loss_name,
+    target_bounds,
 )
 from zen.neural.optim import (
     FULL_BATCH_OPTIMIZERS,
@@ -291,6 +293,10 @@ class Trainer:
         self.should_stop = False
         self._pending_optimizer_state: dict[str, Any] | None = None
         self._pending_scheduler_state: dict[str, Any] | None = None
+        # The first batch of every pass has its targets checked against the loss, values too
+        # (label range); `bounds` are those of the whole array data, when fit got arrays.
+        self._check_batch = False
+        self._target_bounds: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -502,6 +508,7 @@ class Trainer:
             y is None or (bool(train) and _is_batch(train[0]))
         )
         is_arrays = isinstance(train, _ARRAY_TYPES) and not batch_list
+        self._target_bounds = None
         if not is_arrays:
             if y is not None:
                 # fit(model, train_loader, val_loader): the second iterable is validation.
@@ -536,6 +543,9 @@ class Trainer:
             x_val = x_all[split.val] if split.val is not None else None
             y_val = y_all[split.val] if split.val is not None else None
 
+        self._target_bounds = self._bounds(
+            y_train if y_val is None else torch.cat([y_train, y_val])
+        )
         train_batches = TensorBatches(
             (x_train.to(device), y_train.to(device)),
             config.batch_size,
@@ -550,10 +560,19 @@ class Trainer:
             )
         return train_batches, val_batches, x_train.shape[0]
 
+    def _bounds(self, targets: torch.Tensor) -> tuple[float, float] | None:
+        """The targets' value range, for the losses whose targets have one (labels, 0/1)."""
+        if loss_name(self.config.loss) in CLASSIFICATION_LOSSES:
+            return target_bounds(targets)
+        return None
+
     def _targets(self, y: Any, name: str) -> torch.Tensor:
+        targets = to_tensor(y, name, dtype=None)
         if loss_name(self.config.loss) == "cross_entropy":
-            return class_targets(to_tensor(y, name, dtype=None), name)
-        return to_tensor(y, name)
+            return class_targets(targets, name)
+        # Integer targets keep their dtype until each batch is cast (_align_targets), so that
+        # the check against the loss can tell class labels from values.
+        return targets.float() if targets.is_floating_point() else targets
 
     # ------------------------------------------------------------------ loops
     def _batch_loss(self, model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
@@ -569,6 +588,10 @@ class Trainer:
         if inputs.device != device:
             inputs, targets = inputs.to(device), targets.to(device)
         predictions = model(inputs)
+        if self._check_batch:
+            # Before torch sees them: a mismatch would fail deep inside the loss, or broadcast.
+            check_targets(self.config.loss, predictions, targets, bounds=self._target_bounds)
+            self._check_batch = False
         targets = _align_targets(predictions, targets, self.config.loss)
         return StepOutput(self.loss_fn(predictions, targets), predictions, targets, len(inputs))
 
@@ -592,6 +615,7 @@ class Trainer:
         seen = 0
         if full_batch:
             optimizer.zero_grad(set_to_none=True)
+        self._check_batch = True
         for batch in self._epoch_batches(batches):
             with autocast():
                 output = self._batch_loss(model, batch, device)
@@ -651,6 +675,7 @@ class Trainer:
         metric_names: Sequence[str],
     ) -> dict[str, float]:
         model.eval()
+        self._check_batch = True
         loss_sum, seen = 0.0, 0
         predictions: list[torch.Tensor] = []
         targets: list[torch.Tensor] = []
@@ -720,6 +745,7 @@ class Trainer:
         check_features(inputs, getattr(model, "in_features", None))
         targets = self._targets(y, "y")
         check_lengths(inputs, targets)
+        self._target_bounds = self._bounds(targets)
         device = next(model.parameters()).device
         names = (
             self.config.metrics
