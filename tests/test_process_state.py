@@ -238,3 +238,16 @@ def test_fit_repeats_across_processes_and_keeps_the_users_thread_count() -> None
         Trainer(max_epochs=3, batch_size=16, val_split=0.25, seed=5).fit(net, X, y)
     here = torch.cat([p.detach().flatten() for p in net.parameters()])
     assert weights == ",".join(repr(float(v)) for v in here)
+
+
+def test_without_a_seed_fit_follows_torchs_global_generator() -> None:
+    X, y = regression_arrays()
+    start = MLP([4, 16, 1], dropout=0.3)
+    histories = []
+    for _ in range(2):
+        net = MLP([4, 16, 1], dropout=0.3)
+        net.load_state_dict(start.state_dict())
+        torch.manual_seed(21)  # the user's seed makes an unseeded fit repeatable
+        result = Trainer(max_epochs=2, batch_size=16, val_split=0.25, seed=None).fit(net, X, y)
+        histories.append(result.history["train_loss"])
+    assert histories[0] == histories[1]
