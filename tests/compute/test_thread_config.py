@@ -1,4 +1,5 @@
-"""configure_threads and available_cores: argument, ZEN_NUM_THREADS, cores, validation."""
+"""configure_threads and available_cores: argument, ZEN_NUM_THREADS, cores, validation, and a
+count the user chose (torch.set_num_threads, OMP_NUM_THREADS) staying as it is."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ threads_module = importlib.import_module("zen.compute.threads")
 
 @pytest.fixture(autouse=True)
 def restore_torch_threads(monkeypatch: pytest.MonkeyPatch):
-    """Put torch's thread count back and keep the once-per-process interop setting untouched."""
+    """Put torch's thread count back and keep the once-per-process interop setting untouched;
+    each test starts as if torch's current count were its untouched default."""
     interop_calls: list[int] = []
     monkeypatch.setattr(torch, "set_num_interop_threads", interop_calls.append)
     monkeypatch.setattr(threads_module, "_interop_attempted", False)
     monkeypatch.setattr(threads_module, "_applied", None)
+    monkeypatch.setattr(threads_module, "_untouched_count", torch.get_num_threads())
+    for name in threads_module.TORCH_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
     before = torch.get_num_threads()
     yield interop_calls
     torch.set_num_threads(before)
@@ -43,9 +48,51 @@ def test_argument_overrides_zen_num_threads(monkeypatch: pytest.MonkeyPatch):
     assert configure_threads(1) == 1
 
 
-def test_default_is_the_cores_available_to_the_process(monkeypatch: pytest.MonkeyPatch):
+def untouched_torch_with(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Make ``count`` torch's thread count as if it were torch's own default."""
+    torch.set_num_threads(count)
+    monkeypatch.setattr(threads_module, "_untouched_count", count)
+
+
+def test_default_caps_torch_at_the_cores_available_to_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    untouched_torch_with(monkeypatch, 2)
     monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
     assert configure_threads() == 1
+    assert torch.get_num_threads() == 1
+
+
+def test_default_never_raises_torchs_own_count(monkeypatch: pytest.MonkeyPatch):
+    untouched_torch_with(monkeypatch, 1)
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 8)
+    assert configure_threads() == 1
+    assert torch.get_num_threads() == 1
+
+
+def test_a_count_set_with_torch_before_the_first_call_stays(monkeypatch: pytest.MonkeyPatch):
+    untouched_torch_with(monkeypatch, 2)
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    torch.set_num_threads(3)  # the user's choice, even above the usable cores
+    assert configure_threads() == 3
+    assert torch.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("variable", ["OMP_NUM_THREADS", "MKL_NUM_THREADS"])
+def test_a_count_given_to_torch_through_its_environment_stays(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+):
+    untouched_torch_with(monkeypatch, 2)
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    monkeypatch.setenv(variable, "2")
+    assert configure_threads() == 2
+    assert torch.get_num_threads() == 2
+
+
+def test_zen_num_threads_overrides_a_count_set_with_torch(monkeypatch: pytest.MonkeyPatch):
+    torch.set_num_threads(2)
+    monkeypatch.setenv("ZEN_NUM_THREADS", "1")
+    assert configure_threads() == 1 and torch.get_num_threads() == 1
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5", "two"])

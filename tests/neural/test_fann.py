@@ -1,30 +1,58 @@
-"""FANN interoperability: .data files, and .net files checked against FANN itself.
+"""FANN interoperability: .data files, .net files, Nguyen-Widrow and RPROP checked against FANN.
 
-The network tests run FANN through Debian's ``python3-fann2`` bindings, which exist for the
-system interpreter only, so FANN runs in a ``/usr/bin/python3`` subprocess that talks JSON. They
-skip when that interpreter or the bindings are missing.
+Every comparison runs against the reference files that libfann made (``fann_reference/``, by
+``tools/make_fann_reference.py``), so it runs everywhere, and again against libfann itself where
+Debian's ``python3-fann2`` is installed (through ``tools/fann_driver.py`` in a
+``/usr/bin/python3`` subprocess; those runs skip elsewhere). The cases: ``fann_cases.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
-import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from fann_cases import (
+    FANN_NETS,
+    REFERENCE_DIR,
+    REFERENCE_FILE,
+    TRAINING,
+    UNSUPPORTED_NETS,
+    WIDE_ID,
+    WIDE_INPUTS,
+    ZEN_NETS,
+    FannNet,
+    ZenNet,
+    batch_of_inputs,
+    create_requests,
+    fann_unavailable,
+    run_fann,
+    training_data,
+    training_request,
+    wide_net,
+    zen_net,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from zen import ConfigError, DataError
-from zen.neural import MLP, activations
+from zen.neural import MLP, Trainer, activations
 from zen.neural.fann import load_fann_net, read_fann_data, save_fann_net, write_fann_data
+from zen.neural.initializers import (
+    _fann_nguyen_widrow,
+    init_weights,
+    initialize,
+    nguyen_widrow_scale,
+)
 
 # ---------------------------------------------------------------------------- .data files
 
@@ -160,152 +188,46 @@ def test_write_fann_data_failing_mid_write_keeps_the_old_file(tmp_path: Path) ->
 
 
 # ---------------------------------------------------------------------------- FANN itself
+# Every comparison with FANN runs against the reference files libfann made
+# (fann_reference/, by tools/make_fann_reference.py), on every machine, and against libfann
+# itself where Debian's python3-fann2 is installed.
 
-FANN_PYTHON = Path("/usr/bin/python3")
-
-# Runs under /usr/bin/python3 with fann2. Reads a request on stdin:
-#   {"create": [case, ...]}: build each network with FANN, save it, run the inputs through it;
-#   {"load": [{"id", "path", "inputs"}, ...]}: load each .net file with FANN and run it;
-#   {"data": [path, ...]}: read each .data file with FANN.
-# and prints {id or path: outputs or [inputs, outputs]} as JSON.
-FANN_SCRIPT = r"""
-import ctypes, json, sys
-from fann2 import libfann
-
-# fann2 1.2 has no names for FANN_SIN and FANN_COS; these are their values in fann_data.h.
-MISSING_CODES = {"SIN": 16, "COS": 17}
+REFERENCE = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
 
 
-def code(name):
-    key = name.upper()
-    return getattr(libfann, key) if hasattr(libfann, key) else MISSING_CODES[key]
+@functools.cache
+def libfann_unavailable() -> str | None:
+    return fann_unavailable()
 
 
-libc = ctypes.CDLL(None)
-request = json.load(sys.stdin)
-results = {}
-for case in request.get("create", []):
-    net = libfann.neural_net()
-    if case["kind"] == "sparse":
-        net.create_sparse_array(case["connection_rate"], case["layers"])
-    elif case["kind"] == "shortcut":
-        net.create_shortcut_array(case["layers"])
-    else:
-        net.create_standard_array(case["layers"])
-    net.set_activation_function_hidden(code(case["hidden"]))
-    net.set_activation_steepness_hidden(case["hidden_steepness"])
-    net.set_activation_function_output(code(case["output"]))
-    net.set_activation_steepness_output(case["output_steepness"])
-    # fann_create_* seeds rand() from /dev/urandom; reseeding makes the weights repeatable
-    # (not the connections of a sparse network, which are drawn during creation).
-    libc.srand(case["seed"])
-    net.randomize_weights(-1.0, 1.0)
-    if case["kind"] == "fixed":
-        net.save_to_fixed(case["path"])  # returns the position of the decimal point
-    elif not net.save(case["path"]):
-        sys.exit("FANN could not save " + case["path"])
-    results[case["id"]] = [net.run(row) for row in case["inputs"]]
-for case in request.get("load", []):
-    net = libfann.neural_net()
-    if not net.create_from_file(case["path"]):
-        sys.exit("FANN could not load " + case["path"])
-    results[case["id"]] = [net.run(row) for row in case["inputs"]]
-for path in request.get("data", []):
-    data = libfann.training_data()
-    if not data.read_train_from_file(path):
-        sys.exit("FANN could not read " + path)
-    results[path] = [data.get_input(), data.get_output()]
-print(json.dumps(results))
-"""
+@pytest.fixture(scope="module", params=["reference", "libfann"])
+def source(request: pytest.FixtureRequest) -> str:
+    """Where FANN's numbers come from: the committed reference files, or libfann now."""
+    if request.param == "libfann" and (reason := libfann_unavailable()):
+        pytest.skip(reason)
+    return request.param
 
 
-@pytest.fixture(scope="session")
-def fann_python() -> Path:
-    """The interpreter that has FANN's Python bindings; skips the test when there is none."""
-    if not FANN_PYTHON.is_file():
-        pytest.skip(f"{FANN_PYTHON} not found; FANN's Python bindings need the system Python")
-    probe = subprocess.run(
-        [str(FANN_PYTHON), "-c", "import fann2.libfann"], capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"fann2 is not importable by {FANN_PYTHON} (apt install python3-fann2)")
-    return FANN_PYTHON
-
-
-def run_fann(python: Path, request: dict[str, Any]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [str(python), "-c", FANN_SCRIPT],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, f"FANN subprocess failed:\n{completed.stderr}"
-    return json.loads(completed.stdout)
-
-
-def batch_of_inputs(size: int, seed: int) -> np.ndarray:
-    """Inputs that float32 represents exactly, so both sides see the same numbers."""
-    return np.random.default_rng(seed).uniform(-1, 1, size=(16, size)).astype(np.float32)
-
-
-class FannNet(NamedTuple):
-    """A network that FANN builds: layer sizes, hidden and output activation with steepness."""
-
-    id: str
-    layers: list[int]
-    hidden: str
-    hidden_steepness: float
-    output: str
-    output_steepness: float
-    kind: str = "standard"
-    connection_rate: float = 1.0
-
-
-FANN_NETS = [
-    FannNet("defaults", [5, 7, 3], "sigmoid", 0.5, "sigmoid", 0.5),
-    FannNet("tanh-linear", [5, 7, 3], "sigmoid_symmetric", 0.3, "linear", 1.0),
-    FannNet("gaussian-elliot", [5, 7, 3], "gaussian", 1.7, "elliot", 0.5),
-    FannNet("elliot_symmetric-tanh", [5, 7, 3], "elliot_symmetric", 0.5, "sigmoid_symmetric", 1.7),
-    FannNet("sin_symmetric-cos_symmetric", [5, 7, 3], "sin_symmetric", 1.7, "cos_symmetric", 0.3),
-    FannNet("sigmoid-threshold", [5, 7, 3], "sigmoid", 0.5, "threshold_symmetric", 0.5),
-    FannNet("sin-cos", [4, 6, 5, 2], "sin", 0.3, "cos", 1.7),
-    FannNet("linear_piece-stepwise", [4, 6, 5, 2], "linear_piece", 1.7, "sigmoid_stepwise", 0.5),
-    FannNet(
-        "symmetric_stepwise-linear", [4, 6, 5, 2], "sigmoid_symmetric_stepwise", 0.5, "linear", 0.3
-    ),
-    FannNet(
-        "gaussian_symmetric-linear_piece_symmetric",
-        [4, 6, 5, 2],
-        "gaussian_symmetric",
-        0.5,
-        "linear_piece_symmetric",
-        1.7,
-    ),
-    FannNet("sparse", [4, 6, 5, 2], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "sparse", 0.5),
-]
-UNSUPPORTED_NETS = [
-    FannNet("shortcut", [5, 4, 3], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "shortcut"),
-    FannNet("fixed", [5, 4, 3], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "fixed"),
-]
+Made = dict[str, tuple[Path, np.ndarray, np.ndarray]]
 
 
 @pytest.fixture(scope="module")
-def fann_made(
-    fann_python: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, tuple[Path, np.ndarray, np.ndarray]]:
-    """Every network of FANN_NETS and UNSUPPORTED_NETS built, saved and run by FANN, at once.
+def fann_made(source: str, tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """Every network of FANN_NETS and UNSUPPORTED_NETS as FANN built, saved and ran it.
 
     Maps the case id to (.net path, inputs, FANN's outputs).
     """
-    directory = tmp_path_factory.mktemp("fann_made")
-    cases = []
-    for seed, net in enumerate(FANN_NETS + UNSUPPORTED_NETS):
-        path = directory / f"{net.id}.net"
-        inputs = batch_of_inputs(net.layers[0], seed)
-        cases.append({**net._asdict(), "path": str(path), "seed": seed, "inputs": inputs.tolist()})
-    outputs = run_fann(fann_python, {"create": cases})
+    if source == "reference":
+        return {
+            name: (
+                REFERENCE_DIR / entry["path"],
+                np.array(entry["inputs"], dtype=np.float32),
+                np.array(entry["outputs"]),
+            )
+            for name, entry in REFERENCE["made"].items()
+        }
+    cases = create_requests(tmp_path_factory.mktemp("fann_made"))
+    outputs = run_fann({"create": cases})
     return {
         case["id"]: (
             Path(case["path"]),
@@ -316,10 +238,14 @@ def fann_made(
     }
 
 
+def test_the_reference_covers_every_case() -> None:
+    assert set(REFERENCE["made"]) == {net.id for net in FANN_NETS + UNSUPPORTED_NETS}
+    assert set(REFERENCE["saved"]) == {net.id for net in ZEN_NETS} | {WIDE_ID}
+    assert REFERENCE["fann"].startswith("libfann")
+
+
 @pytest.mark.parametrize("case", FANN_NETS, ids=[net.id for net in FANN_NETS])
-def test_load_fann_net_computes_what_fann_run_computes(
-    case: FannNet, fann_made: dict[str, tuple[Path, np.ndarray, np.ndarray]]
-) -> None:
+def test_load_fann_net_computes_what_fann_run_computes(case: FannNet, fann_made: Made) -> None:
     path, inputs, fann_outputs = fann_made[case.id]
     net = load_fann_net(path)
     assert net.layer_sizes == case.layers
@@ -335,9 +261,7 @@ def test_load_fann_net_computes_what_fann_run_computes(
     np.testing.assert_allclose(outputs, fann_outputs, rtol=1e-5, atol=1e-5)
 
 
-def test_load_fann_net_keeps_missing_sparse_connections_at_zero(
-    fann_made: dict[str, tuple[Path, np.ndarray, np.ndarray]],
-) -> None:
+def test_load_fann_net_keeps_missing_sparse_connections_at_zero(fann_made: Made) -> None:
     net = load_fann_net(fann_made["sparse"][0])
     weights = torch.cat([linear.weight.flatten() for linear in net.linears])
     # connection_rate 0.5: FANN keeps about half of the 4*6 + 6*5 + 5*2 = 64 weights.
@@ -349,7 +273,7 @@ def test_load_fann_net_keeps_missing_sparse_connections_at_zero(
     [("shortcut", "shortcut networks"), ("fixed", "fixed-point")],
 )
 def test_load_fann_net_rejects_networks_an_mlp_cannot_express(
-    case: str, message: str, fann_made: dict[str, tuple[Path, np.ndarray, np.ndarray]]
+    case: str, message: str, fann_made: Made
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_fann_net(fann_made[case][0])
@@ -398,57 +322,50 @@ def test_load_fann_net_reports_malformed_fields_as_data_errors(
         load_fann_net(path)
 
 
-class ZenNet(NamedTuple):
-    """An MLP that zen saves for FANN to load."""
-
-    id: str
-    layers: list[int]
-    activation: Any
-    output_activation: Any
+Loaded = dict[str, tuple[MLP, np.ndarray, np.ndarray]]
 
 
-ZEN_NETS = [
-    ZenNet("tanh-sigmoid", [5, 7, 3], {"name": "sigmoid_symmetric", "steepness": 0.5}, "sigmoid"),
-    ZenNet("elliot-identity", [4, 6, 5, 2], {"name": "elliot", "steepness": 1.7}, None),
-    ZenNet("gaussian-sin", [3, 8, 1], "gaussian", {"name": "sin", "steepness": 0.3}),
-    ZenNet(
-        "per-layer",
-        [4, 6, 5, 2],
-        ["sigmoid_symmetric_stepwise", {"name": "cos", "steepness": 1.7}],
-        "linear_piece_symmetric",
-    ),
-]
+def zen_saved_nets() -> dict[str, tuple[MLP, np.ndarray]]:
+    """Every network zen saves for FANN, with the inputs FANN runs through it."""
+    nets = {
+        case.id: (zen_net(case, seed), batch_of_inputs(case.layers[0], seed))
+        for seed, case in enumerate(ZEN_NETS)
+    }
+    return {**nets, WIDE_ID: (wide_net(), WIDE_INPUTS)}
 
 
 @pytest.fixture(scope="module")
-def fann_loaded(
-    fann_python: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, tuple[MLP, np.ndarray, np.ndarray]]:
-    """Every MLP of ZEN_NETS saved by zen, then loaded and run by FANN, at once.
+def fann_loaded(source: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    """Every MLP of ZEN_NETS (and the wide one) saved by zen, then loaded and run by FANN.
 
     Maps the case id to (MLP, inputs, FANN's outputs).
     """
+    nets = zen_saved_nets()
+    if source == "reference":
+        saved = REFERENCE["saved"]
+        return {key: (net, inputs, np.array(saved[key]["outputs"])) for key, (net, inputs) in
+                nets.items()}  # fmt: skip
     directory = tmp_path_factory.mktemp("fann_loaded")
-    nets, requests = {}, []
-    for seed, case in enumerate(ZEN_NETS):
-        torch.manual_seed(seed)
-        net = MLP(case.layers, activation=case.activation, output_activation=case.output_activation)
-        with torch.no_grad():
-            for parameter in net.parameters():
-                parameter.uniform_(-1.0, 1.0)
-        path = directory / f"{case.id}.net"
+    requests = []
+    for key, (net, inputs) in nets.items():
+        path = directory / f"{key}.net"
         save_fann_net(net, path)
-        inputs = batch_of_inputs(case.layers[0], seed)
-        nets[case.id] = (net, inputs)
-        requests.append({"id": case.id, "path": str(path), "inputs": inputs.tolist()})
-    outputs = run_fann(fann_python, {"load": requests})
+        requests.append({"id": key, "path": str(path), "inputs": inputs.tolist()})
+    outputs = run_fann({"load": requests})
     return {key: (net, inputs, np.array(outputs[key])) for key, (net, inputs) in nets.items()}
 
 
+def test_save_fann_net_still_writes_the_files_fann_was_shown(tmp_path: Path) -> None:
+    # FANN's outputs in the reference hold for these exact files; when the writer changes on
+    # purpose, rerun tools/make_fann_reference.py on a machine with libfann.
+    for key, (net, _) in zen_saved_nets().items():
+        save_fann_net(net, tmp_path / f"{key}.net")
+        committed = REFERENCE_DIR / REFERENCE["saved"][key]["path"]
+        assert (tmp_path / f"{key}.net").read_bytes() == committed.read_bytes(), key
+
+
 @pytest.mark.parametrize("case", ZEN_NETS, ids=[net.id for net in ZEN_NETS])
-def test_fann_runs_a_saved_mlp_like_the_mlp(
-    case: ZenNet, fann_loaded: dict[str, tuple[MLP, np.ndarray, np.ndarray]]
-) -> None:
+def test_fann_runs_a_saved_mlp_like_the_mlp(case: ZenNet, fann_loaded: Loaded) -> None:
     net, inputs, fann_outputs = fann_loaded[case.id]
     with torch.no_grad():
         outputs = net(torch.from_numpy(inputs)).numpy()
@@ -456,19 +373,11 @@ def test_fann_runs_a_saved_mlp_like_the_mlp(
 
 
 def test_loaded_net_clamps_sums_beyond_fanns_limit_like_fann(
-    fann_python: Path, tmp_path: Path
+    fann_loaded: Loaded, tmp_path: Path
 ) -> None:
-    net = MLP([1, 1], output_activation="linear")
-    with torch.no_grad():
-        net.linears[0].weight.fill_(100.0)
-        net.linears[0].bias.zero_()
-    path = tmp_path / "wide.net"
-    save_fann_net(net, path)
-    inputs = np.float32([[0.5], [2.0]])  # sums 50 and 200; FANN clips the second to 150
-    fann_outputs = run_fann(
-        fann_python, {"load": [{"id": "wide", "path": str(path), "inputs": inputs.tolist()}]}
-    )["wide"]
-    loaded = load_fann_net(path)
+    net, inputs, fann_outputs = fann_loaded[WIDE_ID]  # sums 50 and 200; FANN clips 200 to 150
+    save_fann_net(net, tmp_path / "wide.net")
+    loaded = load_fann_net(tmp_path / "wide.net")
     with torch.no_grad():
         outputs = loaded(torch.from_numpy(inputs)).numpy()
         unclamped = net(torch.from_numpy(inputs)).numpy()
@@ -476,12 +385,15 @@ def test_loaded_net_clamps_sums_beyond_fanns_limit_like_fann(
     assert unclamped[1, 0] == pytest.approx(200.0)  # zen's own nets do not clamp
 
 
-def test_fann_reads_data_written_by_write_fann_data(fann_python: Path, tmp_path: Path) -> None:
-    X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
-    y = np.float32([[0, 1], [1, 0], [0, 1], [1, 1], [0, 0]])
+def test_fann_reads_data_written_by_write_fann_data(source: str, tmp_path: Path) -> None:
+    X, y = training_data()
     path = tmp_path / "train.data"
     write_fann_data(path, X, y)
-    fann_inputs, fann_outputs = run_fann(fann_python, {"data": [str(path)]})[str(path)]
+    if source == "reference":
+        assert path.read_bytes() == (REFERENCE_DIR / REFERENCE["data"]["path"]).read_bytes()
+        fann_inputs, fann_outputs = REFERENCE["data"]["inputs"], REFERENCE["data"]["outputs"]
+    else:
+        fann_inputs, fann_outputs = run_fann({"data": [str(path)]})[str(path)]
     np.testing.assert_array_equal(np.float32(fann_inputs), X)
     np.testing.assert_array_equal(np.float32(fann_outputs), y)
 
@@ -490,3 +402,141 @@ def test_save_fann_net_refuses_activations_fann_does_not_have(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="'relu', which FANN does not have"):
         save_fann_net(MLP([3, 4, 1], activation="relu"), tmp_path / "relu.net")
     assert not (tmp_path / "relu.net").exists()
+
+
+# ---------------------------------------------------------------------------- Nguyen-Widrow, RPROP
+# FANN's fann_init_weights on a training file, then full-batch iRPROP- (TRAINING in fann_cases).
+
+
+@pytest.fixture(scope="module")
+def fann_trained(source: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """FANN's run of TRAINING: initial and trained .net paths, the rand() values its
+    Nguyen-Widrow drew, the MSE of each epoch and after training."""
+    if source == "reference":
+        entry = REFERENCE[TRAINING.id]
+        return {**entry, "initial_path": REFERENCE_DIR / entry["initial_path"],
+                "trained_path": REFERENCE_DIR / entry["trained_path"]}  # fmt: skip
+    directory = tmp_path_factory.mktemp("fann_trained")
+    write_fann_data(directory / "train.data", *training_data())
+    request = training_request(directory, directory / "train.data")
+    result = run_fann({"init_train": [request]})[TRAINING.id]
+    return {**result, "initial_path": Path(request["initial_path"]),
+            "trained_path": Path(request["final_path"])}  # fmt: skip
+
+
+RAND_RANGE = 2.0**31  # glibc: RAND_MAX + 1; FANN draws fann_rand(a, b) = a + (b - a) * rand() / it
+
+
+def replay(values: list[int]) -> Callable[[int, int], torch.Tensor]:
+    """Draws in [0, 1) that replay FANN's rand() values, in the order FANN used them."""
+    stream = iter(values)
+
+    def uniform(rows: int, columns: int) -> torch.Tensor:
+        drawn = [next(stream) / RAND_RANGE for _ in range(rows * columns)]
+        return torch.tensor(drawn, dtype=torch.float64).reshape(rows, columns)
+
+    return uniform
+
+
+def test_nguyen_widrow_gives_fann_init_weights_own_weights(fann_trained: dict[str, Any]) -> None:
+    X, _ = training_data()
+    fann_net = load_fann_net(fann_trained["initial_path"])
+    net = MLP(TRAINING.layers)
+    scale = nguyen_widrow_scale(TRAINING.layers, float(X.min()), float(X.max()))
+    _fann_nguyen_widrow(net.linear_layers, scale, replay(fann_trained["rand"]))
+    for mine, fanns in zip(net.linear_layers, fann_net.linear_layers, strict=True):
+        torch.testing.assert_close(mine.weight, fanns.weight, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(mine.bias, fanns.bias, rtol=1e-6, atol=1e-7)
+
+
+def test_init_weights_follows_fanns_rule(fann_trained: dict[str, Any]) -> None:
+    X, _ = training_data()
+    fann_net = load_fann_net(fann_trained["initial_path"])
+    net = MLP(TRAINING.layers)
+    before = torch.get_rng_state()
+    init_weights(net, X, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), before)  # its own generator: global state kept
+    scale = nguyen_widrow_scale(TRAINING.layers, float(X.min()), float(X.max()))
+    for mine, fanns in zip(net.linear_layers, fann_net.linear_layers, strict=True):
+        for weights in (mine.weight.detach(), fanns.weight.detach()):
+            assert float(weights.min()) >= 0.0 and float(weights.max()) < scale
+        for biases in (mine.bias.detach(), fanns.bias.detach()):
+            assert float(biases.min()) >= -scale and float(biases.max()) < scale
+    again = init_weights(MLP(TRAINING.layers), X, generator=torch.Generator().manual_seed(0))
+    for mine, repeat in zip(net.parameters(), again.parameters(), strict=True):
+        assert torch.equal(mine, repeat)
+
+
+def test_nguyen_widrow_scale_is_fanns_formula() -> None:
+    # (0.7 * H)^(1/I) / (max - min), H counting the hidden neurons of every hidden layer.
+    assert nguyen_widrow_scale([3, 5, 4, 2], -2.0, 3.0) == pytest.approx((0.7 * 9) ** (1 / 3) / 5)
+    assert nguyen_widrow_scale([2, 1], -1.0, 1.0) == 0.0  # no hidden layer, as in FANN
+    with pytest.raises(DataError, match="needs inputs that vary"):
+        nguyen_widrow_scale([2, 3, 1], 0.5, 0.5)
+
+
+def test_mlp_init_nguyen_widrow_assumes_inputs_in_minus_one_to_one() -> None:
+    net = MLP([4, 6, 2], init="nguyen_widrow")
+    scale = nguyen_widrow_scale([4, 6, 2], -1.0, 1.0)
+    weights = torch.cat([linear.weight.detach().flatten() for linear in net.linears])
+    assert float(weights.min()) >= 0.0 and float(weights.max()) < scale
+    with pytest.raises(ConfigError, match="whole network"):
+        initialize(torch.nn.Linear(3, 2), "nguyen_widrow")
+
+
+def fann_irprop_minus(parameters: list[torch.Tensor]) -> Callable[[], None]:
+    """FANN 2.2's fann_update_weights_irpropm, one full-batch step per call, with its defaults.
+
+    It differs from torch.optim.Rprop in two ways: the step grows before the first update
+    (1.2 x delta_zero), and after a sign change the weight still moves by the shrunken step
+    (FANN zeroes the slope, then moves every weight whose slope is not negative upwards).
+    """
+    steps = [torch.full_like(parameter, 0.1) for parameter in parameters]  # delta_zero
+    previous = [torch.zeros_like(parameter) for parameter in parameters]
+
+    def step() -> None:
+        with torch.no_grad():
+            for parameter, last_step, last_slope in zip(parameters, steps, previous, strict=True):
+                slope = -parameter.grad  # FANN's slope: error times input, minus the gradient
+                base = last_step.clamp_min(0.0001)
+                same = last_slope * slope >= 0
+                size = torch.where(same, (base * 1.2).clamp_max(50.0), base * 0.5)
+                slope = torch.where(same, slope, torch.zeros_like(slope))
+                parameter.add_(torch.where(slope < 0, -size, size))
+                last_step.copy_(size)
+                last_slope.copy_(slope)
+
+    return step
+
+
+def test_training_from_fanns_weights_follows_fanns_epochs(fann_trained: dict[str, Any]) -> None:
+    X, Y = map(torch.from_numpy, training_data())
+    fann_mse = fann_trained["epoch_mse"]
+    # zen's gradient of the same network is FANN's slope: replaying FANN's own update rule on
+    # it gives FANN's MSE epoch after epoch, and its trained weights.
+    net = load_fann_net(fann_trained["initial_path"])
+    step, mse = fann_irprop_minus(list(net.parameters())), []
+    for _ in range(TRAINING.epochs):
+        net.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(X), Y)
+        loss.backward()
+        mse.append(float(loss.detach()))
+        step()
+    np.testing.assert_allclose(mse, fann_mse, rtol=1e-4)
+    with torch.no_grad():
+        final = float(torch.nn.functional.mse_loss(net(X), Y))
+    assert final == pytest.approx(fann_trained["final_mse"], rel=1e-4)
+    trained = load_fann_net(fann_trained["trained_path"])
+    for mine, fanns in zip(net.parameters(), trained.parameters(), strict=True):
+        torch.testing.assert_close(mine, fanns, rtol=1e-4, atol=1e-5)
+
+    # The Trainer's rprop is torch's Rprop: the same first two epochs when its first step is
+    # FANN's (lr = 1.2 x delta_zero), then its own way after the first sign changes.
+    net = load_fann_net(fann_trained["initial_path"])
+    fann_defaults = {"etas": (0.5, 1.2), "step_sizes": (0.0, 50.0)}
+    result = Trainer(
+        optimizer="rprop", lr=0.12, optimizer_options=fann_defaults, loss="mse",
+        batch_size=len(X), shuffle=False, max_epochs=TRAINING.epochs,
+    ).fit(net, X, Y)  # fmt: skip
+    np.testing.assert_allclose(result.history["train_loss"][:2], fann_mse[:2], rtol=1e-5)
+    assert result.history["train_loss"][-1] < result.history["train_loss"][0]

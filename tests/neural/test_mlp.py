@@ -70,6 +70,7 @@ def test_wrong_feature_count_is_a_data_error() -> None:
         "orthogonal",
         "fann_uniform",
         "nguyen_widrow",
+        "nguyen_widrow_textbook",
     ],
 )
 def test_init_schemes_give_finite_distinct_weights(init: str) -> None:

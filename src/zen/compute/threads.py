@@ -1,8 +1,17 @@
-"""Set how many CPU threads torch uses: an argument, ``ZEN_NUM_THREADS`` or the usable cores.
+"""Set how many CPU threads torch uses: an argument, ``ZEN_NUM_THREADS``, or a capped default.
 
 Torch defaults to one thread per physical core of the machine, which oversubscribes CPUs when the
-process is pinned to fewer cores (containers, ``taskset``, job schedulers). The default here is
-the cores this process may actually run on.
+process may run on fewer cores (containers, ``taskset``, job schedulers). Without an argument or
+``ZEN_NUM_THREADS``, zen lowers torch's count to the cores this process may run on, and only
+when nobody else chose a count. Somebody chose when:
+
+- ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set (torch takes its count from them at start-up);
+- torch's count differs from the one it had when this module was imported, or from the one zen
+  last set: ``torch.set_num_threads`` was called since.
+
+A count set before this module is imported cannot be told apart from torch's default, which is
+why the default only ever lowers the count: a user's count within the usable cores always stays.
+(It never raises it either: torch's default already leaves out hyperthreads, on purpose.)
 """
 
 from __future__ import annotations
@@ -18,12 +27,17 @@ from zen.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "ZEN_NUM_THREADS"
+#: Variables through which users give torch (OpenMP, MKL) a thread count at start-up.
+TORCH_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _DEFAULT_SOURCE = "cores available to this process"
 
 _lock = threading.Lock()
 _applied: int | None = None
 # torch accepts set_num_interop_threads at most once, and only before parallel work starts.
 _interop_attempted = False
+# torch's count as nobody but zen left it: the count at import, then whatever zen sets. A
+# different count means the user called torch.set_num_threads.
+_untouched_count = torch.get_num_threads()
 
 
 def available_cores() -> int:
@@ -61,28 +75,33 @@ def _resolve(num_threads: int | None) -> tuple[int, str]:
 
 
 def configure_threads(num_threads: int | None = None) -> int:
-    """Apply a CPU thread count to torch and return it.
+    """Apply a CPU thread count to torch and return the count in effect.
 
     Args:
-        num_threads: Threads for intra-op parallelism. ``None`` reads ``ZEN_NUM_THREADS``, and
-            without it uses :func:`available_cores`.
+        num_threads: Threads for intra-op parallelism, always applied. ``None`` reads
+            ``ZEN_NUM_THREADS`` (applied too), and without it caps torch's count at
+            :func:`available_cores` unless the user chose a count (see the module docstring).
 
     Returns:
-        The thread count in effect. The default (no argument, no ``ZEN_NUM_THREADS``) is applied
-        only on the first call of the process, so a user's own ``torch.set_num_threads`` holds.
+        The thread count in effect.
 
     Raises:
         ConfigError: ``num_threads`` or ``ZEN_NUM_THREADS`` is not a positive integer.
     """
-    global _applied, _interop_attempted
+    global _applied, _interop_attempted, _untouched_count
     count, source = _resolve(num_threads)
     with _lock:
-        if source == _DEFAULT_SOURCE and _applied is not None:
-            # The default is applied once per process; a later torch.set_num_threads by the
-            # user wins over it, since every Trainer.fit calls this function again.
-            return torch.get_num_threads()
-        if torch.get_num_threads() != count:
+        current = torch.get_num_threads()
+        if source == _DEFAULT_SOURCE:
+            chooser = _user_choice(current)
+            if chooser is not None or current <= count:
+                if _applied != current:
+                    _applied = current
+                    logger.info("using %d CPU thread(s): %s", current, chooser or "torch default")
+                return current
+        if current != count:
             torch.set_num_threads(count)
+        _untouched_count = count
         if not _interop_attempted:
             _interop_attempted = True
             try:
@@ -96,3 +115,13 @@ def configure_threads(num_threads: int | None = None) -> int:
             _applied = count
             logger.info("using %d CPU thread(s): %s", count, source)
     return count
+
+
+def _user_choice(current: int) -> str | None:
+    """How the user chose torch's thread count, or None when nobody did (module docstring)."""
+    for name in TORCH_ENV_VARS:
+        if os.environ.get(name, "").strip():
+            return f"{name} is set"
+    if current != _untouched_count:
+        return "set with torch.set_num_threads"
+    return None

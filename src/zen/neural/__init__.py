@@ -10,14 +10,8 @@ from __future__ import annotations
 from zen.neural import activations, checkpoint, losses
 from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, TimeLimit
 from zen.neural.mlp import MLP
-from zen.neural.trainer import (
-    FitResult,
-    History,
-    StepOutput,
-    Trainer,
-    TrainerConfig,
-    seed_everything,
-)
+from zen.neural.seeding import private_rng, seed_everything
+from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 checkpoint.register_model(MLP)
 
@@ -36,5 +30,6 @@ __all__ = [
     "activations",
     "checkpoint",
     "losses",
+    "private_rng",
     "seed_everything",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from zen.errors import DataError
+from zen.errors import ConfigError, DataError
 
 ArrayLike = np.ndarray | pd.DataFrame | pd.Series | torch.Tensor | list
 
@@ -96,16 +96,32 @@ def check_lengths(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 def class_targets(y: torch.Tensor, name: str = "y") -> torch.Tensor:
-    """Class indices (int64, 1-D) from integer-valued targets, for cross-entropy."""
+    """Class indices (int64, 1-D) from integer-valued targets, for cross-entropy.
+
+    Fractional or negative labels are a :class:`ConfigError`: they suit another loss, not
+    ``cross_entropy``.
+    """
     if y.dim() == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.dim() != 1:
         raise DataError(f"{name}: expected one class index per row, got shape {tuple(y.shape)}")
-    if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise DataError(f"{name}: class labels must be integers 0..C-1, got fractional values")
+    if y.is_floating_point():
+        fractional = (y != y.round()).nonzero().flatten()
+        if len(fractional):
+            first = int(fractional[0])
+            raise ConfigError(
+                f"{name}: loss='cross_entropy' needs integer class labels 0..C-1, but the"
+                f" targets ({str(y.dtype).removeprefix('torch.')}, shape {tuple(y.shape)}) hold"
+                f" fractional values (first: {float(y[first]):g} in row {first}); class labels"
+                " must be integers, and for real-valued targets use loss='mse' (or 'mae',"
+                " 'huber')"
+            )
     labels = y.long()
     if int(labels.min()) < 0:
-        raise DataError(f"{name}: class labels must be >= 0, got {int(labels.min())}")
+        raise ConfigError(
+            f"{name}: loss='cross_entropy' needs class labels 0..C-1, but the smallest is"
+            f" {int(labels.min())}; encode the labels as 0..C-1"
+        )
     return labels
 
 

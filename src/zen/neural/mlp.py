@@ -11,7 +11,7 @@ from torch import nn
 
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.neural import activations
-from zen.neural.initializers import initialize
+from zen.neural.initializers import NETWORK_SCHEMES, init_network, initialize
 
 ActivationSpec = str | Mapping[str, Any] | nn.Module | None
 _NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
@@ -61,7 +61,10 @@ class MLP(nn.Module):
         dropout: dropout probability after each hidden activation, in [0, 1).
         norm: ``None``, ``"batch"`` or ``"layer"`` normalisation before each hidden activation.
         bias: whether the linear layers have biases.
-        init: weight initialisation scheme (:func:`zen.neural.initializers.initialize`).
+        init: weight initialisation scheme (:func:`zen.neural.initializers.initialize`), or
+            ``"nguyen_widrow"``, FANN's rule for the whole network with inputs assumed in
+            [-1, 1]; :func:`zen.neural.initializers.init_weights` (``fann_init_weights``)
+            redoes it with the training data's input range.
 
     Example:
         >>> net = MLP([64, 128, 10], activation="relu", dropout=0.1)
@@ -130,8 +133,11 @@ class MLP(nn.Module):
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer with the configured scheme."""
-        for linear, activation in zip(self.linear_layers, self.activations, strict=True):
-            initialize(linear, self.init, activations.name_of(activation))
+        if self.init in NETWORK_SCHEMES:
+            init_network(self.linear_layers, self.layer_sizes, self.init)
+        else:
+            for linear, activation in zip(self.linear_layers, self.activations, strict=True):
+                initialize(linear, self.init, activations.name_of(activation))
         for norm in self.norms:
             if isinstance(norm, (nn.BatchNorm1d, nn.LayerNorm)):
                 norm.reset_parameters()

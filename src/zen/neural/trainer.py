@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,10 +47,12 @@ from zen.neural.data import (
 )
 from zen.neural.losses import (
     CLASSIFICATION_LOSSES,
+    check_targets,
     default_metrics,
     get_loss,
     get_metric,
     loss_name,
+    target_bounds,
 )
 from zen.neural.optim import (
     FULL_BATCH_OPTIMIZERS,
@@ -59,6 +60,10 @@ from zen.neural.optim import (
     build_optimizer,
     build_scheduler,
 )
+from zen.neural.seeding import draw_seed, private_rng
+
+# Re-exported: it lived here before zen.neural.seeding; the Trainer itself no longer calls it.
+from zen.neural.seeding import seed_everything as seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +95,9 @@ class TrainerConfig:
         loss: ``mse``, ``mae``, ``huber``, ``cross_entropy``, ``bce``, or a callable.
         val_split: fraction of ``X, y`` held out for validation when no validation set is given.
         early_stopping: patience in epochs, or ``None`` to train all epochs.
-        seed: makes initial shuffles, splits and dropout repeatable; ``None`` leaves RNGs alone.
+        seed: makes splits, shuffles and dropout repeatable, from generators private to the
+            fit: the process's random state (Python, NumPy, torch) is the same after ``fit``
+            as before. ``None`` draws from torch's global generator instead.
         progress: show a rich progress bar on stderr.
         weight_decay, momentum, nesterov: optimizer settings (see :mod:`zen.neural.optim`).
         optimizer_options: extra keyword arguments for the torch optimizer.
@@ -286,6 +293,10 @@ class Trainer:
         self.should_stop = False
         self._pending_optimizer_state: dict[str, Any] | None = None
         self._pending_scheduler_state: dict[str, Any] | None = None
+        # The first batch of every pass has its targets checked against the loss, values too
+        # (label range); `bounds` are those of the whole array data, when fit got arrays.
+        self._check_batch = False
+        self._target_bounds: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -324,10 +335,15 @@ class Trainer:
             # train nothing.
             raise ConfigError("resume=True continues training the same model: pass trainer.model")
         compute.configure_threads()
-        if config.seed is not None:
-            seed_everything(config.seed)
         device = compute.device(config.device)
-        generator = torch.Generator().manual_seed(config.seed if config.seed is not None else 0)
+        # The Trainer's own generator: the seed of its private torch stream (dropout, and any
+        # other draw the model makes without a generator), then splits and shuffles.
+        generator = torch.Generator()
+        if config.seed is not None:
+            generator.manual_seed(config.seed)
+        else:  # no seed: follow torch's global generator, as torch code without a seed does
+            generator.manual_seed(draw_seed())
+        stream_seed = draw_seed(generator)
         train_batches, val_batches, n_train = self._prepare_data(train, y, val, generator, device)
 
         self.model = model.to(device)
@@ -336,6 +352,37 @@ class Trainer:
             self._reset_state()
         if self.optimizer_ is None:
             self._build_optimizer(model)
+        started = time.perf_counter()
+        if config.seed is None:
+            stopped_early = self._run(forward_model, train_batches, val_batches, n_train, device)
+        else:
+            # A seeded fit draws from a private copy of torch's global generator, so the
+            # caller's random state is the same after fit as before it.
+            with private_rng(stream_seed, device):
+                stopped_early = self._run(
+                    forward_model, train_batches, val_batches, n_train, device
+                )
+        return FitResult(
+            history=self.history_,
+            best_epoch=self.best_epoch_,
+            best_score=self.best_score_,
+            monitor=self._monitor_key(val_batches is not None),
+            stopped_early=stopped_early,
+            epochs=self.epoch_,
+            steps=self.step_,
+            train_time_s=time.perf_counter() - started,
+        )
+
+    def _run(
+        self,
+        model: nn.Module,
+        train_batches: Iterable,
+        val_batches: Iterable | None,
+        n_train: int | None,
+        device: torch.device,
+    ) -> bool:
+        """The epoch loop with its callbacks; returns whether early stopping ended it."""
+        config = self.config
         autocast, scaler = self._mixed_precision(device)
         metric_names = (
             config.metrics if config.metrics is not None else default_metrics(config.loss)
@@ -343,9 +390,6 @@ class Trainer:
         callbacks = self._callbacks()
         self.should_stop = False
         full_batch = config.optimizer.lower() in FULL_BATCH_OPTIMIZERS
-        started = time.perf_counter()
-        stopped_early = False
-
         _emit(callbacks, "on_fit_start", self)
         try:
             while self.epoch_ < config.max_epochs and not self.should_stop:
@@ -355,21 +399,12 @@ class Trainer:
                 _emit(callbacks, "on_epoch_start", self, self.epoch_)
                 epoch_started = time.perf_counter()
                 train_loss, seen = self._train_epoch(
-                    forward_model,
-                    train_batches,
-                    n_train,
-                    device,
-                    autocast,
-                    scaler,
-                    full_batch,
-                    callbacks,
+                    model, train_batches, n_train, device, autocast, scaler, full_batch, callbacks
                 )
                 elapsed = time.perf_counter() - epoch_started
                 logs: dict[str, Any] = {"epoch": self.epoch_, "train_loss": train_loss}
                 if val_batches is not None:
-                    logs.update(
-                        self._validate(forward_model, val_batches, device, autocast, metric_names)
-                    )
+                    logs.update(self._validate(model, val_batches, device, autocast, metric_names))
                 logs["lr"] = float(self._optimizer.param_groups[0]["lr"])
                 logs["time_s"] = elapsed
                 logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
@@ -384,20 +419,9 @@ class Trainer:
                         f"training diverged at epoch {self.epoch_} (train_loss={train_loss});"
                         " lower lr, scale the inputs, or set grad_clip"
                     )
-            stopped_early = self.should_stop
+            return self.should_stop
         finally:
             _emit(callbacks, "on_fit_end", self)
-
-        return FitResult(
-            history=self.history_,
-            best_epoch=self.best_epoch_,
-            best_score=self.best_score_,
-            monitor=self._monitor_key(val_batches is not None),
-            stopped_early=stopped_early,
-            epochs=self.epoch_,
-            steps=self.step_,
-            train_time_s=time.perf_counter() - started,
-        )
 
     @property
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -484,6 +508,7 @@ class Trainer:
             y is None or (bool(train) and _is_batch(train[0]))
         )
         is_arrays = isinstance(train, _ARRAY_TYPES) and not batch_list
+        self._target_bounds = None
         if not is_arrays:
             if y is not None:
                 # fit(model, train_loader, val_loader): the second iterable is validation.
@@ -518,6 +543,9 @@ class Trainer:
             x_val = x_all[split.val] if split.val is not None else None
             y_val = y_all[split.val] if split.val is not None else None
 
+        self._target_bounds = self._bounds(
+            y_train if y_val is None else torch.cat([y_train, y_val])
+        )
         train_batches = TensorBatches(
             (x_train.to(device), y_train.to(device)),
             config.batch_size,
@@ -532,10 +560,19 @@ class Trainer:
             )
         return train_batches, val_batches, x_train.shape[0]
 
+    def _bounds(self, targets: torch.Tensor) -> tuple[float, float] | None:
+        """The targets' value range, for the losses whose targets have one (labels, 0/1)."""
+        if loss_name(self.config.loss) in CLASSIFICATION_LOSSES:
+            return target_bounds(targets)
+        return None
+
     def _targets(self, y: Any, name: str) -> torch.Tensor:
+        targets = to_tensor(y, name, dtype=None)
         if loss_name(self.config.loss) == "cross_entropy":
-            return class_targets(to_tensor(y, name, dtype=None), name)
-        return to_tensor(y, name)
+            return class_targets(targets, name)
+        # Integer targets keep their dtype until each batch is cast (_align_targets), so that
+        # the check against the loss can tell class labels from values.
+        return targets.float() if targets.is_floating_point() else targets
 
     # ------------------------------------------------------------------ loops
     def _batch_loss(self, model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
@@ -551,6 +588,10 @@ class Trainer:
         if inputs.device != device:
             inputs, targets = inputs.to(device), targets.to(device)
         predictions = model(inputs)
+        if self._check_batch:
+            # Before torch sees them: a mismatch would fail deep inside the loss, or broadcast.
+            check_targets(self.config.loss, predictions, targets, bounds=self._target_bounds)
+            self._check_batch = False
         targets = _align_targets(predictions, targets, self.config.loss)
         return StepOutput(self.loss_fn(predictions, targets), predictions, targets, len(inputs))
 
@@ -574,6 +615,7 @@ class Trainer:
         seen = 0
         if full_batch:
             optimizer.zero_grad(set_to_none=True)
+        self._check_batch = True
         for batch in self._epoch_batches(batches):
             with autocast():
                 output = self._batch_loss(model, batch, device)
@@ -633,6 +675,7 @@ class Trainer:
         metric_names: Sequence[str],
     ) -> dict[str, float]:
         model.eval()
+        self._check_batch = True
         loss_sum, seen = 0.0, 0
         predictions: list[torch.Tensor] = []
         targets: list[torch.Tensor] = []
@@ -702,6 +745,7 @@ class Trainer:
         check_features(inputs, getattr(model, "in_features", None))
         targets = self._targets(y, "y")
         check_lengths(inputs, targets)
+        self._target_bounds = self._bounds(targets)
         device = next(model.parameters()).device
         names = (
             self.config.metrics
@@ -842,10 +886,3 @@ def _take_cycling(batches: Iterable, count: int) -> Iterable:
                 return
         if empty:
             return
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's (all devices') random generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)

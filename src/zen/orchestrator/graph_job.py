@@ -22,7 +22,7 @@ import pandas as pd
 
 import zen
 from zen.errors import DataError, ZenError
-from zen.neural import TimeLimit, Trainer
+from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.orchestration import (
     candidate_run,
@@ -309,7 +309,8 @@ def train_graph_candidate(
     try:
         with candidate_run(task, name, options, parent_id) as run:
             candidate = {c.name: c for c in candidates()}[name]
-            model, lr, weight_decay = _build(candidate, graph.num_features, task, options)
+            with private_rng(task["seed"]):  # repeatable initial weights, caller's RNG untouched
+                model, lr, weight_decay = _build(candidate, graph.num_features, task, options)
             trainer = Trainer(
                 max_epochs=candidate.max_epochs,
                 optimizer="adam",

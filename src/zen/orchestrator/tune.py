@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from zen.errors import BackendUnavailable, ConfigError, DataError, expect_one_of
-from zen.neural import Callback, TimeLimit, Trainer
+from zen.neural import Callback, TimeLimit, Trainer, private_rng
 from zen.orchestrator import history
 from zen.orchestrator.search_spaces import (
     FORECASTERS,
@@ -616,8 +616,8 @@ def tune_node_classifier(
         settings = space(trial)
         lr, weight_decay = settings.pop("lr"), settings.pop("weight_decay")
         hidden, layers = settings.pop("hidden_channels"), settings.pop("num_layers")
-        torch.manual_seed(seed)  # the initial weights, drawn before the Trainer seeds
-        network = model_class(graph.num_features, hidden, layers, n_classes, **settings)
+        with private_rng(seed):  # initial weights, without reseeding the caller's torch
+            network = model_class(graph.num_features, hidden, layers, n_classes, **settings)
         trainer = Trainer(
             max_epochs=max_epochs,
             optimizer="adam",

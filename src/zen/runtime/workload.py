@@ -151,12 +151,12 @@ class Analysis:
     def __init__(self, chain: StereoChain, seed: int = 0) -> None:
         import torch
 
-        from zen.neural import MLP
+        from zen.neural import MLP, private_rng
 
         self._torch = torch
         self.chain = chain
-        torch.manual_seed(seed)
-        self.model = MLP(list(MODEL_SIZES), activation="relu").eval()
+        with private_rng(seed):  # repeatable weights without reseeding the caller's torch
+            self.model = MLP(list(MODEL_SIZES), activation="relu").eval()
         self._window = np.hanning(chain.block_size).astype(np.float32)
         self.runs = 0
         self.label_counts = np.zeros(MODEL_SIZES[-1], dtype=np.int64)

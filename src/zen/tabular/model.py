@@ -12,7 +12,7 @@ import torch
 
 import zen
 from zen.errors import ConfigError, DataError, NotFittedError
-from zen.neural import MLP, FitResult, History, Trainer, checkpoint
+from zen.neural import MLP, FitResult, History, Trainer, checkpoint, private_rng
 from zen.orchestrator.profile import TaskProfile, profile_table
 from zen.tabular.preprocessing import TablePreprocessor
 
@@ -92,15 +92,15 @@ class TabularModel:
         X = self.preprocessor_.transform(features)
         y = self._encode_target(rows[target])
 
-        torch.manual_seed(self.seed)
         hidden = list(self.hidden_layers or self._auto_hidden(len(rows)))
         outputs = len(self.classes_) if self.classification else 1
-        self.network_ = MLP(
-            [X.shape[1], *hidden, outputs],
-            activation=self.activation,
-            dropout=self.dropout,
-            norm=self.norm,
-        )
+        with private_rng(self.seed):  # initial weights, without reseeding the caller's torch
+            self.network_ = MLP(
+                [X.shape[1], *hidden, outputs],
+                activation=self.activation,
+                dropout=self.dropout,
+                norm=self.norm,
+            )
         self.trainer_ = Trainer(
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,

@@ -48,6 +48,7 @@ from zen.audio.assistant.model import (
     build_network,
 )
 from zen.errors import ConfigError
+from zen.neural.seeding import private_rng
 from zen.neural.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ def fit_network(
 ) -> tuple[AssistantWeights, dict[str, Any]]:
     """Train one network on the features of FFT size ``n_fft``; returns it and its fit summary."""
     mean, scale = standardisation(train.features[n_fft])
-    network = build_network(len(mean), config.hidden, config.dropout)
+    with private_rng(config.seed):  # repeatable initial weights, caller's RNG untouched
+        network = build_network(len(mean), config.hidden, config.dropout)
     weights = AssistantWeights(network, mean, scale, dataset.feature_config(n_fft), config={})
     trainer = Trainer(
         max_epochs=config.max_epochs,
@@ -278,7 +280,6 @@ def train_assistant(
     baseline = np.median(train.targets, axis=0)
     say(f"examples: {len(train)} train, {len(val)} val, {len(test)} test")
 
-    torch.manual_seed(config.seed)
     study: dict[int, dict[str, Any]] = {}
     networks: dict[int, AssistantWeights] = {}
     for n_fft in dataset.fft_sizes:

@@ -27,7 +27,7 @@ from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows, validation_index
-from zen.neural import StepOutput, TimeLimit, Trainer, activations
+from zen.neural import StepOutput, TimeLimit, Trainer, activations, private_rng
 
 _PREDICT_CHUNK = 8192
 
@@ -258,8 +258,8 @@ class WindowModel:
         check_min_length(data, self.input_size, self.h + val_size)
 
         exog, static = self._covariate_inputs(data)
-        torch.manual_seed(self.random_seed)
-        self.model_ = self._new_network()
+        with private_rng(self.random_seed):  # initial weights, without reseeding the caller's torch
+            self.model_ = self._new_network()
         self.model_.covariates.fit(exog, static)
         generator = torch.Generator().manual_seed(self.random_seed)
         sampler = WindowSampler(

@@ -49,7 +49,7 @@ from zen.forecasting.data import SeriesData
 from zen.forecasting.losses import DistributionLoss, ForecastLoss, get_distribution_loss
 from zen.forecasting.models.base import WindowModel
 from zen.forecasting.scalers import WindowScaler
-from zen.neural import StepOutput
+from zen.neural import StepOutput, private_rng
 
 # Rows (series x paths) sampled at once: bounds the LSTM state memory at prediction.
 _SAMPLING_ROWS = 65536
@@ -157,9 +157,7 @@ class DeepARNetwork(nn.Module):
         # A private copy of the generator state: predictions repeat and callers' RNG is untouched.
         # Each call restarts the stream, so calls on different chunks of series reuse the same
         # innovations; that couples far-apart series' paths, not the forecasts' distributions.
-        devices = [insample.device.index or 0] if insample.is_cuda else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
+        with private_rng(self.seed, insample.device):
             rows = max(1, _SAMPLING_ROWS // self.trajectory_samples)
             paths = []
             for first in range(0, len(insample), rows):
