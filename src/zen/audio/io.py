@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,16 +140,3 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> tuple[
         ),
     )
     return file_format, subtype
-
-
-def make_readable(path: str | Path) -> None:
-    """Give a file written through a temporary file the mode a plain ``open`` would have.
-
-    Temporary files are created private (0600); a master or a report is meant to be shared.
-    :func:`zen.atomic.write_atomic` now gives its files that mode itself (from the umask read
-    once at import), so zen no longer calls this: it sets the process umask to 0 for a moment,
-    which another thread creating a file at that moment would inherit.
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
