@@ -37,10 +37,15 @@ import numpy as np
 
 from zen.errors import ConfigError, expect_one_of
 from zen.orchestrator.ab_test import (
+    ARMS_KEY,
+    MIN_RUNS_PER_POLICY,
     POLICY_KEY,
+    RANDOMISED_KEY,
     ComparisonResult,
     assign_policy,
+    assignment,
     compare_policies,
+    is_randomised,
     policy_outcomes,
 )
 from zen.orchestrator.history import History, RunRecord
@@ -61,13 +66,16 @@ from zen.orchestrator.router_rules import POOLS, RULES, PriorScore, Rule, rule_p
 
 # Re-exported: callers reach the router's whole vocabulary from this module.
 __all__ = [
+    "ARMS_KEY",
     "FAMILY_METRICS",
     "LEARNERS",
     "MAX_RELATIVE_SCORE",
     "METRIC_LOWER_IS_BETTER",
+    "MIN_RUNS_PER_POLICY",
     "POLICIES",
     "POLICY_KEY",
     "POOLS",
+    "RANDOMISED_KEY",
     "RULES",
     "BoostedScores",
     "Candidate",
@@ -79,7 +87,9 @@ __all__ = [
     "Router",
     "Rule",
     "assign_policy",
+    "assignment",
     "compare_policies",
+    "is_randomised",
     "model_key",
     "observations_from_runs",
     "policy_outcomes",
