@@ -55,6 +55,8 @@ def test_a_run_is_a_parent_with_one_child_per_candidate(frame, tmp_path) -> None
     for child in children:
         assert child.status == "done" and "accuracy" in child.metrics
         assert child.duration_s is not None and child.duration_s > 0
+        assert child.hardware["device"] == "cpu"  # where the network's parameters ended up
+    assert parent.hardware["device"] == "cpu"
 
 
 def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
@@ -108,6 +110,8 @@ def test_a_config_error_is_not_retried(frame, tmp_path) -> None:
     with History() as history:
         children = [run for run in history.runs() if run.parent_id is not None]
     assert len(children) == 3  # one attempt per candidate
+    # They failed before training: no device to report, rather than a guessed "cpu".
+    assert [child.hardware["device"] for child in children] == [None, None, None]
 
 
 def test_when_every_candidate_fails_the_parent_run_fails(frame, tmp_path) -> None:

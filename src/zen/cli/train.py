@@ -132,6 +132,9 @@ def _explain(
 
         shown = AB_POLICIES[-1]
         console.print(f"policy ab draws one of {', '.join(AB_POLICIES)} per run; showing {shown}")
+    if shown == "thompson":  # the run's own draw is seeded by its run key, unknown before it runs
+        console.print("policy thompson ranks by a draw from each candidate's posterior; every"
+                      " run draws its own, so this ranking is one example")  # fmt: skip
     with History() as recorded:
         candidates = route(profile, budget_s, recorded, policy=shown, seed=seed)
     ranked = Table(title=f"router candidates (policy {shown}), best first")

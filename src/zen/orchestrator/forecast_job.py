@@ -45,6 +45,7 @@ from zen.orchestrator.orchestration import (
     start_job,
     succeeded,
     train_candidates,
+    trained_device,
 )
 from zen.orchestrator.profile import TaskProfile, profile_series, wide_to_long
 from zen.reports import (
@@ -186,6 +187,7 @@ def forecast(
             budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
+        job.record_devices(outcomes)
         forecasts = {row["model"]: row.pop("forecast") for row in good}
         curves = {row["model"]: row.pop("records") for row in good if row.get("records")}
         leaderboard = sorted(good, key=_rank)
@@ -281,6 +283,7 @@ def train_forecast_candidate(
             started = time.perf_counter()
             model.fit(task["train"])
             fit_s = time.perf_counter() - started
+            run.device = trained_device(getattr(model, "model_", None))
             prediction = model.predict(task["train"])
             row = _score(name, task["truth"], prediction, task["train"], task["season"], fit_s)
             final = Forecaster([model], freq=task["history"].freq)
@@ -291,7 +294,7 @@ def train_forecast_candidate(
         return failed(name, error)
     trainer = getattr(model, "trainer_", None)
     records = trainer.history_.records if trainer is not None else []
-    return {**row, "forecast": prediction, "records": records}
+    return {**row, "forecast": prediction, "records": records, "device": run.device}
 
 
 def _save_ensemble(member_dirs: list[Path], history: SeriesData, path: Path) -> None:

@@ -147,7 +147,11 @@ class Router:
             ``"thompson"`` (ranked by a draw from each candidate's posterior, Thompson 1933;
             seeded).
         explore: width of the UCB bonus in standard deviations (0: greedy).
-        seed: seeds Thompson sampling; the same seed and History give the same ranking.
+        seed: seeds the Thompson draws (and the boosting learner's bagging); the same seed and
+            History give the same ranking. Exploration only explores if successive runs draw
+            differently: ``zen fit`` passes a seed derived from each run's key
+            (:func:`~zen.orchestrator.orchestration.exploration_seed`), not its training
+            seed.
         metric: the metric to learn from (default: per family, :data:`FAMILY_METRICS`).
         learner: ``"neighbours"`` (:class:`NeighbourScores`, the default) or ``"boosting"``
             (:class:`BoostedScores`, bagged gradient boosting from scikit-learn). With the
@@ -250,17 +254,17 @@ class Router:
                 name=prior.name,
                 family=profile.family,
                 expected_score=round(estimate.mean, 6),
-                reason=self._reason(prior, estimate),
+                reason=self._reason(prior, estimate, rank),
                 uncertainty=round(estimate.sd, 6),
                 n_similar=round(estimate.n_similar, 3),
                 options=prior.options,
                 expected_duration_s=estimate.duration_s,
             )
-            for _, _, prior, estimate in rows
+            for rank, _, prior, estimate in rows
         ]
         return _within_budget(candidates, budget_s)
 
-    def _reason(self, prior: PriorScore, estimate: Estimate) -> str:
+    def _reason(self, prior: PriorScore, estimate: Estimate, rank: float) -> str:
         if self.policy == "default":
             return "the family's usual order (no rules, no history)"
         if prior.rules:
@@ -284,10 +288,9 @@ class Router:
                     f"{nearest} → {estimate.mean:.2f} ± {estimate.sd:.2f}"
                 )
             if self.policy == "learned" and self.explore > 0:
-                parts.append(f"ranked by {estimate.mean - self.explore * estimate.sd:.2f}"
-                             f" (optimistic bound, explore={self.explore:g})")  # fmt: skip
+                parts.append(f"ranked by {rank:.2f} (optimistic bound, explore={self.explore:g})")
             elif self.policy == "thompson":
-                parts.append(f"ranked by a posterior draw (seed {self.seed})")
+                parts.append(f"ranked by {rank:.2f}, a draw from that posterior (seed {self.seed})")
         return "; ".join(parts)
 
 
