@@ -561,8 +561,9 @@ def start_job(
             the router's choice is not part of it: the router learns from a crashed run's
             finished candidates and may reorder them, and each candidate step is cached on its
             own anyway.
-        resume: reuse an unfinished earlier run's candidates; off with ``tune`` (tuning draws
-            new hyperparameters, so the steps would not match).
+        resume: reuse an unfinished earlier run's candidates, and its run key (:func:`run_key`),
+            so that its A/B policy and exploration draw stay the same; off with ``tune``
+            (tuning draws new hyperparameters, so the steps would not match).
         floor: see :func:`routed_candidates`.
     """
     from zen.reports import new_run_id
