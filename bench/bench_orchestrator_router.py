@@ -254,14 +254,7 @@ def collect(
             print(f"{name}: not scored with --steps {steps}; left out (--rescore)", flush=True)
         return not score
 
-    for name, (frame, h, source) in series_tasks(quick).items():
-        if cached(name, source):
-            continue
-        started = time.perf_counter()
-        profile = profile_series(frame[["unique_id", "ds", "y"]], h)
-        names = [c.name for c in route(profile, 1e9, policy="default")]
-        season = int(profile.season_length or 1)
-        finish(name, source, profile, score_series(frame, h, names, steps, season), started)
+    # Cheap families first: the tables and graphs train in seconds, the series in minutes.
     for name, (load, source) in graph_tasks().items():
         if cached(name, source):
             continue
@@ -277,6 +270,14 @@ def collect(
         profile = profile_table(frame, target)
         options = {c.name: dict(c.options) for c in route(profile, 1e9, policy="default")}
         finish(name, source, profile, score_table(frame, target, options), started)
+    for name, (frame, h, source) in series_tasks(quick).items():
+        if cached(name, source):
+            continue
+        started = time.perf_counter()
+        profile = profile_series(frame[["unique_id", "ds", "y"]], h)
+        names = [c.name for c in route(profile, 1e9, policy="default")]
+        season = int(profile.season_length or 1)
+        finish(name, source, profile, score_series(frame, h, names, steps, season), started)
     return results
 
 

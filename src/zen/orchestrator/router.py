@@ -155,9 +155,11 @@ class Router:
         metric: the metric to learn from (default: per family, :data:`FAMILY_METRICS`).
         learner: ``"neighbours"`` (:class:`NeighbourScores`, the default) or ``"boosting"``
             (:class:`BoostedScores`, bagged gradient boosting from scikit-learn). With the
-            tens of tasks a History holds, neighbours shrunk to the prior were as good or
-            better in the leave-one-task-out benchmark (``bench/bench_orchestrator_router.py``,
-            BENCHMARKS.md), need no training and can name the nearest past run.
+            tens of tasks a History holds, neighbours shrunk to the prior did better in the
+            leave-one-source-out benchmark (``bench/bench_orchestrator_router.py``,
+            BENCHMARKS.md): boosting extrapolates to data unlike any past task (it put Naive
+            first on every M4 task when no M4 task was in History), while neighbours fall back
+            to the prior; they also need no training and can name the nearest past run.
         k, bandwidth, prior_strength: see :class:`NeighbourScores` (``prior_strength`` also
             :class:`BoostedScores`).
     """
