@@ -7,9 +7,12 @@ compared: MASE for series, error rate for classification, RMSE for regression). 
 
 * ``default``: the router's fixed order, ignoring the data;
 * ``rules``: the rule prior of :mod:`zen.orchestrator.router`;
-* ``learned``: rule prior + History, leave-one-task-out: the History holds every *other*
-  task's candidate runs, never the task being routed; no exploration bonus. Two learners:
-  ``learned`` (neighbours, the default) and ``boosting`` (bagged gradient boosting).
+* ``learned``: rule prior + History, leave-one-source-out: the History holds the candidate
+  runs of every task drawn from *another* source dataset, never the task being routed nor its
+  siblings (the M4 subsets and cuts, ETTh1 and its target, ILI at two horizons, the two
+  generated block-model graphs), which would tell the router the answer; no exploration
+  bonus. Two learners: ``learned`` (neighbours, the default) and ``boosting`` (bagged
+  gradient boosting).
 
 Tasks: four M4 Hourly subsets (about 100 series each, h 48) and two of them cut to their last
 150 hours (h 24); ETTh1 (7 channels, last 3,000 hours, h 48) and its target alone over the last
@@ -20,6 +23,8 @@ Neural candidates get short budgets (``--steps``), the same for every candidate,
 ranking reflects what a quick ``zen fit`` would find. Scores are cached in
 ``bench/results/orchestrator_router_scores.json`` after every task: a re-run scores only the tasks
 not scored yet with the same ``--steps`` (``--fresh`` all of them), ``--rescore`` none.
+
+Each task names its ``source`` dataset where it is defined.
 
     python bench/bench_orchestrator_router.py [--steps 300] [--quick] [--rescore]
 """
@@ -55,25 +60,26 @@ GRAPH_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph"
 
 
 # ---------------------------------------------------------------------------- tasks
-def series_tasks(quick: bool) -> dict[str, tuple[pd.DataFrame, int]]:
+def series_tasks(quick: bool) -> dict[str, tuple[pd.DataFrame, int, str]]:
+    """Series tasks: ``name -> (long frame, horizon, source dataset)``."""
     from zen.forecasting.datasets import load_ett, load_exchange_rate, load_ili, load_m4
 
     m4, _ = load_m4("Hourly")
     ids = sorted(m4["unique_id"].unique(), key=lambda s: int(str(s)[1:]))
     subsets = [ids[i * 100 : (i + 1) * 100 if i < 3 else len(ids)] for i in range(4)]
-    tasks = {f"M4-H {i + 1}": (m4[m4["unique_id"].isin(subset)], 48)
+    tasks = {f"M4-H {i + 1}": (m4[m4["unique_id"].isin(subset)], 48, "M4 Hourly")
              for i, subset in enumerate(subsets[: 1 if quick else 4])}  # fmt: skip
     if quick:
         return tasks
     for i in (0, 2):
         short = m4[m4["unique_id"].isin(subsets[i])].groupby("unique_id").tail(150)
-        tasks[f"M4-H {i + 1}, last 150 h"] = (short, 24)
+        tasks[f"M4-H {i + 1}, last 150 h"] = (short, 24, "M4 Hourly")
     ett = load_ett("ETTh1")
-    tasks["ETTh1"] = (ett.groupby("unique_id").tail(3000), 48)
-    tasks["ETTh1 OT, last 1,000 h"] = (ett[ett["unique_id"] == "OT"].tail(1000), 24)
-    tasks["exchange"] = (load_exchange_rate(), 30)
-    tasks["ILI"] = (load_ili(), 12)
-    tasks["ILI, h 24"] = (load_ili(), 24)
+    tasks["ETTh1"] = (ett.groupby("unique_id").tail(3000), 48, "ETTh1")
+    tasks["ETTh1 OT, last 1,000 h"] = (ett[ett["unique_id"] == "OT"].tail(1000), 24, "ETTh1")
+    tasks["exchange"] = (load_exchange_rate(), 30, "exchange rate")
+    tasks["ILI"] = (load_ili(), 12, "ILI")
+    tasks["ILI, h 24"] = (load_ili(), 24, "ILI")
     return tasks
 
 
@@ -126,7 +132,8 @@ def score_series(
     return scores
 
 
-def graph_tasks() -> dict[str, Callable[[], Any]]:
+def graph_tasks() -> dict[str, tuple[Callable[[], Any], str]]:
+    """Graph tasks: ``name -> (loader, source dataset)``."""
     from zen.graph import Graph
     from zen.graph.datasets import Planetoid, karate_club
 
@@ -145,13 +152,15 @@ def graph_tasks() -> dict[str, Callable[[], Any]]:
         edges = torch.cat([torch.stack([source, target]), torch.stack([target, source])], 1)
         return Graph(x=x, edge_index=edges, y=y)
 
-    tasks: dict[str, Callable[[], Any]] = {
-        "karate": karate_club,
-        "heterophilous": lambda: block_graph(0.2, seed=0),
-        "homophilous SBM": lambda: block_graph(0.8, seed=1),
+    # The two block-model graphs come from one generator (same sizes, same feature noise): one
+    # source, so that routing one never learns from the other.
+    tasks: dict[str, tuple[Callable[[], Any], str]] = {
+        "karate": (karate_club, "karate club"),
+        "heterophilous": (lambda: block_graph(0.2, seed=0), "block model (generated)"),
+        "homophilous SBM": (lambda: block_graph(0.8, seed=1), "block model (generated)"),
     }
     if (GRAPH_ROOT / "cora").is_dir():
-        tasks["Cora"] = lambda: Planetoid("cora", root=GRAPH_ROOT)[0]
+        tasks["Cora"] = (lambda: Planetoid("cora", root=GRAPH_ROOT)[0], "Cora")
     return tasks
 
 
@@ -179,7 +188,8 @@ def score_graph(graph: Any, names: list[str]) -> dict[str, float]:
     return scores
 
 
-def table_tasks() -> dict[str, tuple[pd.DataFrame, str]]:
+def table_tasks() -> dict[str, tuple[pd.DataFrame, str, str]]:
+    """Table tasks: ``name -> (frame, target column, source dataset)``; each its own source."""
     from sklearn import datasets
 
     tasks = {}
@@ -188,10 +198,10 @@ def table_tasks() -> dict[str, tuple[pd.DataFrame, str]]:
                          ("iris", datasets.load_iris),
                          ("diabetes", datasets.load_diabetes)):  # fmt: skip
         frame = loader(as_frame=True).frame
-        tasks[name] = (frame, "target")
+        tasks[name] = (frame, "target", name)
     x, y = datasets.make_friedman1(n_samples=5000, noise=1.0, random_state=0)
     friedman = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])]).assign(target=y)
-    tasks["Friedman #1 (generated)"] = (friedman, "target")
+    tasks["Friedman #1 (generated)"] = (friedman, "target", "Friedman #1")
     return tasks
 
 
@@ -212,51 +222,62 @@ def score_table(frame: pd.DataFrame, target: str, options: dict[str, dict]) -> d
 
 
 # ---------------------------------------------------------------------------- routing
-def collect(quick: bool, steps: int, done: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Profile and every candidate's held-out loss, per task; tasks in ``done`` (scored before
-    with the same ``steps``) are kept, and the cache file is rewritten after every task, so an
-    interrupted run picks up where it stopped."""
+def collect(
+    quick: bool, steps: int, done: dict[str, dict[str, Any]], score: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Profile, source dataset and every candidate's held-out loss, per task; tasks in ``done``
+    (scored before with the same ``steps``) are kept, and the cache file is rewritten after
+    every task, so an interrupted run picks up where it stopped. ``score=False``: only the
+    cached tasks."""
     from zen.orchestrator.profile import profile_graph, profile_series, profile_table
     from zen.orchestrator.router import route
 
     results: dict[str, dict[str, Any]] = {}
 
-    def finish(name: str, profile: Any, scores: dict[str, float], started: float) -> None:
-        results[name] = {"profile": profile.to_json(), "scores": scores, "steps": steps}
+    def finish(
+        name: str, source: str, profile: Any, scores: dict[str, float], started: float
+    ) -> None:
+        results[name] = {"profile": profile.to_json(), "scores": scores, "steps": steps,
+                         "source": source}  # fmt: skip
         SCORES_FILE.parent.mkdir(parents=True, exist_ok=True)
         SCORES_FILE.write_text(json.dumps({**done, **results}, indent=1, default=str))
         print(f"{name}: {scores} ({time.perf_counter() - started:.0f}s)", flush=True)
 
-    def cached(name: str) -> bool:
+    def cached(name: str, source: str) -> bool:
+        """Whether the task is done: scored before with these steps (or not to be scored)."""
         if done.get(name, {}).get("steps") == steps:
-            results[name] = done[name]
+            # The source is the task definition's, also for caches written before it existed.
+            results[name] = {**done[name], "source": source}
             print(f"{name}: cached {done[name]['scores']}", flush=True)
             return True
-        return False
+        if not score:
+            print(f"{name}: not scored with --steps {steps}; left out (--rescore)", flush=True)
+        return not score
 
-    for name, (frame, h) in series_tasks(quick).items():
-        if cached(name):
-            continue
-        started = time.perf_counter()
-        profile = profile_series(frame[["unique_id", "ds", "y"]], h)
-        names = [c.name for c in route(profile, 1e9, policy="default")]
-        season = int(profile.season_length or 1)
-        finish(name, profile, score_series(frame, h, names, steps, season), started)
-    for name, load in graph_tasks().items():
-        if cached(name):
+    # Cheap families first: the tables and graphs train in seconds, the series in minutes.
+    for name, (load, source) in graph_tasks().items():
+        if cached(name, source):
             continue
         started = time.perf_counter()
         graph = load()
         profile = profile_graph(graph, name)
         names = [c.name for c in route(profile, 1e9, policy="default")]
-        finish(name, profile, score_graph(graph, names), started)
-    for name, (frame, target) in table_tasks().items():
-        if cached(name):
+        finish(name, source, profile, score_graph(graph, names), started)
+    for name, (frame, target, source) in table_tasks().items():
+        if cached(name, source):
             continue
         started = time.perf_counter()
         profile = profile_table(frame, target)
         options = {c.name: dict(c.options) for c in route(profile, 1e9, policy="default")}
-        finish(name, profile, score_table(frame, target, options), started)
+        finish(name, source, profile, score_table(frame, target, options), started)
+    for name, (frame, h, source) in series_tasks(quick).items():
+        if cached(name, source):
+            continue
+        started = time.perf_counter()
+        profile = profile_series(frame[["unique_id", "ds", "y"]], h)
+        names = [c.name for c in route(profile, 1e9, policy="default")]
+        season = int(profile.season_length or 1)
+        finish(name, source, profile, score_series(frame, h, names, steps, season), started)
     return results
 
 
@@ -271,12 +292,15 @@ def regrets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         scores = entry["scores"]
         best = min(scores.values())
         row: dict[str, Any] = {"task": task, "best": min(scores, key=scores.__getitem__)}
-        with tempfile.TemporaryDirectory() as folder:
-            history = History(Path(folder) / "zen.db")
-            for other, other_entry in results.items():
-                if other != task:
-                    _record(history, TaskProfile.from_json(other_entry["profile"]),
-                            other_entry["scores"], other)  # fmt: skip
+        # Leave out the task and its siblings: another cut of the same data would give away
+        # which candidate wins on it.
+        known = {other: other_entry for other, other_entry in results.items()
+                 if other_entry["source"] != entry["source"]}  # fmt: skip
+        row["history tasks"] = len(known)
+        with tempfile.TemporaryDirectory() as folder, History(Path(folder) / "zen.db") as history:
+            for other, other_entry in known.items():
+                _record(history, TaskProfile.from_json(other_entry["profile"]),
+                        other_entry["scores"], other)  # fmt: skip
             for column, (policy, learner) in POLICIES.items():
                 ranked = route(profile, 1e9, history=history if policy == "learned" else None,
                                policy=policy, explore=0.0, learner=learner)  # fmt: skip
@@ -310,15 +334,17 @@ def main() -> int:
     info = machine_info()
     print_machine(info)
     done = json.loads(SCORES_FILE.read_text()) if SCORES_FILE.is_file() else {}
-    if args.rescore and done:
-        results = done
+    steps = 30 if args.quick else args.steps
+    if args.rescore:
+        results = collect(args.quick, steps, done, score=False)
     else:
-        results = collect(args.quick, 30 if args.quick else args.steps, {} if args.fresh else done)
+        results = collect(args.quick, steps, {} if args.fresh else done)
     rows = regrets(results)
     policies = tuple(POLICIES)
     summary = {policy: statistics.median(r[policy] for r in rows) for policy in policies}
     means = {policy: statistics.mean(r[policy] for r in rows) for policy in policies}
-    columns = ["task", "best", *(f"{p}{s}" for p in policies for s in ("", " pick"))]
+    columns = ["task", "best", "history tasks",
+               *(f"{p}{s}" for p in policies for s in ("", " pick"))]  # fmt: skip
     print_table("router regret per task (0 = picked the best candidate)", rows, columns)
     reduction = 1 - summary["learned"] / summary["default"] if summary["default"] else 0.0
     print(f"median regret: default {summary['default']:.3f}, rules {summary['rules']:.3f},"

@@ -97,6 +97,26 @@ def test_a_run_round_trips_with_everything_recorded(database) -> None:
     )
 
 
+def test_the_device_is_what_the_run_reports_not_a_guess_at_the_start(database) -> None:
+    with History() as runs:
+        with runs.record("forecasting", "nhits") as trained:
+            assert runs.get(trained.id).hardware["device"] is None  # not trained anywhere yet
+            trained.device = "cuda:1"
+        with pytest.raises(RuntimeError), runs.record("forecasting", "nbeats"):
+            raise RuntimeError("failed before training")
+        with pytest.raises(RuntimeError), runs.record("forecasting", "tcn") as late:
+            late.device = "mps:0"
+            raise RuntimeError("failed while saving")
+        given = runs.start_run("forecasting", "naive", device="cpu")
+        runs.finish_run(given)
+        devices = {run.model: run.hardware["device"] for run in runs.runs()}
+        kept = runs.get(trained.id).hardware  # the rest of the hardware survives the update
+        with pytest.raises(ConfigError, match="device:"):
+            runs.finish_run(given, device="")
+    assert devices == {"nhits": "cuda:1", "nbeats": None, "tcn": "mps:0", "naive": "cpu"}
+    assert {"cpu", "cores", "torch", "python"} <= set(kept)
+
+
 @pytest.mark.parametrize(
     ("filters", "models"),
     [

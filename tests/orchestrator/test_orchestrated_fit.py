@@ -21,7 +21,7 @@ from zen.orchestrator.orchestration import (
     router_regret,
     train_candidates,
 )
-from zen.orchestrator.router import POLICY_KEY, Candidate
+from zen.orchestrator.router import ARMS_KEY, POLICY_KEY, RANDOMISED_KEY, Candidate
 from zen.tabular import TabularModel
 
 runner = CliRunner()
@@ -55,6 +55,8 @@ def test_a_run_is_a_parent_with_one_child_per_candidate(frame, tmp_path) -> None
     for child in children:
         assert child.status == "done" and "accuracy" in child.metrics
         assert child.duration_s is not None and child.duration_s > 0
+        assert child.hardware["device"] == "cpu"  # where the network's parameters ended up
+    assert parent.hardware["device"] == "cpu"
 
 
 def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
@@ -108,6 +110,8 @@ def test_a_config_error_is_not_retried(frame, tmp_path) -> None:
     with History() as history:
         children = [run for run in history.runs() if run.parent_id is not None]
     assert len(children) == 3  # one attempt per candidate
+    # They failed before training: no device to report, rather than a guessed "cpu".
+    assert [child.hardware["device"] for child in children] == [None, None, None]
 
 
 def test_when_every_candidate_fails_the_parent_run_fails(frame, tmp_path) -> None:
@@ -178,22 +182,45 @@ def test_executor_is_processes_only_when_cores_and_small_data_allow(monkeypatch)
         choose_executor(0, 3, 100)
 
 
-def test_router_compare_reports_the_difference_of_two_policies() -> None:
+def record_policy_runs(per_policy: int, randomised: bool = True) -> None:
+    """``per_policy`` finished ``zen fit`` runs under rules (regret ~0.3) and learned (~0.1)."""
     rng = np.random.default_rng(0)
     with History() as history:
         for policy, centre in (("rules", 0.3), ("learned", 0.1)):
-            for _ in range(6):
-                with history.record("time series", "zen fit", {POLICY_KEY: policy}) as run:
+            for _ in range(per_policy):
+                routing = {POLICY_KEY: policy, RANDOMISED_KEY: randomised}
+                if randomised:
+                    routing[ARMS_KEY] = ["rules", "learned"]
+                with history.record("time series", "zen fit", routing) as run:
                     run.metrics["regret"] = float(centre + rng.normal(0, 0.02))
+
+
+def test_router_compare_reports_the_difference_of_two_policies() -> None:
+    record_policy_runs(12)
+    record_policy_runs(30, randomised=False)  # ordinary runs: left out, counted
     result = runner.invoke(app, ["router", "compare", "--metric", "regret", "--json"])
     assert result.exit_code == 0, result.output
     comparison = json.loads(result.output)
-    assert comparison["n"] == [6, 6] and comparison["better"] == "learned"
+    assert comparison["n"] == [12, 12] and comparison["better"] == "learned"
+    assert comparison["enough_runs"] is True and comparison["left_out"] == 60
     text = runner.invoke(
         app, ["router", "compare", "--metric", "regret", "--policies", "rules", "learned"]
     )
     assert text.exit_code == 0, text.output
     assert "better: learned" in text.output and "interval" in text.output
+    assert "left out: 60 run(s)" in " ".join(text.output.split())
+
+
+def test_router_compare_below_the_minimum_shows_the_numbers_and_no_conclusion() -> None:
+    record_policy_runs(6)
+    arguments = ["router", "compare", "--metric", "regret", "--policies", "rules", "learned"]
+    text = runner.invoke(app, arguments)
+    assert text.exit_code == 0, text.output  # a report, not an error: --json says enough_runs
+    output = " ".join(text.output.split())
+    assert "interval" in output and "better:" not in output
+    assert "not enough randomised runs to conclude: 6 and 6, at least 10 per policy" in output
+    lowered = runner.invoke(app, [*arguments, "--min-runs", "5", "--json"])
+    assert json.loads(lowered.output)["better"] == "learned"
 
 
 def test_router_compare_without_runs_is_one_line_error() -> None:

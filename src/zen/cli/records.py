@@ -104,27 +104,56 @@ def router_compare(
     ] = None,
     method: Annotated[str, typer.Option(help="welch or bootstrap.")] = "welch",
     confidence: Annotated[float, typer.Option(help="Level of the interval.")] = 0.95,
+    min_runs: Annotated[
+        int | None,
+        typer.Option(
+            help="Randomised runs each policy needs before a winner is named; below it the"
+            " numbers are shown with no conclusion. Default: MIN_RUNS_PER_POLICY (10)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
 ) -> None:
-    """A/B test of routing policies on the runs recorded in $ZEN_HOME/zen.db."""
+    """A/B test of routing policies on the randomised runs recorded in $ZEN_HOME/zen.db.
+
+    Only runs whose policy was drawn at random (zen fit --policy ab) count.
+
+    Exits 0 whether or not the runs settle it (--json: enough_runs, better); 1: nothing to compare.
+    """
     from zen.orchestrator.history import History
-    from zen.orchestrator.router import compare_policies
+    from zen.orchestrator.router import MIN_RUNS_PER_POLICY, compare_policies
 
     with History() as recorded:
-        result = compare_policies(recorded, metric, policies, method=method, confidence=confidence)
+        result = compare_policies(
+            recorded, metric, policies, method=method, confidence=confidence,
+            min_runs=MIN_RUNS_PER_POLICY if min_runs is None else min_runs,
+        )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
     first, second = result.policies
-    table = Table(title=f"routing policies on {metric} ({result.method})")
+    table = Table(title=f"routing policies on {metric} ({result.method}), randomised runs only")
     for column in ("policy", "runs", f"mean {metric}"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for policy, n, mean in zip(result.policies, result.n, result.means, strict=True):
         table.add_row(policy, str(n), short(mean))
     console.print(table)
+    if result.left_out:
+        console.print(
+            f"left out: {result.left_out} run(s) under these policies whose policy was not drawn"
+            " at random"
+        )
     console.print(
         f"{second} - {first}: {result.difference:+.4g}, {result.confidence:.0%} interval"
         f" [{result.ci_low:.4g}, {result.ci_high:.4g}]"
         + ("" if result.p_value is None else f", p = {result.p_value:.3g}")
     )
-    console.print(f"better: {result.better}" if result.better else "no significant difference")
+    if not result.enough_runs:
+        console.print(
+            f"[yellow]not enough randomised runs to conclude[/]: {result.n[0]} and"
+            f" {result.n[1]}, at least {result.min_runs} per policy needed; run more"
+            " `zen fit --policy ab`"
+        )
+    elif result.better:
+        console.print(f"better: {result.better}")
+    else:
+        console.print("no significant difference")

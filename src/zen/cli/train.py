@@ -234,6 +234,9 @@ def _explain(
     console.print(table)
     if policy == "ab":
         console.print(f"policy ab draws one of {', '.join(AB_POLICIES)} per run; showing {shown}")
+    if shown == "thompson":  # the run's own draw is seeded by its run key, unknown before it runs
+        console.print("policy thompson ranks by a draw from each candidate's posterior; every"
+                      " run draws its own, so this ranking is one example")  # fmt: skip
     ranked = Table(title=f"router candidates (policy {shown}), best first")
     for column in ("rank", "model", "expected", "reason"):
         ranked.add_column(column, overflow="fold", justify="right" if column == "rank" else "left")

@@ -1,8 +1,11 @@
 """A/B tests of routing policies: assign runs at random, compare their outcomes.
 
-:func:`assign_policy` draws a policy per run (store it in the run's hyperparameters under
-:data:`POLICY_KEY`); :func:`compare_policies` reports the difference in outcome with a
-confidence interval (Welch's t or a bootstrap).
+:func:`assignment` draws a policy per run and returns the hyperparameters that record the draw
+(the policy under :data:`POLICY_KEY`, :data:`RANDOMISED_KEY` and the arms under
+:data:`ARMS_KEY`); :func:`compare_policies` reports the difference in outcome with a confidence
+interval (Welch's t or a bootstrap), counting only the runs whose policy was drawn at random:
+a run that merely *ran* under a policy was routed by whoever chose it, for whatever task they
+had, and pooling such runs compares tasks as much as policies.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,16 +23,27 @@ from zen.errors import ConfigError, DataError, expect_one_of
 from zen.orchestrator.history import History, RunRecord
 from zen.orchestrator.meta_learning import METRIC_LOWER_IS_BETTER
 
-#: Hyperparameter key under which a run records the routing policy it was assigned (A/B tests).
+#: Hyperparameter key under which a run records the routing policy it was routed by.
 POLICY_KEY = "router_policy"
+#: Hyperparameter key that is ``True`` when that policy was drawn at random (an A/B test run).
+RANDOMISED_KEY = "ab_test"
+#: Hyperparameter key of the policies the draw was between (the A/B test's arms).
+ARMS_KEY = "ab_arms"
+#: Fewest randomised runs per policy before :func:`compare_policies` names a better policy.
+#: Outcomes such as regret are skewed (mostly 0, now and then 3): below about ten runs per arm,
+#: Welch's t interval and the percentile bootstrap both cover the true difference markedly less
+#: often than their nominal level, and the random split of fewer than twenty tasks still leaves
+#: the two arms with quite different mixes of tasks.
+MIN_RUNS_PER_POLICY = 10
 
 
 def assign_policy(run_key: str, policies: Sequence[str], seed: int = 0) -> str:
     """Draw the routing policy for a run, uniformly at random but repeatably.
 
-    The draw hashes ``(seed, run_key)``, so a run restarted after a crash gets the same policy
-    and no state needs storing to keep the assignment balanced in expectation. Record it with
-    the run (``hyperparameters={POLICY_KEY: policy}``) for :func:`compare_policies`.
+    The draw hashes ``(seed, run_key)``, so a run restarted after a crash with the same key
+    gets the same policy and no state needs storing to keep the assignment balanced in
+    expectation. Record it with the run through :func:`assignment`, which marks it as drawn,
+    for :func:`compare_policies`.
 
     >>> assign_policy("run-7", ["rules", "learned"], seed=1) in ("rules", "learned")
     True
@@ -42,6 +56,35 @@ def assign_policy(run_key: str, policies: Sequence[str], seed: int = 0) -> str:
     return policies[int.from_bytes(digest[:8], "big") % len(policies)]
 
 
+def assignment(run_key: str, policies: Sequence[str], seed: int = 0) -> dict[str, Any]:
+    """Draw a run's policy (:func:`assign_policy`); the hyperparameters that record the draw.
+
+    Store them with the run: :func:`compare_policies` counts a run only when they say its
+    policy was drawn at random, between arms that include both policies compared.
+
+    >>> assignment("run-7", ["rules", "learned"], seed=1)[RANDOMISED_KEY]
+    True
+    """
+    return {
+        POLICY_KEY: assign_policy(run_key, policies, seed),
+        RANDOMISED_KEY: True,
+        ARMS_KEY: list(policies),
+    }
+
+
+def is_randomised(run: RunRecord, policies: Collection[str] = ()) -> bool:
+    """Whether ``run``'s policy was drawn at random between arms that include ``policies``.
+
+    Runs recorded before the arms were stored (``ab_test`` without ``ab_arms``) count as drawn
+    between any policies.
+    """
+    recorded = run.hyperparameters
+    if recorded.get(RANDOMISED_KEY) is not True:
+        return False
+    arms = recorded.get(ARMS_KEY)
+    return arms is None or (isinstance(arms, list) and set(policies) <= set(arms))
+
+
 @dataclass(frozen=True)
 class ComparisonResult:
     """The outcome of an A/B test between two routing policies.
@@ -49,14 +92,20 @@ class ComparisonResult:
     Attributes:
         metric: the outcome compared.
         policies: ``(a, b)``; ``difference`` is ``mean_b - mean_a``.
-        n: runs per policy.
+        n: randomised runs per policy (the only ones compared).
         means: mean outcome per policy.
         difference: ``mean_b - mean_a``.
         ci_low, ci_high: the confidence interval of the difference.
         confidence: its level (0.95).
         method: ``"welch"`` (Welch's t interval) or ``"bootstrap"`` (percentile).
         p_value: two-sided, for "no difference" (Welch only).
-        better: the policy with the better mean when the interval excludes 0, else ``None``.
+        better: the policy with the better mean when the interval excludes 0 and each policy
+            has at least ``min_runs`` runs, else ``None``.
+        min_runs: the fewest runs per policy needed to name a better one.
+        enough_runs: whether both policies have ``min_runs`` runs; when not, the numbers are
+            shown but settle nothing.
+        left_out: finished runs under these policies that report ``metric`` but whose policy
+            was not drawn at random (ordinary ``zen fit`` runs): not compared.
     """
 
     metric: str
@@ -70,19 +119,35 @@ class ComparisonResult:
     method: str
     p_value: float | None
     better: str | None
+    min_runs: int = MIN_RUNS_PER_POLICY
+    enough_runs: bool = True
+    left_out: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def policy_outcomes(runs: Iterable[RunRecord], metric: str) -> dict[str, list[float]]:
-    """Finished runs' ``metric`` grouped by the policy recorded under :data:`POLICY_KEY`."""
+def policy_outcomes(
+    runs: Iterable[RunRecord],
+    metric: str,
+    *,
+    randomised: bool = True,
+    between: Collection[str] = (),
+) -> dict[str, list[float]]:
+    """Finished runs' ``metric`` grouped by the policy recorded under :data:`POLICY_KEY`.
+
+    Args:
+        randomised: only runs whose policy was drawn at random (:func:`is_randomised`, between
+            arms that include ``between``); ``False``: every run that recorded a policy, which
+            is an observational comparison, confounded by who chose the policy for which task.
+    """
     outcomes: dict[str, list[float]] = defaultdict(list)
     for run in runs:
         policy = run.hyperparameters.get(POLICY_KEY)
         value = run.metrics.get(metric)
         if (run.status == "done" and isinstance(policy, str)
-                and isinstance(value, int | float) and math.isfinite(value)):  # fmt: skip
+                and isinstance(value, int | float) and math.isfinite(value)
+                and (not randomised or is_randomised(run, between))):  # fmt: skip
             outcomes[policy].append(float(value))
     return dict(outcomes)
 
@@ -97,12 +162,15 @@ def compare_policies(
     lower_is_better: bool | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
+    min_runs: int = MIN_RUNS_PER_POLICY,
 ) -> ComparisonResult:
     """Compare two routing policies on the outcome ``metric`` of the runs assigned to each.
 
-    Use a relative outcome such as ``regret`` (relative score of the first choice - 1): runs of
-    different tasks then share a scale and the interval is narrower. Random assignment
-    (:func:`assign_policy`) makes the difference of means an unbiased estimate of the effect.
+    Only runs whose policy was drawn at random between arms that include both policies count
+    (:func:`assignment`, ``zen fit --policy ab``): random assignment makes the difference of
+    means an unbiased estimate of the effect, whereas runs that merely ran under a policy differ
+    in their tasks as well. Use a relative outcome such as ``regret`` (relative score of the
+    first choice - 1): runs of different tasks then share a scale and the interval is narrower.
 
     Args:
         history: a :class:`History` or its records.
@@ -114,32 +182,53 @@ def compare_policies(
         lower_is_better: direction of ``metric``; default from :data:`METRIC_LOWER_IS_BETTER`
             (lower when unknown).
         n_resamples, seed: bootstrap resamples and their seed.
+        min_runs: the fewest runs per policy to name a better one (at least 2; default
+            :data:`MIN_RUNS_PER_POLICY`). With fewer, the result carries the numbers with
+            ``enough_runs=False`` and ``better=None``.
 
     Raises:
-        ConfigError: bad ``method``/``confidence``; ``policies`` not found or not two.
-        DataError: fewer than 2 outcomes for a policy.
+        ConfigError: bad ``method``/``confidence``/``min_runs``; ``policies`` not found or not
+            two.
+        DataError: fewer than 2 randomised outcomes for a policy (no interval can be computed).
     """
     if method not in ("welch", "bootstrap"):
         raise expect_one_of("method", method, ["welch", "bootstrap"])
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence: expected a level in (0, 1), got {confidence!r}")
-    runs = history.runs(status="done") if isinstance(history, History) else history
-    outcomes = policy_outcomes(runs, metric)
+    if isinstance(min_runs, bool) or not isinstance(min_runs, int) or min_runs < 2:
+        raise ConfigError(f"min_runs: expected a whole number of runs >= 2, got {min_runs!r}")
+    runs = list(history.runs(status="done") if isinstance(history, History) else history)
     if policies is None:
-        if len(outcomes) != 2:
-            raise ConfigError(
-                f"policies: runs with metric {metric!r} were routed by"
-                f" {sorted(outcomes) or 'no recorded policy'}; name the two to compare"
+        found = sorted(policy_outcomes(runs, metric))
+        if len(found) != 2:
+            recorded = sorted(policy_outcomes(runs, metric, randomised=False))
+            hint = (
+                f" (runs under {recorded} were not randomised; `zen fit --policy ab` draws the"
+                " policy of each run)"
+                if recorded and not found
+                else ""
             )
-        policies = (sorted(outcomes)[0], sorted(outcomes)[1])
+            raise ConfigError(
+                f"policies: randomised runs with metric {metric!r} were routed by"
+                f" {found or 'no policy'}{hint}; name the two to compare"
+            )
+        policies = (found[0], found[1])
     first, second = policies
+    if first == second:
+        raise ConfigError(f"policies: expected two different policies, got {policies!r}")
+    outcomes = policy_outcomes(runs, metric, between=policies)
+    observed = policy_outcomes(runs, metric, randomised=False)
+    left_out = sum(len(observed.get(p, [])) - len(outcomes.get(p, [])) for p in policies)
     for policy in policies:
         if len(outcomes.get(policy, [])) < 2:
             raise DataError(
-                f"policies: {len(outcomes.get(policy, []))} finished run(s) of policy {policy!r}"
-                f" report {metric!r}; a comparison needs at least 2 per policy"
+                f"policies: {len(outcomes.get(policy, []))} finished run(s) drawn at random for"
+                f" policy {policy!r} report {metric!r} ({left_out} run(s) under these policies"
+                " were not randomised and do not count); a comparison needs at least 2 per"
+                " policy: run `zen fit --policy ab` on more tasks"
             )
     a, b = np.array(outcomes[first]), np.array(outcomes[second])
+    enough_runs = min(len(a), len(b)) >= min_runs
     difference = float(b.mean() - a.mean())
     p_value: float | None = None
     if method == "welch":
@@ -165,7 +254,7 @@ def compare_policies(
     if lower_is_better is None:
         lower_is_better = METRIC_LOWER_IS_BETTER.get(metric, True)
     better = None
-    if low > 0 or high < 0:
+    if enough_runs and (low > 0 or high < 0):
         b_better = (difference < 0) == lower_is_better
         better = second if b_better else first
     return ComparisonResult(
@@ -180,4 +269,7 @@ def compare_policies(
         method=method,
         p_value=p_value,
         better=better,
+        min_runs=min_runs,
+        enough_runs=enough_runs,
+        left_out=left_out,
     )

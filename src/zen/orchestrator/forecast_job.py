@@ -58,6 +58,7 @@ from zen.orchestrator.orchestration import (
     start_job,
     succeeded,
     train_candidates,
+    trained_device,
 )
 from zen.orchestrator.profile import TaskProfile, profile_series, series_table
 from zen.orchestrator.series_input import (
@@ -274,6 +275,7 @@ def forecast(
             budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
+        job.record_devices(outcomes)
         forecasts = {row["model"]: row.pop("forecasts") for row in good}
         curves = {row["model"]: row.pop("records") for row in good if row.get("records")}
         ensemble = median_ensemble(forecasts, hold, season)
@@ -396,6 +398,7 @@ def train_forecast_candidate(
             started = time.perf_counter()
             model.fit(hold.fit)
             fit_s = time.perf_counter() - started
+            run.device = trained_device(getattr(model, "model_", None))
             forecasts = {
                 "validation": model.predict(hold.fit),
                 "test": None if hold.test_input is None else model.predict(hold.test_input),
@@ -413,7 +416,7 @@ def train_forecast_candidate(
         return failed(name, error)
     trainer = getattr(model, "trainer_", None)
     records = trainer.history_.records if trainer is not None else []
-    return {**row, "forecasts": forecasts, "records": records}
+    return {**row, "forecasts": forecasts, "records": records, "device": run.device}
 
 
 def _final_forecaster(

@@ -31,6 +31,7 @@ from zen.orchestrator.orchestration import (
     start_job,
     succeeded,
     train_candidates,
+    trained_device,
 )
 from zen.orchestrator.profile import TaskProfile, profile_graph
 from zen.reports import (
@@ -252,6 +253,7 @@ def fit_graph(
             task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
+        job.record_devices(outcomes)
         records = {row["model"]: row.pop("records") for row in good}
         # Rank by validation accuracy: choosing on the test nodes would overstate the score.
         rows = sorted(good, key=lambda row: (-row["val_accuracy"], row["fit_s"]))
@@ -325,6 +327,7 @@ def train_graph_candidate(
             started = time.perf_counter()
             result = trainer.fit(model, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
             fit_s = time.perf_counter() - started
+            run.device = trained_device(model)
             logits = model.predict(graph)
             row = {
                 "model": name,
@@ -333,6 +336,7 @@ def train_graph_candidate(
                 "epochs": result.epochs,
                 "best_epoch": result.best_epoch,
                 "fit_s": fit_s,
+                "device": run.device,
             }
             trainer.save(model_dir)
             run.metrics.update({**_scores(row), "fit_s": fit_s})

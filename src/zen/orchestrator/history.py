@@ -112,7 +112,10 @@ class RunRecord:
         metrics: scores of a finished run (empty until then).
         started_at, finished_at: ISO 8601 times in UTC.
         duration_s: wall time from start to finish (``None`` while running or after a crash).
-        hardware: ``cpu``, ``cores``, ``torch`` version and ``device`` of the run.
+        hardware: ``cpu``, ``cores``, ``torch`` version and ``device`` of the run: the device
+            its model trained on (``"cpu"``, ``"cuda:0"``...) as the run reported it when it
+            ended, ``None`` when it never said (it failed first, or it was recorded before zen
+            recorded devices and said ``"cpu"`` whatever it used).
         parent_id: the workflow run this candidate belongs to.
         pid, hostname: the process that records the run (used to detect crashes).
     """
@@ -143,10 +146,12 @@ class RunRecord:
 
 @dataclass
 class ActiveRun:
-    """The run inside :meth:`History.record`: fill ``metrics``; they are saved when it ends."""
+    """The run inside :meth:`History.record`: fill ``metrics``, and set ``device`` to the
+    device the model trained on once it is known; both are saved when the run ends."""
 
     id: int
     metrics: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
 
 
 def zen_home() -> Path:
@@ -314,7 +319,7 @@ class History:
         data: str | Path | None = None,
         parent: int | None = None,
         *,
-        device: str = "cpu",
+        device: str | None = None,
     ) -> int:
         """Record that a run starts now, owned by this process; returns its id.
 
@@ -326,7 +331,9 @@ class History:
             seed: the seed of the run.
             data: where the data came from (a path or a short description).
             parent: id of the workflow run this run is a candidate of.
-            device: the device it trains on (recorded with the hardware).
+            device: the device it trains on, when already known (recorded with the hardware);
+                ``None`` until :meth:`finish_run` reports it: the device a model ends up on is
+                decided when it trains (``ZEN_DEVICE``, fallbacks), not when the run starts.
         """
         for argument, value in (("kind", kind), ("model", model)):
             if not isinstance(value, str) or not value.strip():
@@ -361,25 +368,37 @@ class History:
         self._started_monotonic[run_id] = time.monotonic()
         return run_id
 
-    def finish_run(self, run_id: int, metrics: Mapping[str, Any] | None = None) -> None:
-        """Mark a run done, with its metrics (JSON-serialisable, e.g. ``{"r2": 0.91}``)."""
-        self._end_run(run_id, "done", metrics=_to_json("metrics", metrics or {}))
+    def finish_run(
+        self, run_id: int, metrics: Mapping[str, Any] | None = None, *, device: str | None = None
+    ) -> None:
+        """Mark a run done, with its metrics (JSON-serialisable, e.g. ``{"r2": 0.91}``) and,
+        when given, the device it trained on (replaces the one recorded at the start)."""
+        self._end_run(run_id, "done", device, metrics=_to_json("metrics", metrics or {}))
 
-    def fail_run(self, run_id: int, error: str, status: str = "failed") -> None:
+    def fail_run(
+        self, run_id: int, error: str, status: str = "failed", *, device: str | None = None
+    ) -> None:
         """Mark a run ``"failed"`` (or ``"interrupted"``) with the error that ended it."""
         if status not in ("failed", "interrupted"):
             raise expect_one_of("status", status, ["failed", "interrupted"])
-        self._end_run(run_id, status, error=str(error))
+        self._end_run(run_id, status, device, error=str(error))
 
-    def _end_run(self, run_id: int, status: str, **values: str) -> None:
+    def _end_run(self, run_id: int, status: str, device: str | None, **values: str) -> None:
+        if device is not None and (not isinstance(device, str) or not device.strip()):
+            raise ConfigError(f"device: expected a device name such as 'cuda:0', got {device!r}")
         finished_at = _now()
         with self._write() as connection:
             found = connection.execute(
-                "SELECT status, started_at FROM runs WHERE id = ?", (run_id,)
+                "SELECT status, started_at, hardware FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
             if found is None:
                 raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
-            previous, started_at = found
+            previous, started_at, hardware = found
+            if device is not None:
+                # Read and rewritten inside this write transaction: no other writer interleaves.
+                values["hardware"] = _to_json(
+                    "hardware", {**json.loads(hardware), "device": device}
+                )
             if previous != "running":
                 # E.g. mark_stale_running() gave up on a slow run that did finish after all:
                 # its real outcome is worth more than the guess.
@@ -412,11 +431,13 @@ class History:
         data: str | Path | None = None,
         parent: int | None = None,
         *,
-        device: str = "cpu",
+        device: str | None = None,
     ) -> Iterator[ActiveRun]:
         """Record the run of a ``with`` block: done on success, failed or interrupted otherwise.
 
-        The block fills ``run.metrics``. An exception marks the run ``failed`` and Ctrl-C
+        The block fills ``run.metrics`` and sets ``run.device`` to where the model trained
+        (e.g. ``str(next(model.parameters()).device)`` after training). An exception marks the
+        run ``failed`` and Ctrl-C
         (``KeyboardInterrupt``) ``interrupted``; either is re-raised. Arguments as
         :meth:`start_run`.
 
@@ -429,20 +450,20 @@ class History:
         try:
             yield run
         except KeyboardInterrupt:
-            self._record_failure(run.id, "interrupted (KeyboardInterrupt)", "interrupted")
+            self._record_failure(run, "interrupted (KeyboardInterrupt)", "interrupted")
             raise
         except BaseException as error:
-            self._record_failure(run.id, f"{type(error).__name__}: {error}", "failed")
+            self._record_failure(run, f"{type(error).__name__}: {error}", "failed")
             raise
-        self.finish_run(run.id, run.metrics)
+        self.finish_run(run.id, run.metrics, device=run.device)
 
-    def _record_failure(self, run_id: int, error: str, status: str) -> None:
+    def _record_failure(self, run: ActiveRun, error: str, status: str) -> None:
         # The run's own exception is what the caller must see; a history problem is secondary.
         try:
-            self.fail_run(run_id, error, status)
+            self.fail_run(run.id, error, status, device=run.device)
         except Exception as history_error:
             logger.warning(
-                "history: could not record run %d as %s: %s", run_id, status, history_error
+                "history: could not record run %d as %s: %s", run.id, status, history_error
             )
 
     # -- crashed runs ----------------------------------------------------------------------

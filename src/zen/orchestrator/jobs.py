@@ -31,6 +31,7 @@ from zen.orchestrator.orchestration import (
     start_job,
     succeeded,
     train_candidates,
+    trained_device,
 )
 from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import (
@@ -239,6 +240,7 @@ def fit(
             budget_s=remaining_s, task_key=job.key,
         )  # fmt: skip
         good = succeeded(outcomes)
+        job.record_devices(outcomes)
         # Chosen on each model's own validation rows: the held-out rows only score.
         leaderboard = sorted(good, key=lambda row: row["val_loss"])
         best = leaderboard[0]
@@ -309,6 +311,7 @@ def train_tabular_candidate(
             started = time.perf_counter()
             model.fit(task["train"], task["target"])
             fit_s = time.perf_counter() - started
+            run.device = trained_device(model.network_)
             test = task["test"]
             predictions = model.predict(test)
             metrics = score(task["kind"], test[task["target"]].to_numpy(), predictions)
@@ -328,6 +331,7 @@ def train_tabular_candidate(
         "settings": settings,
         "records": model.history_.records,
         "predictions": list(predictions),
+        "device": run.device,
     }
 
 

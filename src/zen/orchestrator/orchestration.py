@@ -29,20 +29,28 @@ Three workflow features carry over to every job:
   best of what finished.
 
 With ``policy="ab"`` the routing policy is drawn per run between :data:`AB_POLICIES`
-(:func:`~zen.orchestrator.ab_test.assign_policy`), and every job records its router's
-``regret`` (relative score of its first choice among the trained candidates, minus 1) so that
-``zen router compare --metric regret`` can tell the policies apart.
+(:func:`~zen.orchestrator.ab_test.assignment`, recorded as drawn), and every job records its
+router's ``regret`` (relative score of its first choice among the trained candidates, minus 1)
+so that ``zen router compare --metric regret`` can tell the policies apart.
+
+Everything random about routing is seeded by the run, not by the training seed: the A/B draw and
+Thompson sampling's posterior draw (:func:`exploration_seed`) hash the run's *key*, which is
+the run id of the job's first attempt, kept in its resume directory (:func:`run_key`). So two
+runs with the same ``--seed`` explore differently, and a run resumed after a crash keeps its
+policy and its draw. Each run records the device its models trained on (:func:`trained_device`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +59,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zen.atomic import write_atomic
 from zen.errors import ConfigError, DataError, expect_one_of
-from zen.orchestrator.ab_test import POLICY_KEY, assign_policy
+from zen.orchestrator.ab_test import (
+    ARMS_KEY,
+    POLICY_KEY,
+    RANDOMISED_KEY,
+    assign_policy,
+    assignment,
+)
 from zen.orchestrator.executors import (
     Executor,
     InlineExecutor,
@@ -88,6 +103,11 @@ MIN_GRACE_S = 30.0
 STALE_CACHE_S = 7 * 24 * 3600.0
 #: Where unfinished jobs keep their candidates, under ``$ZEN_HOME``.
 RESUME_DIR = Path("cache") / "fit"
+#: The file in a job's scratch directory that keeps the run key of its first attempt.
+RUN_KEY_FILE = "run-key"
+#: What a run key looks like (a run id such as ``20261125-013501-3fa2``); anything else in
+#: :data:`RUN_KEY_FILE` is ignored.
+_RUN_KEY = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]{0,63}")
 
 
 def choose_policy(policy: str, run_key: str, seed: int = 0) -> str:
@@ -98,6 +118,80 @@ def choose_policy(policy: str, run_key: str, seed: int = 0) -> str:
     if policy not in POLICIES:
         raise expect_one_of("policy", policy, (*POLICIES, "ab"))
     return policy
+
+
+def routing_record(policy: str, run_key: str, seed: int = 0) -> dict[str, Any]:
+    """What a run records about its routing: the policy it is routed by (:data:`POLICY_KEY`)
+    and whether that policy was drawn at random (:data:`RANDOMISED_KEY`, with the arms under
+    :data:`ARMS_KEY` for ``"ab"``), for :func:`~zen.orchestrator.ab_test.compare_policies`.
+
+    >>> routing_record("rules", "run-1")
+    {'router_policy': 'rules', 'ab_test': False}
+    """
+    if policy == "ab":
+        return assignment(run_key, AB_POLICIES, seed)
+    return {POLICY_KEY: choose_policy(policy, run_key, seed), RANDOMISED_KEY: False}
+
+
+def exploration_seed(run_key: str) -> int:
+    """The seed of a run's exploration (Thompson sampling's posterior draw), from its key.
+
+    Seeding from the training seed would give every run with the same ``--seed`` the same draw
+    (the same candidates would be "explored" on every task); hashing the run key gives each run
+    its own, and the same one again when a crashed run is resumed. Below 2**32, so that it also
+    suits scikit-learn's ``random_state``.
+
+    >>> exploration_seed("20261125-013501-3fa2") == exploration_seed("20261125-013501-3fa2")
+    True
+    """
+    digest = hashlib.sha256(f"explore\x00{run_key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def run_key(scratch: Path, run_id: str) -> str:
+    """The key that seeds a run's random routing: the run id of the job's first attempt.
+
+    The first attempt writes its ``run_id`` to ``scratch`` (the job's resume directory,
+    :func:`scratch_directory`); a resumed attempt finds it there and reuses it, so it keeps its
+    A/B policy and its exploration draw. A fresh scratch directory means a fresh key.
+    """
+    path = scratch / RUN_KEY_FILE
+    try:
+        found = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        found = ""
+    if _RUN_KEY.fullmatch(found):
+        return found
+    write_atomic(path, lambda temporary: temporary.write_text(run_id, encoding="utf-8"))
+    return run_id
+
+
+def trained_device(network: Any) -> str:
+    """The device a trained network's parameters are on (``"cpu"``, ``"cuda:0"``, ``"mps:0"``):
+    the device it really trained on, since the Trainer moves the model there in place.
+
+    ``network`` is a ``torch.nn.Module``; ``None`` or a module without parameters or buffers
+    (a statistical baseline) computed on the CPU.
+
+    >>> import torch
+    >>> trained_device(torch.nn.Linear(2, 1, device="meta"))
+    'meta'
+    """
+    tensors = (
+        itertools.chain(network.parameters(), network.buffers())
+        if callable(getattr(network, "parameters", None))
+        else iter(())
+    )
+    first = next(tensors, None)
+    return "cpu" if first is None else str(first.device)
+
+
+def combined_device(devices: Iterable[str | None]) -> str | None:
+    """One device for a job from its candidates' devices: the device when they share one,
+    else the distinct ones joined by ``", "`` (``"cpu, cuda:0"``: baselines on the CPU next to
+    networks on a GPU); ``None`` when none is known."""
+    distinct = sorted({device for device in devices if device})
+    return ", ".join(distinct) or None
 
 
 def router_regret(
@@ -220,6 +314,7 @@ def routed_candidates(
 
     Args:
         limit: how many to keep.
+        seed: the router's seed: a run's :func:`exploration_seed`, not its training seed.
         floor: cheap reference models (statistical baselines): when none of the kept ones is
             among them, the best-ranked of them replaces the last kept one, so that every
             leaderboard shows what a learned model has to beat.
@@ -403,6 +498,8 @@ class Job:
 
     Attributes:
         run_id, run_dir: the run's id and the directory its results go to (not created yet).
+        run_key: the key that seeded the run's A/B draw and exploration (:func:`run_key`):
+            ``run_id``, or the first attempt's when the job resumes.
         policy: the routing policy this run used (drawn at random under ``"ab"``).
         ab_test: whether ``policy`` was drawn for an A/B test.
         candidates: the router's candidates the job trains, best first.
@@ -419,6 +516,13 @@ class Job:
     key: str
     scratch: Path
     run: ActiveRun
+    run_key: str = ""
+
+    def record_devices(self, outcomes: Iterable[Mapping[str, Any]]) -> str | None:
+        """Store the devices the candidates trained on in the parent run (:func:`combined_device`
+        of the outcomes' ``device``)."""
+        self.run.device = combined_device(outcome.get("device") for outcome in outcomes)
+        return self.run.device
 
     def record_regret(self, scores: Mapping[str, float], metric: str) -> float | None:
         """Store the router's regret on this task in the parent run (see :func:`router_regret`)."""
@@ -457,40 +561,46 @@ def start_job(
             the router's choice is not part of it: the router learns from a crashed run's
             finished candidates and may reorder them, and each candidate step is cached on its
             own anyway.
-        resume: reuse an unfinished earlier run's candidates; off with ``tune`` (tuning draws
-            new hyperparameters, so the steps would not match).
+        resume: reuse an unfinished earlier run's candidates, and its run key (:func:`run_key`),
+            so that its A/B policy and exploration draw stay the same; off with ``tune``
+            (tuning draws new hyperparameters, so the steps would not match).
         floor: see :func:`routed_candidates`.
     """
     from zen.reports import new_run_id
 
     run_id = new_run_id()
-    chosen_policy = choose_policy(policy, run_id, seed)
-    candidates = routed_candidates(
-        profile, budget_s, known, policy=chosen_policy, seed=seed, floor=floor
-    )
-    recorded = {**settings, "candidates": [candidate.name for candidate in candidates]}
     key = job_key(**key_parts)
-    with (
-        scratch_directory(key, resume=resume and not tune) as scratch,
-        parent_run(
+    with scratch_directory(key, resume=resume and not tune) as scratch:
+        drawn_by = run_key(scratch, run_id)
+        routing = routing_record(policy, drawn_by, seed)
+        chosen_policy = routing[POLICY_KEY]
+        explore_seed = exploration_seed(drawn_by)
+        candidates = routed_candidates(
+            profile, budget_s, known, policy=chosen_policy, seed=explore_seed, floor=floor
+        )
+        recorded = {**settings, "candidates": [candidate.name for candidate in candidates]}
+        if chosen_policy == "thompson":  # what reproduces the draw
+            recorded["explore_seed"] = explore_seed
+        with parent_run(
             profile,
             seed=seed,
             data=source,
             policy=chosen_policy,
             settings=recorded,
-            ab_test=policy == "ab",
-        ) as run,  # fmt: skip
-    ):
-        yield Job(
-            run_id=run_id,
-            run_dir=Path(runs_dir) / run_id,
-            policy=chosen_policy,
-            ab_test=policy == "ab",
-            candidates=candidates,
-            key=key,
-            scratch=scratch,
-            run=run,
-        )
+            ab_test=routing[RANDOMISED_KEY],
+            arms=routing.get(ARMS_KEY),
+        ) as run:
+            yield Job(
+                run_id=run_id,
+                run_dir=Path(runs_dir) / run_id,
+                policy=chosen_policy,
+                ab_test=routing[RANDOMISED_KEY],
+                candidates=candidates,
+                key=key,
+                scratch=scratch,
+                run=run,
+                run_key=drawn_by,
+            )
 
 
 @contextmanager
@@ -502,17 +612,22 @@ def parent_run(
     policy: str,
     settings: Mapping[str, Any],
     ab_test: bool = False,
+    arms: Sequence[str] | None = None,
 ) -> Iterator[ActiveRun]:
     """The History run of a whole ``zen fit`` job: done, failed or interrupted with it.
 
-    ``policy`` is the routing policy the run used; ``ab_test`` marks it as drawn at random.
+    ``policy`` is the routing policy the run used; ``ab_test`` marks it as drawn at random,
+    between ``arms``. Set ``run.device`` (:meth:`Job.record_devices`) once candidates trained.
     """
+    routing = {POLICY_KEY: policy, RANDOMISED_KEY: ab_test}
+    if ab_test and arms is not None:
+        routing[ARMS_KEY] = list(arms)
     with (
         History() as history,
         history.record(
             profile.family,
             PARENT_MODEL,
-            {POLICY_KEY: policy, "ab_test": ab_test, **settings},
+            {**routing, **settings},
             profile=profile,
             seed=seed,
             data=data,
@@ -525,7 +640,8 @@ def parent_run(
 def candidate_run(
     task: Mapping[str, Any], name: str, hyperparameters: Mapping[str, Any], parent_id: int
 ) -> Iterator[ActiveRun]:
-    """The History run of one candidate (a child of ``parent_id``); use inside a step."""
+    """The History run of one candidate (a child of ``parent_id``); use inside a step, and set
+    ``run.device`` to :func:`trained_device` of the network once it trained."""
     with (
         History() as history,
         history.record(

@@ -37,10 +37,15 @@ import numpy as np
 
 from zen.errors import ConfigError, expect_one_of
 from zen.orchestrator.ab_test import (
+    ARMS_KEY,
+    MIN_RUNS_PER_POLICY,
     POLICY_KEY,
+    RANDOMISED_KEY,
     ComparisonResult,
     assign_policy,
+    assignment,
     compare_policies,
+    is_randomised,
     policy_outcomes,
 )
 from zen.orchestrator.history import History, RunRecord
@@ -61,13 +66,16 @@ from zen.orchestrator.router_rules import POOLS, RULES, PriorScore, Rule, rule_p
 
 # Re-exported: callers reach the router's whole vocabulary from this module.
 __all__ = [
+    "ARMS_KEY",
     "FAMILY_METRICS",
     "LEARNERS",
     "MAX_RELATIVE_SCORE",
     "METRIC_LOWER_IS_BETTER",
+    "MIN_RUNS_PER_POLICY",
     "POLICIES",
     "POLICY_KEY",
     "POOLS",
+    "RANDOMISED_KEY",
     "RULES",
     "BoostedScores",
     "Candidate",
@@ -79,7 +87,9 @@ __all__ = [
     "Router",
     "Rule",
     "assign_policy",
+    "assignment",
     "compare_policies",
+    "is_randomised",
     "model_key",
     "observations_from_runs",
     "policy_outcomes",
@@ -137,13 +147,19 @@ class Router:
             ``"thompson"`` (ranked by a draw from each candidate's posterior, Thompson 1933;
             seeded).
         explore: width of the UCB bonus in standard deviations (0: greedy).
-        seed: seeds Thompson sampling; the same seed and History give the same ranking.
+        seed: seeds the Thompson draws (and the boosting learner's bagging); the same seed and
+            History give the same ranking. Exploration only explores if successive runs draw
+            differently: ``zen fit`` passes a seed derived from each run's key
+            (:func:`~zen.orchestrator.orchestration.exploration_seed`), not its training
+            seed.
         metric: the metric to learn from (default: per family, :data:`FAMILY_METRICS`).
         learner: ``"neighbours"`` (:class:`NeighbourScores`, the default) or ``"boosting"``
             (:class:`BoostedScores`, bagged gradient boosting from scikit-learn). With the
-            tens of tasks a History holds, neighbours shrunk to the prior were as good or
-            better in the leave-one-task-out benchmark (``bench/bench_orchestrator_router.py``,
-            BENCHMARKS.md), need no training and can name the nearest past run.
+            tens of tasks a History holds, neighbours shrunk to the prior did better in the
+            leave-one-source-out benchmark (``bench/bench_orchestrator_router.py``,
+            BENCHMARKS.md): boosting extrapolates to data unlike any past task (it put Naive
+            first on every M4 task when no M4 task was in History), while neighbours fall back
+            to the prior; they also need no training and can name the nearest past run.
         k, bandwidth, prior_strength: see :class:`NeighbourScores` (``prior_strength`` also
             :class:`BoostedScores`).
     """
@@ -240,17 +256,17 @@ class Router:
                 name=prior.name,
                 family=profile.family,
                 expected_score=round(estimate.mean, 6),
-                reason=self._reason(prior, estimate),
+                reason=self._reason(prior, estimate, rank),
                 uncertainty=round(estimate.sd, 6),
                 n_similar=round(estimate.n_similar, 3),
                 options=prior.options,
                 expected_duration_s=estimate.duration_s,
             )
-            for _, _, prior, estimate in rows
+            for rank, _, prior, estimate in rows
         ]
         return _within_budget(candidates, budget_s)
 
-    def _reason(self, prior: PriorScore, estimate: Estimate) -> str:
+    def _reason(self, prior: PriorScore, estimate: Estimate, rank: float) -> str:
         if self.policy == "default":
             return "the family's usual order (no rules, no history)"
         if prior.rules:
@@ -274,10 +290,9 @@ class Router:
                     f"{nearest} → {estimate.mean:.2f} ± {estimate.sd:.2f}"
                 )
             if self.policy == "learned" and self.explore > 0:
-                parts.append(f"ranked by {estimate.mean - self.explore * estimate.sd:.2f}"
-                             f" (optimistic bound, explore={self.explore:g})")  # fmt: skip
+                parts.append(f"ranked by {rank:.2f} (optimistic bound, explore={self.explore:g})")
             elif self.policy == "thompson":
-                parts.append(f"ranked by a posterior draw (seed {self.seed})")
+                parts.append(f"ranked by {rank:.2f}, a draw from that posterior (seed {self.seed})")
         return "; ".join(parts)
 
 
