@@ -380,12 +380,13 @@ def test_readyz_is_503_while_a_model_failed_and_says_which(
         ready = served.client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["models"] == {"mlp": "ready", "broken": "failed"}
-        assert "failed to load: broken: <path>: config.json has format" in ready.json()["detail"]
+        detail = ready.json()["detail"]
+        assert "failed to load: broken: <path>/config.json: unknown saved model format" in detail
         assert served.client.get("/healthz").status_code == 200
         response = served.client.post("/v1/models/broken/predict", json={"inputs": [[1.0]]})
         assert response.status_code == 503 and "failed to load" in response.json()["detail"]
         info = served.client.get("/v1/models/broken").json()
-        assert info["status"] == "failed" and "config.json has format" in info["error"]
+        assert info["status"] == "failed" and "unknown saved model format" in info["error"]
         # Clients learn what failed, never where the server keeps its files; the log does.
         for answer in (ready.text, response.text, info["error"]):
             assert str(tmp_path) not in answer and "/tmp" not in answer, answer
