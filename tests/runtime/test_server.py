@@ -390,7 +390,7 @@ def test_readyz_is_503_while_a_model_failed_and_says_which(
         # Clients learn what failed, never where the server keeps its files; the log does.
         for answer in (ready.text, response.text, info["error"]):
             assert str(tmp_path) not in answer and "/tmp" not in answer, answer
-        assert f"{broken}: config.json has format" in caplog.text
+        assert f"{broken}/config.json: unknown saved model format" in caplog.text
         ok = served.client.post("/v1/models/mlp/predict", json={"inputs": [[1.0] * 8]})
         assert ok.status_code == 200
 
