@@ -66,7 +66,7 @@ def flow_demo(zen: Path) -> Path | None:
     master = ROOT / "runs" / "flow-demo" / "master.wav"
     master.parent.mkdir(parents=True, exist_ok=True)
     command = [str(zen), "flow", "master", str(mix), "-o", str(master.relative_to(ROOT)),
-               "--preset", "warm", "--assistant"]  # fmt: skip
+               "--preset", "warm", "--assistant", "--plot"]  # fmt: skip
     print("\n$ zen " + " ".join(command[1:]), flush=True)
     return master.relative_to(ROOT) if subprocess.call(command, cwd=ROOT) == 0 else None
 
