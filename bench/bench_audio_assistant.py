@@ -104,7 +104,7 @@ def held_out_errors(fp32: Assistant, int8: Assistant | None) -> dict[str, Any]:
 
 
 def sizes() -> dict[str, Any]:
-    from zen.compute.export import export_onnx
+    from zen.export.onnx import export_onnx
 
     weights = Assistant.load(warm_up=False, backend="torch").weights
     parameter_bytes = sum(p.numel() * 4 for p in weights.network.parameters())
@@ -125,7 +125,7 @@ def sizes() -> dict[str, Any]:
 
 
 def latencies(fp32: Assistant, int8: Assistant | None, runs: int) -> dict[str, Any]:
-    from zen.compute.export import export_onnx, load_onnx_session
+    from zen.export.onnx import export_onnx, load_onnx_session
 
     rate = 44_100
     window = np.random.default_rng(1).normal(scale=0.1, size=(3 * rate, 2))

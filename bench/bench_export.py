@@ -125,7 +125,7 @@ def m4_models(quick: bool, steps: int) -> list[dict[str, Any]]:
     deepar = DeepAR(H, INPUT_SIZE, **{**common, "max_steps": 10, "val_check_steps": 5,
                                       "scaler_type": "standard"})  # fmt: skip
     Forecaster([deepar], freq=1).fit(train)
-    from zen.compute._export_families import DeepARStep
+    from zen.export.families import DeepARStep
 
     step = DeepARStep(deepar.model_).eval()
     layers, units = deepar.lstm_n_layers, deepar.lstm_hidden_size
@@ -177,7 +177,7 @@ def cora_models(quick: bool) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------------- measuring
 def measure(case: dict[str, Any], folder: Path, runs: int) -> list[dict[str, Any]]:
-    from zen.compute import export_onnx, load_onnx_session, quantize_int8
+    from zen.export import export_onnx, load_onnx_session, quantize_int8
 
     fp32_path = folder / f"{len(list(folder.iterdir()))}.onnx"
     exported = export_onnx(case["model"], fp32_path)

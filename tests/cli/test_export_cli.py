@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 pytest.importorskip("onnxruntime")
 
 from zen.cli import app
-from zen.compute.export import load_onnx_session
+from zen.export.onnx import load_onnx_session
 from zen.forecasting import TCN, Forecaster
 from zen.neural import MLP, Trainer
 from zen.tabular import TablePreprocessor, TabularModel

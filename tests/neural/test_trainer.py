@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from zen import compute
-from zen.neural import MLP, Callback, StepOutput, Trainer
+from zen.neural import MLP, Callback, MonitorCallback, StepOutput, Trainer
 from zen.neural.losses import r2
 
 
@@ -214,7 +214,7 @@ def test_callbacks_see_every_epoch_and_can_stop_training(regression_data) -> Non
 
 def test_monitor_callback_adds_throughput_and_memory(regression_data) -> None:
     X, y = regression_data
-    result = Trainer(max_epochs=2, callbacks=[compute.MonitorCallback()]).fit(MLP([5, 4, 1]), X, y)
+    result = Trainer(max_epochs=2, callbacks=[MonitorCallback()]).fit(MLP([5, 4, 1]), X, y)
     assert result.history["samples_per_s"][-1] > 0
     assert result.history["peak_rss_mb"][-1] > 10
 

@@ -13,8 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from zen.cli import app
-from zen.compute.saved import load_saved
 from zen.errors import ConfigError, DataError
+from zen.export.saved import load_saved
 from zen.orchestrator.graph_predict import predict_saved_graph
 
 runner = CliRunner()

@@ -39,7 +39,7 @@ def export(
     PyTorch at several batch sizes before anything is written."""
     if output_format not in FORMATS:
         raise zen.errors.expect_one_of("format", output_format, FORMATS)
-    from zen.compute.export import export_saved
+    from zen.export.onnx import export_saved
 
     done = export_saved(run_or_model, output, int8=int8, model_name=model)
     report = done.export
@@ -81,7 +81,7 @@ def export(
 
 
 def _int8_json(report: object) -> dict[str, object]:
-    from zen.compute.quantize import QuantizeReport
+    from zen.export.quantize import QuantizeReport
 
     assert isinstance(report, QuantizeReport)
     return {
@@ -92,7 +92,7 @@ def _int8_json(report: object) -> dict[str, object]:
 
 
 def _show_int8(report: object) -> None:
-    from zen.compute.quantize import QuantizeReport
+    from zen.export.quantize import QuantizeReport
 
     assert isinstance(report, QuantizeReport)
     table = Table(title=f"{report.method} -> {report.path}")

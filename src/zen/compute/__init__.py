@@ -4,22 +4,24 @@
 >>> device("cpu")
 device(type='cpu')
 
+``zen.compute`` is the layer right above ``zen.errors``: it imports nothing else from zen, and
+every model family builds on it.
+
 Notes:
     The public functions ``device`` and ``compile`` shadow their submodules of the same name as
     attributes of this package; reach the modules with ``importlib.import_module`` (e.g. to
     monkeypatch ``zen.compute.device._cuda_available`` in tests).
 
-    :class:`MonitorCallback` subclasses ``zen.neural.callbacks.Callback`` and is imported on first
-    use: ``zen.neural`` imports ``zen.compute``, so importing it eagerly here would be circular.
-    The ONNX functions (:func:`export_onnx`, :func:`load_onnx_session`, :func:`quantize_int8`,
-    :func:`convert_fp16`) are imported on first use too: they need the optional ``onnx`` extra
-    and reach into every model family.
+    ONNX export, compression and saved-model loading moved to :mod:`zen.export`, and
+    ``MonitorCallback`` to :mod:`zen.neural`. Their old names here (``zen.compute.export_onnx``,
+    ``zen.compute.MonitorCallback``...) still work and warn (``DeprecationWarning``).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import Any
 
 from zen.compute.compile import CompiledModule, compile, compile_module, compile_status
 from zen.compute.device import (
@@ -33,29 +35,23 @@ from zen.compute.device import (
 from zen.compute.monitor import Monitor
 from zen.compute.threads import available_cores, configure_threads
 
-if TYPE_CHECKING:
-    from zen.compute.export import ExportReport, export_onnx, load_onnx_session
-    from zen.compute.monitor_callback import MonitorCallback
-    from zen.compute.quantize import QuantizeReport, convert_fp16, quantize_int8
-
-# Public names imported on first access, and the module each lives in.
-_LAZY = {
-    "MonitorCallback": "zen.compute.monitor_callback",
-    "ExportReport": "zen.compute.export",
-    "export_onnx": "zen.compute.export",
-    "load_onnx_session": "zen.compute.export",
-    "QuantizeReport": "zen.compute.quantize",
-    "convert_fp16": "zen.compute.quantize",
-    "quantize_int8": "zen.compute.quantize",
+# Names that moved up out of this layer, and where they live now. Kept importable from here
+# for code written against earlier versions (rule: public names are a contract); nothing in zen
+# uses these aliases, so they hide no import cycle.
+_MOVED = {
+    "MonitorCallback": "zen.neural",
+    "ExportReport": "zen.export",
+    "export_onnx": "zen.export",
+    "load_onnx_session": "zen.export",
+    "QuantizeReport": "zen.export",
+    "convert_fp16": "zen.export",
+    "quantize_int8": "zen.export",
 }
 
 __all__ = [
     "CompiledModule",
     "DeviceInfo",
-    "ExportReport",
     "Monitor",
-    "MonitorCallback",
-    "QuantizeReport",
     "autocast_dtype",
     "available_cores",
     "available_devices",
@@ -63,21 +59,18 @@ __all__ = [
     "compile_module",
     "compile_status",
     "configure_threads",
-    "convert_fp16",
     "device",
     "device_info",
-    "export_onnx",
-    "load_onnx_session",
-    "quantize_int8",
     "supports_mixed_precision",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MOVED:
+        warnings.warn(
+            f"zen.compute.{name} moved to {_MOVED[name]}.{name}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

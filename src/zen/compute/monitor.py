@@ -5,7 +5,7 @@ tell what one block used. :class:`Monitor` instead samples the resident set size
 thread every few milliseconds (plus at start and stop) and keeps the maximum.
 
 This module must not import ``zen.neural``, which sits above it; the Trainer hook built on it
-is :class:`zen.compute.MonitorCallback` (in ``monitor_callback.py``).
+is :class:`zen.neural.MonitorCallback`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 from zen.neural import activations, checkpoint, losses
 from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, TimeLimit
 from zen.neural.mlp import MLP
+from zen.neural.monitor_callback import MonitorCallback
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
@@ -22,6 +23,7 @@ __all__ = [
     "FitResult",
     "History",
     "ModelCheckpoint",
+    "MonitorCallback",
     "ProgressBar",
     "StepOutput",
     "TimeLimit",

@@ -866,7 +866,7 @@ def _align_targets(predictions: torch.Tensor, targets: torch.Tensor, loss: Any) 
 
 def _emit(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
     """Call ``hook`` on every callback that has it: any object with ``on_*`` methods works,
-    so modules below ``zen.neural`` (``zen.compute.MonitorCallback``) need not import it."""
+    not only subclasses of :class:`~zen.neural.callbacks.Callback`."""
     for callback in callbacks:
         method = getattr(callback, hook, None)
         if method is not None:

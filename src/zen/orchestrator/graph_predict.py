@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from zen.compute.saved import SavedModel, load_saved
 from zen.errors import ConfigError, DataError
+from zen.export.saved import SavedModel, load_saved
 from zen.orchestrator.graph_job import GRAPH_FILE, GRAPH_FORMAT, load_graph
 
 
@@ -36,7 +36,7 @@ def predict_saved_graph(
 
     Args:
         model: a graph run directory (``zen fit`` on a graph), its ``model/``, or a GNN saved
-            with ``Trainer.save`` (a :class:`~zen.compute.saved.SavedModel` also works).
+            with ``Trainer.save`` (a :class:`~zen.export.saved.SavedModel` also works).
         data: a Planetoid folder to predict on.
         edges, nodes: or an edge-list CSV and a node CSV holding the feature columns the model
             was trained on (extra columns, such as the label, are ignored).

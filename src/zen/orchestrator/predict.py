@@ -1,6 +1,6 @@
 """``zen predict``: apply any saved run or model to data, whatever its kind.
 
-:func:`predict_saved` loads the model with the one loader (:func:`zen.compute.saved.load_saved`)
+:func:`predict_saved` loads the model with the one loader (:func:`zen.export.saved.load_saved`)
 and hands it to its kind's predictor:
 
 ============  ==============================================  ===================================
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from zen.compute.saved import SavedModel, load_saved
 from zen.errors import ConfigError
+from zen.export.saved import SavedModel, load_saved
 from zen.orchestrator.forecast_predict import predict_saved_forecaster
 
 

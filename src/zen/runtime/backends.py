@@ -12,8 +12,8 @@ backend            what runs
 ``torch``          the servable's module, eager, under ``torch.no_grad``
 ``torch-compiled`` ``torch.compile(module, dynamic=True)`` with eager fallback
                    (:class:`zen.compute.CompiledModule`)
-``onnx``           :func:`zen.compute.export_onnx`'s file in onnxruntime (CPU or CUDA)
-``onnx-int8``      :func:`zen.compute.quantize_int8`'s file, used only when its outputs stay
+``onnx``           :func:`zen.export.export_onnx`'s file in onnxruntime (CPU or CUDA)
+``onnx-int8``      :func:`zen.export.quantize_int8`'s file, used only when its outputs stay
                    within ``int8_tolerance`` of PyTorch's (relative to their largest magnitude)
 =================  ========================================================================
 
@@ -118,7 +118,7 @@ class OnnxBackend(Backend):
     ) -> None:
         import onnxruntime
 
-        from zen.compute.export import read_sidecar
+        from zen.export.onnx import read_sidecar
 
         self.path = path
         self.name = name
@@ -194,7 +194,7 @@ def _compiled(module: nn.Module, servable: Servable) -> Backend:
 
 
 def _require_onnxruntime() -> None:
-    from zen.compute.export import require_onnx
+    from zen.export.onnx import require_onnx
 
     require_onnx()
 
@@ -202,7 +202,7 @@ def _require_onnxruntime() -> None:
 def _onnx_file(servable: Servable, cache_dir: Path) -> Path:
     """The FP32 export of ``servable`` in the cache, exported now when missing or stale."""
     import zen
-    from zen.compute.export import export_onnx, read_sidecar
+    from zen.export.onnx import export_onnx, read_sidecar
 
     key = f"{servable.digest[:24]}-zen{zen.__version__}-torch{torch.__version__.split('+')[0]}"
     path = cache_dir / "onnx" / f"{servable.family}-{key}" / "model.onnx"
@@ -228,8 +228,8 @@ def _onnx_file(servable: Servable, cache_dir: Path) -> Path:
 
 def _int8_file(source: Path, servable: Servable) -> Path:
     """The INT8 file next to the FP32 one, quantised now when missing."""
-    from zen.compute.export import read_sidecar
-    from zen.compute.quantize import quantize_int8
+    from zen.export.onnx import read_sidecar
+    from zen.export.quantize import quantize_int8
 
     path = source.with_name("model.int8.onnx")
     if path.is_file():

@@ -14,7 +14,7 @@ Backends (``backend=``):
 
 * ``"torch"``: the fp32 network on :func:`zen.compute.device` (a GPU when there is one).
 * ``"int8"``: the shipped INT8 copy (``assistant-int8.onnx``, made by
-  :func:`zen.compute.quantize.quantize_int8`) on onnxruntime, one thread.
+  :func:`zen.export.quantize.quantize_int8`) on onnxruntime, one thread.
 * ``"auto"`` (default): torch on a GPU; on a CPU the INT8 copy, or torch when onnxruntime or
   the INT8 file is missing (logged once at INFO).
 """
@@ -164,7 +164,7 @@ class Assistant:
             raise BackendUnavailable(
                 "assistant: the INT8 backend needs onnxruntime; pip install 'zen-neural[onnx]'"
             ) from None
-        from zen.compute.export import load_onnx_session
+        from zen.export.onnx import load_onnx_session
 
         session, sidecar = load_onnx_session(path, threads=1)
         expected = self.weights.config.get("training_report", {}).get("int8", {}).get("onnx_sha256")

@@ -11,7 +11,7 @@
 3. of the FFT sizes whose val error is within ``fft_tolerance`` of the best, the one with the
    cheapest measured feature extraction is kept (:func:`choose_fft_size`): its network is
    written as the shipped weights (``assistant.safetensors`` + ``assistant.json``);
-4. that network is quantised to INT8 (:func:`zen.compute.quantize.quantize_int8`, dynamic,
+4. that network is quantised to INT8 (:func:`zen.export.quantize.quantize_int8`, dynamic,
    onnxruntime) into ``assistant-int8.onnx``, and both are evaluated per held-out track.
 
 Errors are mean absolute errors in the corrections' own units, next to a baseline that
@@ -207,9 +207,9 @@ def quantise(
 
     Without onnxruntime the INT8 copy is skipped (logged) and the predictor is None.
     """
-    from zen.compute.export import load_onnx_session
-    from zen.compute.quantize import quantize_int8
     from zen.errors import BackendUnavailable
+    from zen.export.onnx import load_onnx_session
+    from zen.export.quantize import quantize_int8
 
     n_fft = weights.features.n_fft
     inputs = weights.standardise(test.features[n_fft])
@@ -341,7 +341,7 @@ def train_assistant(
     }
     weights.save(out_dir, extra={"training_report": report})
     if int8_predict is not None:  # the INT8 file was made from these same weights
-        from zen.compute.export import read_sidecar
+        from zen.export.onnx import read_sidecar
 
         report["int8"]["onnx_sha256"] = read_sidecar(out_dir / INT8_FILE)["onnx_sha256"]
         weights.save(out_dir, extra={"training_report": report})

@@ -51,7 +51,7 @@ __all__ = [
 def load_model(path: str | Path, name: str | None = None) -> Servable:
     """Load the saved model at ``path`` (a model directory or a ``zen fit`` run directory).
 
-    The model is read by :func:`zen.compute.saved.load_saved`, the loader every entry point
+    The model is read by :func:`zen.export.saved.load_saved`, the loader every entry point
     shares; this picks the servable of its kind.
 
     Args:
@@ -62,7 +62,7 @@ def load_model(path: str | Path, name: str | None = None) -> Servable:
         DataError: no saved model there, or a corrupt one.
         ConfigError: a kind of model the engine cannot serve.
     """
-    from zen.compute.saved import load_saved
+    from zen.export.saved import load_saved
     from zen.neural import MLP
 
     given = Path(path).expanduser()

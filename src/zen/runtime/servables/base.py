@@ -125,7 +125,7 @@ class Servable(ABC):
         return None
 
     def export_target(self) -> Any | None:
-        """The object :func:`zen.compute.export_onnx` exports to the same inputs, or None."""
+        """The object :func:`zen.export.export_onnx` exports to the same inputs, or None."""
         return None
 
     def python_runner(self) -> Callable[[Feeds], list[np.ndarray]] | None:

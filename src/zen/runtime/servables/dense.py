@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from zen.compute.saved import SavedModel
 from zen.errors import DataError
+from zen.export.saved import SavedModel
 from zen.runtime.servables.base import Feeds, Prepared, Servable, numeric_matrix
 
 

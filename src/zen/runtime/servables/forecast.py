@@ -31,8 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from zen.compute.saved import SavedModel
 from zen.errors import ConfigError, DataError
+from zen.export.saved import SavedModel
 from zen.runtime.servables.base import Feeds, Prepared, Servable
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from zen.compute.saved import SavedModel
 from zen.errors import DataError
+from zen.export.saved import SavedModel
 from zen.runtime.servables.base import Feeds, Prepared, Servable, numeric_matrix
 
 

@@ -11,7 +11,7 @@ models; LSTM steps for DeepAR), non-strict first, then strict. It never falls ba
 example's size without saying so, the way neuralforecast's N-HiTS export turns a traced
 ``len()`` into a constant and is silently wrong for every other batch size. The traced program
 is lowered by ``torch.onnx`` (dynamo exporter, opset 18, with the fixes in
-:mod:`zen.compute._onnx_fixes`), saved to a temporary file, and run in onnxruntime at several
+:mod:`zen.export._onnx_fixes`), saved to a temporary file, and run in onnxruntime at several
 sizes next to PyTorch. Only when every output agrees within ``tolerance`` (relative to the
 output's largest magnitude) is it renamed onto ``path``; otherwise :class:`ParityError` is
 raised and nothing is left on disk.
@@ -31,7 +31,7 @@ The sidecar (``path`` with suffix ``.json``; format ``zen.onnx`` version 1) is p
     preprocessing               tabular only: TablePreprocessor.state() to encode raw rows
     sampling                    deepar only: how to draw forecast paths from the step graph
     parity                      {tolerance, passed, checks: [{sizes, max_abs_diff, max_rel_diff}]}
-    quantization                null, or how this file was compressed (zen.compute.quantize)
+    quantization                null, or how this file was compressed (zen.export.quantize)
 
 Requires the ``onnx`` extra: ``pip install 'zen-neural[onnx]'``.
 """
@@ -56,14 +56,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from zen.compute._export_families import (
+from zen.errors import BackendUnavailable, ConfigError, DataError, ZenError
+from zen.export.families import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_GRAPH_SIZES,
     ExportPlan,
     TensorSpec,
     plan_export,
 )
-from zen.errors import BackendUnavailable, ConfigError, DataError, ZenError
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ class _Restore:
 @contextlib.contextmanager
 def _export_state(module: nn.Module, graph_model: bool) -> Iterator[None]:
     """Evaluation mode, no cached graph structure, portable ops; all restored afterwards."""
-    from zen.compute._onnx_fixes import portable_graph_ops
+    from zen.export._onnx_fixes import portable_graph_ops
 
     training = {each: each.training for each in module.modules()}
     restore = _Restore()
@@ -358,7 +358,7 @@ def _dynamic_shapes(plan: ExportPlan) -> tuple[dict[int, Any], ...]:
 
 def _capture(plan: ExportPlan, args: tuple[torch.Tensor, ...]) -> Any:
     """``torch.export`` with the plan's dynamic axes: non-strict, then strict (never draft)."""
-    from zen.compute._onnx_fixes import dynamic_rnn_decompositions
+    from zen.export._onnx_fixes import dynamic_rnn_decompositions
 
     dynamic = _dynamic_shapes(plan)
     reasons = []
@@ -376,7 +376,7 @@ def _capture(plan: ExportPlan, args: tuple[torch.Tensor, ...]) -> Any:
 
 def _convert(plan: ExportPlan, opset: int, seed: int) -> Any:
     """The checked ``onnx.ModelProto`` of ``plan`` (dynamic axes named, zen metadata set)."""
-    from zen.compute._onnx_fixes import TRANSLATIONS, quiet_exporter
+    from zen.export._onnx_fixes import TRANSLATIONS, quiet_exporter
 
     generator = torch.Generator().manual_seed(seed)
     args = plan.make_inputs(plan.trace_sizes, generator)
@@ -535,7 +535,7 @@ class SavedExport:
     source: Path
     saved_format: str
     export: ExportReport
-    int8: Any = None  # a zen.compute.quantize.QuantizeReport when asked for
+    int8: Any = None  # a zen.export.quantize.QuantizeReport when asked for
 
 
 def export_saved(
@@ -551,12 +551,12 @@ def export_saved(
         path: the run or model directory (tabular, forecasting or graph).
         output: the ``.onnx`` to write; default ``<run>/model.onnx`` for a run directory and
             ``<model dir>.onnx`` next to a model directory.
-        int8: also write ``<output stem>.int8.onnx`` with :func:`~zen.compute.quantize_int8`;
+        int8: also write ``<output stem>.int8.onnx`` with :func:`~zen.export.quantize_int8`;
             convolutional forecasters are calibrated on windows of their saved history.
         model_name: the model to export from a Forecaster holding several.
     """
-    from zen.compute._export_families import forecast_windows
-    from zen.compute.saved import load_saved
+    from zen.export.families import forecast_windows
+    from zen.export.saved import load_saved
 
     saved = load_saved(path)
     if output is None:
@@ -567,7 +567,7 @@ def export_saved(
     report = export_onnx(saved.model, output, model_name=model_name)
     compressed = None
     if int8:
-        from zen.compute.quantize import quantize_int8
+        from zen.export.quantize import quantize_int8
 
         calibration = None
         if saved.kind == "forecast":

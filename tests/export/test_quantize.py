@@ -13,9 +13,9 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from zen.compute.export import export_onnx, load_onnx_session, read_sidecar
-from zen.compute.quantize import convert_fp16, quantize_int8
 from zen.errors import ConfigError, DataError
+from zen.export.onnx import export_onnx, load_onnx_session, read_sidecar
+from zen.export.quantize import convert_fp16, quantize_int8
 from zen.forecasting import TCN, DeepAR, Forecaster
 from zen.graph import GCN
 from zen.neural import MLP, Trainer
@@ -219,7 +219,7 @@ def test_fp16_halves_the_weights_and_says_cpu_is_not_faster(mlp_onnx: Path, digi
 
 
 def test_onnxruntime_droppings_in_the_working_directory_are_removed(tmp_path, monkeypatch):
-    from zen.compute.quantize import _no_droppings
+    from zen.export.quantize import _no_droppings
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.data").write_text("kept")

@@ -15,14 +15,14 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from zen.compute.export import (
+from zen.errors import BackendUnavailable, ConfigError, DataError, ZenError
+from zen.export.onnx import (
     ParityError,
     export_onnx,
     load_onnx_session,
     read_sidecar,
     sidecar_path,
 )
-from zen.errors import BackendUnavailable, ConfigError, DataError, ZenError
 from zen.forecasting import NBEATS, NHITS, TCN, DeepAR, Forecaster
 from zen.graph import GAT, GCN, GIN, GraphSAGE
 from zen.neural import MLP
@@ -371,7 +371,7 @@ def test_importing_zen_compute_does_not_import_onnx() -> None:
     ],
 )
 def test_parity_check_fails_on_wrong_values_shapes_and_outputs(got, problem: str) -> None:
-    from zen.compute.export import _compare
+    from zen.export.onnx import _compare
 
     expected = [np.ones((2, 3), np.float32) * 1.5]
     check = _compare({"batch": 2}, got, expected, tolerance=1e-4)

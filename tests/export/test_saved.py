@@ -1,4 +1,4 @@
-"""The one loader of saved models (`zen.compute.saved.load_saved`): every kind, runs, bad files."""
+"""The one loader of saved models (`zen.export.saved.load_saved`): every kind, runs, bad files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from zen.compute.saved import SavedModel, load_saved
 from zen.errors import ConfigError, DataError
+from zen.export.saved import SavedModel, load_saved
 
 
 @pytest.fixture(scope="module")

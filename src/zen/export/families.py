@@ -1,4 +1,4 @@
-"""What :func:`zen.compute.export.export_onnx` needs to know about each zen model family.
+"""What :func:`zen.export.onnx.export_onnx` needs to know about each zen model family.
 
 An :class:`ExportPlan` holds the module to trace (the model, or a thin wrapper that fixes its
 inputs and folds simple post-processing into the graph), its named inputs and outputs with

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import zen
-from zen.compute import MonitorCallback
+from zen.neural import MonitorCallback
 from zen.neural.callbacks import Callback
 
 

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from zen.compute.export import (
+from zen.errors import ConfigError, DataError, expect_one_of
+from zen.export.onnx import (
     export_onnx,
     file_sha256,
     read_sidecar,
@@ -49,7 +50,6 @@ from zen.compute.export import (
     sidecar_path,
     write_sidecar,
 )
-from zen.errors import ConfigError, DataError, expect_one_of
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def quantize_int8(
     """INT8-quantise an exported model (or a zen model, exported first) with onnxruntime.
 
     Args:
-        model_or_onnx: an ``.onnx`` file written by :func:`~zen.compute.export.export_onnx`
+        model_or_onnx: an ``.onnx`` file written by :func:`~zen.export.onnx.export_onnx`
             (with its sidecar), or any model ``export_onnx`` takes.
         calibration_data: representative inputs for static quantisation: an array (models
             with one input), a mapping ``{input name: array}`` (batch-first, cut into batches
@@ -409,7 +409,7 @@ def _finish(
     notes: tuple[str, ...],
 ) -> QuantizeReport:
     """Measure both models, move the staged file onto its target with its sidecar, report."""
-    from zen.compute.export import _session
+    from zen.export.onnx import _session
 
     before, after = _session(source), _session(staged)
     targets = None

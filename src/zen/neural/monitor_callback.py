@@ -1,8 +1,7 @@
 """Trainer callback that measures every epoch with a :class:`~zen.compute.monitor.Monitor`.
 
-This is the one module of ``zen.compute`` that imports ``zen.neural`` (for the ``Callback``
-base). ``zen.compute`` exports it lazily so that importing ``zen.compute`` never pulls in
-``zen.neural``, which itself imports ``zen.compute``.
+It lives with the other callbacks: the monitor itself is in ``zen.compute``, below
+``zen.neural``, and this callback joins the two from above.
 """
 
 from __future__ import annotations
