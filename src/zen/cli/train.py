@@ -184,7 +184,7 @@ def _parse_freq(text: str | None) -> str | int | None:
     """``--freq``: a pandas frequency, or a whole number for integer time steps."""
     if text is None:
         return None
-    from zen.forecasting.calendar import check_freq
+    from zen.profile.calendar import check_freq
 
     return check_freq(int(text) if text.strip().isdigit() else text.strip())
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from zen.orchestrator.profile import TaskProfile, detect_task, profile_table
+from zen.profile import TaskProfile, detect_task, profile_table
 
 _LAZY = {
     "fit": "zen.orchestrator.jobs",

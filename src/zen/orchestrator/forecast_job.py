@@ -38,7 +38,6 @@ from zen.forecasting import (
     RandomWalkWithDrift,
     SeasonalNaive,
 )
-from zen.forecasting.calendar import infer_freq
 from zen.forecasting.data import SeriesData
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
 from zen.orchestrator.forecast_eval import (
@@ -60,7 +59,6 @@ from zen.orchestrator.orchestration import (
     train_candidates,
     trained_device,
 )
-from zen.orchestrator.profile import TaskProfile, profile_series, series_table
 from zen.orchestrator.series_input import (
     SPEC_FILE,
     SeriesInput,
@@ -68,6 +66,8 @@ from zen.orchestrator.series_input import (
     default_fill,
     prepare_series,
 )
+from zen.profile import TaskProfile, profile_series, series_table, wide_to_long
+from zen.profile.calendar import infer_freq
 from zen.reports import (
     CURVES_FILE,
     HTML_FILE,
@@ -155,8 +155,6 @@ class ForecastRunResult:
 
 def to_long(frame: pd.DataFrame, profile: TaskProfile) -> pd.DataFrame:
     """The frame in long format (``unique_id, ds, y``) according to its profile."""
-    from zen.orchestrator.profile import wide_to_long
-
     if profile.layout == "long":
         return frame[["unique_id", "ds", "y"]]
     return wide_to_long(frame, profile.time_column or "ds", profile.numeric_features)

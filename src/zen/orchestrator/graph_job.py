@@ -33,7 +33,7 @@ from zen.orchestrator.orchestration import (
     train_candidates,
     trained_device,
 )
-from zen.orchestrator.profile import TaskProfile, profile_graph
+from zen.profile import TaskProfile, profile_graph
 from zen.reports import (
     ALL_CURVES_FILE,
     CURVES_FILE,

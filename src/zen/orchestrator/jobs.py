@@ -33,7 +33,7 @@ from zen.orchestrator.orchestration import (
     train_candidates,
     trained_device,
 )
-from zen.orchestrator.profile import TaskProfile, is_time_series, profile_table
+from zen.profile import TaskProfile, is_time_series, profile_table
 from zen.reports import (
     ALL_CURVES_FILE,
     CURVES_FILE,

@@ -21,7 +21,7 @@ import numpy as np
 
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.orchestrator.history import RunRecord
-from zen.orchestrator.profile import FAMILIES, TaskProfile, family_of
+from zen.profile import FAMILIES, TaskProfile, family_of
 
 #: Relative scores are capped here: one disastrous run must not dominate an average.
 MAX_RELATIVE_SCORE = 10.0

@@ -76,9 +76,9 @@ from zen.orchestrator.executors import (
 )
 from zen.orchestrator.history import ActiveRun, History, zen_home
 from zen.orchestrator.meta_learning import relative_scores
-from zen.orchestrator.profile import TaskProfile
 from zen.orchestrator.router import POLICIES, Candidate, route
 from zen.orchestrator.workflow import Step, StepStatus, Workflow, fingerprint, run_workflow
+from zen.profile import TaskProfile
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ same task: 1.0 is the winner, 1.2 is 20 % worse; ``relative score - 1`` of the f
 the router's regret. Routing policies are compared by A/B tests
 (:mod:`~zen.orchestrator.ab_test`).
 
->>> from zen.orchestrator.profile import TaskProfile
+>>> from zen.profile import TaskProfile
 >>> profile = TaskProfile(kind="node classification", reason="", target="y", n_rows=2708,
 ...                       layout="graph", homophily=0.81)
 >>> [c.name for c in route(profile, budget_s=300, policy="rules")]
@@ -61,8 +61,8 @@ from zen.orchestrator.meta_learning import (
     observations_from_runs,
     relative_scores,
 )
-from zen.orchestrator.profile import FAMILIES, TaskProfile
 from zen.orchestrator.router_rules import POOLS, RULES, PriorScore, Rule, rule_prior
+from zen.profile import FAMILIES, TaskProfile
 
 # Re-exported: callers reach the router's whole vocabulary from this module.
 __all__ = [

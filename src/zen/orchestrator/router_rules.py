@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zen.errors import ConfigError
-from zen.orchestrator.profile import FAMILIES, TaskProfile
+from zen.profile import FAMILIES, TaskProfile
 
 #: The candidates of each family with their base expected relative score (the general case
 #: before any rule) and default options. Time series: N-HiTS and N-BEATS lead on M4 and the

@@ -12,7 +12,7 @@ What happens to a table, in order, each step noted for the report:
 2. Repeated time stamps of a series are averaged.
 3. Static variables (one value per series) are taken from the first row of each series; a
    series whose rows disagree is an error.
-4. Gaps become rows (:func:`~zen.forecasting.calendar.fill_gaps`) and empty values are filled
+4. Gaps become rows (:func:`~zen.profile.calendar.fill_gaps`) and empty values are filled
    by the policy: ``interpolate`` (linear between neighbours), ``zero`` (intermittent counts:
    a day without a sale sold nothing) or ``drop`` (remove them and take each series as its
    observed values in order, as for trading days; the stamps before the last are renumbered).
@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from zen.errors import ConfigError, DataError, expect_one_of
-from zen.forecasting.calendar import fill_gaps, mean_of_duplicates
 from zen.forecasting.data import SeriesData, from_long, with_static
-from zen.orchestrator.profile import SeriesTable, TaskProfile, series_table
-from zen.orchestrator.series_stats import ADI_INTERMITTENT
+from zen.profile import SeriesTable, TaskProfile, series_table
+from zen.profile.calendar import fill_gaps, mean_of_duplicates
+from zen.profile.series_stats import ADI_INTERMITTENT
 
 #: How gaps and empty values are filled (``--fill``).
 FILL_POLICIES = ("interpolate", "zero", "drop")

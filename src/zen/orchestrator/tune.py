@@ -598,7 +598,7 @@ def tune_node_classifier(
     import zen.graph
     from zen.graph import NodeLoader
     from zen.graph.sampling import random_node_split
-    from zen.orchestrator.profile import profile_graph
+    from zen.profile import profile_graph
 
     name = canonical_model(model, NODE_CLASSIFIERS)
     check_budget(n_trials, timeout_s)

@@ -13,7 +13,7 @@ import torch
 import zen
 from zen.errors import ConfigError, DataError, NotFittedError
 from zen.neural import MLP, FitResult, History, Trainer, checkpoint, private_rng
-from zen.orchestrator.profile import TaskProfile, profile_table
+from zen.profile import TaskProfile, profile_table
 from zen.tabular.preprocessing import TablePreprocessor
 
 _FORMAT = "zen.tabular"
@@ -28,7 +28,7 @@ class TabularModel:
     targets are standardised for training and mapped back for predictions.
 
     Args:
-        task: ``"auto"`` (see :func:`zen.orchestrator.profile.detect_task`), ``"classification"``
+        task: ``"auto"`` (see :func:`zen.profile.detect_task`), ``"classification"``
             or ``"regression"``.
         hidden_layers: hidden widths; ``None`` picks by data size (small data gets a small net,
             which overfits less).

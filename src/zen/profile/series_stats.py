@@ -3,7 +3,7 @@
 Frequency and missing steps from the time stamps; seasonality from the autocorrelation after
 moving-average detrending; trend strength :math:`F_T` (Wang, Smith & Hyndman 2006) from a
 moving-average decomposition; intermittency as zero share, ADI and CV² (Syntetos & Boylan
-2005). :func:`describe_series` computes them all for :func:`~zen.orchestrator.profile.
+2005). :func:`describe_series` computes them all for :func:`~zen.profile.
 profile_series`.
 """
 

@@ -1,4 +1,4 @@
-"""Dates, frequencies and gaps of real-world series (zen.forecasting.calendar)."""
+"""Dates, frequencies and gaps of real-world series (zen.profile.calendar)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from zen import ConfigError, DataError
 from zen.forecasting import fill_gaps
-from zen.forecasting.calendar import describe_gaps, infer_freq, parse_dates
+from zen.profile.calendar import describe_gaps, infer_freq, parse_dates
 
 
 def frame(stamps, values=None, uid="a") -> pd.DataFrame:

@@ -8,9 +8,9 @@ import pytest
 
 from zen import ConfigError, DataError
 from zen.orchestrator import detect_task, profile_table
-from zen.orchestrator.graph_stats import describe_graph
 from zen.orchestrator.profile import TaskProfile, profile_graph, profile_series
-from zen.orchestrator.series_stats import autocorrelation, trend_strength
+from zen.profile.graph_stats import describe_graph
+from zen.profile.series_stats import autocorrelation, trend_strength
 
 
 @pytest.mark.parametrize(
