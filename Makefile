@@ -18,7 +18,7 @@ help:
 	@echo "make test      lint, types, doctests and the fast test suite (what CI runs)"
 	@echo "make test-all  every test, slow ones included"
 	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
-	@echo "make lint      ruff check + format check + mypy"
+	@echo "make lint      ruff check + format check + mypy + import layers"
 	@echo "make system-deps  Debian's FANN library, for the FANN benchmark and tests"
 	@echo "make train-assistant  fetch Debian game music, retrain the mastering assistant's weights"
 
@@ -73,6 +73,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts

@@ -18,6 +18,7 @@ from zen.errors import ConfigError, DataError
 from zen.forecasting import Forecaster
 from zen.neural.checkpoint import read_json
 from zen.orchestrator.series_input import SPEC_FILE, SeriesSpec, read_series
+from zen.tabular import read_table
 
 #: The forecast ``zen fit`` writes in the run directory.
 FORECAST_FILE = "forecast.csv"
@@ -89,8 +90,6 @@ def predict_saved_forecaster(
     Raises:
         DataError: ``data`` lacks a column the model needs (named), or its future rows.
     """
-    from zen.orchestrator.jobs import read_table
-
     model_dir = Path(model_dir)
     if forecaster is None:
         forecaster = Forecaster.load(model_dir)

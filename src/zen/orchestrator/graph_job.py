@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 import zen
-from zen.errors import DataError, ZenError
+from zen.errors import ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.orchestration import (
@@ -99,69 +99,12 @@ class GraphRunResult:
         return self.run_dir / MODEL_DIR
 
 
-def is_graph_source(path: Path | None) -> bool:
-    """Whether ``path`` is a Planetoid folder (holds ``ind.<name>.x``, maybe under ``raw/``)."""
-    return path is not None and path.is_dir() and _planetoid_name(path) is not None
-
-
-def load_graph(
-    data: Path | None = None,
-    *,
-    edges: Path | None = None,
-    nodes: Path | None = None,
-    target: str | None = None,
-) -> tuple[Any, str]:
-    """The graph to learn from and a short name for it.
-
-    Args:
-        data: a Planetoid folder (``ind.<name>.*`` files).
-        edges, nodes, target: an edge-list CSV, a node CSV with features, and its label column.
-    """
-    from zen.graph.datasets import Planetoid, load_edge_list
-
-    if edges is not None:
-        if nodes is None or target is None:
-            raise zen.ConfigError(
-                "nodes, target: a graph from --edges also needs --nodes nodes.csv (features and"
-                " labels) and --target LABEL_COLUMN"
-            )
-        return load_edge_list(edges, nodes, target), Path(edges).stem
-    if data is None or not data.is_dir():
-        raise DataError(f"data: {data} is not a folder; pass a Planetoid folder or --edges")
-    name = _planetoid_name(data)
-    if name is None:
-        raise DataError(
-            f"data: no Planetoid files (ind.<name>.x, .y, .graph, ...) in {data}; for an edge"
-            " list use --edges edges.csv --nodes nodes.csv --target label"
-        )
-    folder = data.parent if data.name != "raw" else data.parent.parent
-    return Planetoid(name, root=folder)[0], name
-
-
-def graph_source(
-    data: Path | None = None,
-    *,
-    edges: Path | None = None,
-    nodes: Path | None = None,
-    target: str | None = None,
-) -> dict[str, Any]:
-    """The arguments of :func:`load_graph` that read this graph, with absolute paths: what a
-    run records to read its graph again from any working directory."""
-
-    def absolute(path: Path | None) -> str | None:
-        return None if path is None else str(Path(path).expanduser().resolve())
-
-    if edges is not None:
-        return {"edges": absolute(edges), "nodes": absolute(nodes), "target": target}
-    return {"data": absolute(data)}
-
-
 def graph_inputs(graph: Any, name: str, source: dict[str, Any] | None) -> dict[str, Any]:
     """What :data:`GRAPH_FILE` holds for a model trained on ``graph``.
 
-    Keys: ``source`` (:func:`graph_source`, or None for a graph made in Python), ``name``,
-    ``num_features``, ``id_column`` and ``feature_columns`` (node CSVs; None for Planetoid),
-    ``target`` and ``classes`` (the label of each class index, in order).
+    Keys: ``source`` (:func:`~zen.graph.datasets.graph_source`, or None for a graph made in
+    Python), ``name``, ``num_features``, ``id_column`` and ``feature_columns`` (node CSVs; None
+    for Planetoid), ``target`` and ``classes`` (the label of each class index, in order).
     """
     from zen.graph.datasets.edge_list import node_columns
 
@@ -182,14 +125,6 @@ def graph_inputs(graph: Any, name: str, source: dict[str, Any] | None) -> dict[s
         "target": None if source is None else source.get("target"),
         "classes": [value.item() if hasattr(value, "item") else value for value in classes],
     }
-
-
-def _planetoid_name(folder: Path) -> str | None:
-    for place in (folder, folder / "raw"):
-        found = sorted(place.glob("ind.*.x"))
-        if found:
-            return found[0].name.split(".")[1]
-    return None
 
 
 def fit_graph(
@@ -217,8 +152,8 @@ def fit_graph(
         policy: the router's policy (see :class:`~zen.orchestrator.router.Router`), or
             ``"ab"`` to draw it per run.
         resume: load the candidates that an unfinished earlier run of this job had trained.
-        source: how ``graph`` was read (:func:`graph_source`), recorded with the model so that
-            ``zen predict RUN`` can read it again.
+        source: how ``graph`` was read (:func:`~zen.graph.datasets.graph_source`), recorded
+            with the model so that ``zen predict RUN`` can read it again.
     """
     from zen.graph.sampling import random_node_split
 

@@ -22,7 +22,8 @@ import torch
 
 from zen.errors import ConfigError, DataError
 from zen.export.saved import SavedModel, load_saved
-from zen.orchestrator.graph_job import GRAPH_FILE, GRAPH_FORMAT, load_graph
+from zen.graph.datasets import load_graph
+from zen.orchestrator.graph_job import GRAPH_FILE, GRAPH_FORMAT
 
 
 def predict_saved_graph(

@@ -21,9 +21,10 @@ import pandas as pd
 
 import zen
 from zen.errors import DataError, ZenError
+from zen.graph.datasets import graph_source, load_graph
 from zen.neural.checkpoint import atomic_directory, write_json
 from zen.orchestrator.forecast_job import ForecastRunResult, forecast
-from zen.orchestrator.graph_job import GraphRunResult, fit_graph, graph_source, load_graph
+from zen.orchestrator.graph_job import GraphRunResult, fit_graph
 from zen.orchestrator.orchestration import (
     candidate_run,
     failed,
@@ -47,7 +48,7 @@ from zen.reports import (
     plot_learning_curves,
     write_html_report,
 )
-from zen.tabular import TabularModel, score, train_test_split
+from zen.tabular import TabularModel, read_table, score, train_test_split
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +92,6 @@ class RunResult:
     @property
     def model_dir(self) -> Path:
         return self.run_dir / MODEL_DIR
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file with errors that say what is wrong with it."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data: file {str(path)!r} not found")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"data: {path} is not a readable CSV file ({error})") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"data: {path} is empty") from None
-    if frame.empty:
-        raise DataError(f"data: {path} has a header but no rows")
-    return frame
 
 
 def _refuse_series_options(names: list[str], what: str) -> None:

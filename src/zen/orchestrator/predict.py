@@ -105,8 +105,7 @@ def _predict_table(
     saved: SavedModel, data: str | Path | None
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """The rows of ``data`` with a ``prediction`` column, and scores when it has the target."""
-    from zen.orchestrator.jobs import read_table
-    from zen.tabular import score
+    from zen.tabular import read_table, score
 
     if data is None:
         raise ConfigError(

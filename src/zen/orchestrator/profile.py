@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from zen.errors import ConfigError
+from zen.graph.datasets import load_graph
 from zen.profile import (
     FAMILIES,
     LONG_COLUMNS,
@@ -33,6 +34,7 @@ from zen.profile import (
     series_table,
     wide_to_long,
 )
+from zen.tabular import read_table
 
 __all__ = [
     "FAMILIES",
@@ -76,10 +78,6 @@ def profile_data(
         ConfigError: ``target`` or ``horizon`` is needed and missing.
         DataError: the data cannot be read (see the loaders).
     """
-    # Imported here: both modules import this one.
-    from zen.orchestrator.graph_job import load_graph
-    from zen.orchestrator.jobs import read_table
-
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
         graph, name = load_graph(
             None if data is None else Path(data),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from zen.tabular.io import read_table
 from zen.tabular.metrics import score, train_test_split
 from zen.tabular.model import TabularModel
 from zen.tabular.preprocessing import TablePreprocessor
 
-__all__ = ["TablePreprocessor", "TabularModel", "score", "train_test_split"]
+__all__ = ["TablePreprocessor", "TabularModel", "read_table", "score", "train_test_split"]
