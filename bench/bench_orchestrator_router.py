@@ -169,19 +169,20 @@ def score_graph(graph: Any, names: list[str]) -> dict[str, float]:
     from zen.graph.metrics import accuracy
     from zen.graph.sampling import random_node_split
     from zen.neural import Trainer
-    from zen.orchestrator.graph_job import candidates
+    from zen.orchestrator.graph_job import DEFAULT_TRAINING, candidates
 
     if graph.val_mask is None or graph.test_mask is None or not bool(graph.val_mask.any()):
         graph = random_node_split(graph, train=0.6, val=0.2, seed=0)
     classes = int(graph.y.max()) + 1
-    known = {candidate.name: candidate for candidate in candidates()}
+    known = {spec.name: spec for spec in candidates()}
     scores = {}
     for name in names:
-        candidate = known[name]
+        spec = known[name]
+        training = {**DEFAULT_TRAINING, **spec.training}
         torch.manual_seed(0)
-        model = candidate.build(graph.num_features, classes)
-        Trainer(max_epochs=candidate.max_epochs, lr=candidate.lr,
-                weight_decay=candidate.weight_decay, loss="cross_entropy", metrics=[], seed=0,
+        model = spec.create(graph.num_features, classes, {})
+        Trainer(max_epochs=training["max_epochs"], lr=training["lr"],
+                weight_decay=training["weight_decay"], loss="cross_entropy", metrics=[], seed=0,
                 early_stopping=50).fit(model, NodeLoader(graph, "train"),
                                        NodeLoader(graph, "val"))  # fmt: skip
         scores[name] = 1.0 - accuracy(model.predict(graph), graph.y, graph.test_mask)

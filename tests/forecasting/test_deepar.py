@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-import zen.forecasting
 from zen import ConfigError, DataError
 from zen.forecasting.core import Forecaster
 from zen.forecasting.data import from_long
@@ -193,8 +192,7 @@ def test_negative_binomial_rejects_negative_values(series_df) -> None:
         tiny("NegativeBinomial", scaler_type="identity", max_steps=1).fit(from_long(frame))
 
 
-def test_save_and_load_through_forecaster(series_df, tmp_path, monkeypatch) -> None:
-    monkeypatch.setitem(zen.forecasting.MODEL_CLASSES, "DeepAR", DeepAR)
+def test_save_and_load_through_forecaster(series_df, tmp_path) -> None:
     model = tiny("StudentT", max_steps=10, lstm_n_layers=2, decoder_hidden_layers=1,
                  decoder_hidden_size=8, scaler_type="revin")  # fmt: skip
     fc = Forecaster([model], freq="h").fit(series_df)

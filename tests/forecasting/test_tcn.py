@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import zen.forecasting
 from zen import ConfigError
 from zen.forecasting import MQLoss
 from zen.forecasting.core import Forecaster
@@ -96,8 +95,7 @@ def test_same_seed_same_forecast(series_df) -> None:
     assert not np.array_equal(first, tiny(max_steps=10, random_seed=7).fit(data).predict(data))
 
 
-def test_save_and_load_through_forecaster(series_df, tmp_path, monkeypatch) -> None:
-    monkeypatch.setitem(zen.forecasting.MODEL_CLASSES, "TCN", TCN)
+def test_save_and_load_through_forecaster(series_df, tmp_path) -> None:
     model = tiny(max_steps=10, loss=MQLoss(level=[80]), dilations=[1, 2], encoder_dropout=0.1)
     fc = Forecaster([model], freq="h").fit(series_df)
     fc.save(tmp_path / "fc")

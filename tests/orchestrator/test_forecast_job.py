@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from zen import ConfigError, DataError
+from zen import ConfigError, DataError, registry
 from zen.cli import app
 from zen.forecasting import Forecaster
+from zen.forecasting.candidate import ForecastSettings
 from zen.orchestrator import fit
 from zen.orchestrator.forecast_job import (
-    BASELINES,
-    BUILDERS,
     ENSEMBLE,
+    _baseline_names,
+    _candidate_names,
     _final_forecaster,
     forecast,
     season_length_for,
@@ -116,33 +117,37 @@ def test_cli_rejects_a_bad_budget(tmp_path) -> None:
 def test_every_router_candidate_of_the_family_can_be_built() -> None:
     from zen.orchestrator.router_rules import POOLS
 
-    task = {"horizon": 12, "naive_season": 24, "neural": {"input_size": 24, "max_steps": 5}}
-    assert set(POOLS["time series"]) == set(BUILDERS)
-    for name, build in BUILDERS.items():
-        assert build(task, {}).h == 12, name
+    settings = ForecastSettings(horizon=12, input_size=24, season_length=24, max_steps=5)
+    assert set(POOLS["time series"]) == set(_candidate_names())
+    for spec in registry.candidates("forecast"):
+        assert spec.create(settings, {}).h == 12, spec.name
 
 
 def test_deepar_gets_the_likelihood_the_rules_ask_for() -> None:
-    task = {"horizon": 6, "neural": {"input_size": 12, "max_steps": 5}}
-    model = BUILDERS["DeepAR"](task, {"loss": "DistributionLoss",
-                                      "distribution": "NegativeBinomial"})  # fmt: skip
+    settings = ForecastSettings(horizon=6, input_size=12, max_steps=5)
+    model = registry.get("DeepAR", "forecast").create(
+        settings, {"loss": "DistributionLoss", "distribution": "NegativeBinomial"}
+    )
     assert model.loss.distribution == "NegativeBinomial"
 
 
 def test_a_baseline_is_always_among_the_candidates() -> None:
     profile = profile_series(hourly_long(length=400), 24)
-    chosen = routed_candidates(profile, 300, BUILDERS, policy="rules", floor=BASELINES)
-    assert len(chosen) == 3 and sum(c.name in BASELINES for c in chosen) == 1
-    unfloored = routed_candidates(profile, 300, BUILDERS, policy="rules", limit=2)
-    assert all(c.name not in BASELINES for c in unfloored)
+    baselines = _baseline_names()
+    assert set(baselines) == {"SeasonalNaive", "Naive", "HistoricAverage", "RandomWalkWithDrift"}
+    known = _candidate_names()
+    chosen = routed_candidates(profile, 300, known, policy="rules", floor=baselines)
+    assert len(chosen) == 3 and sum(c.name in baselines for c in chosen) == 1
+    unfloored = routed_candidates(profile, 300, known, policy="rules", limit=2)
+    assert all(c.name not in baselines for c in unfloored)
 
 
 def test_a_final_median_ensemble_predicts_the_median_of_its_members(tmp_path) -> None:
     from zen.forecasting import from_long
 
     history = from_long(hourly_long())
-    task = {"history": history, "horizon": 6, "season": 24, "naive_season": 24,
-            "neural": {"input_size": 24, "max_steps": 5}}  # fmt: skip
+    settings = ForecastSettings(horizon=6, input_size=24, season_length=24, max_steps=5)
+    task = {"history": history, "season": 24, "settings": settings}
     members = ["Naive", "SeasonalNaive", "HistoricAverage"]
     final, about = _final_forecaster(members, task, {}, tmp_path, remaining_s=60.0)
     assert about == {"models": members, "refit": True, "reason": "refitted on the whole history"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from zen import ConfigError
+from zen import ConfigError, registry
 from zen.cli import app
 from zen.orchestrator import fit, jobs, orchestration
 from zen.orchestrator.executors import InlineExecutor, LocalProcessExecutor
@@ -59,6 +60,17 @@ def test_a_run_is_a_parent_with_one_child_per_candidate(frame, tmp_path) -> None
     assert parent.hardware["device"] == "cpu"
 
 
+def use_table_class(monkeypatch: pytest.MonkeyPatch, model_class: type) -> None:
+    """Make every table candidate a ``model_class`` (a TabularModel subclass) for this test."""
+
+    def build(settings: dict, options: dict, model_class: type = model_class) -> object:
+        return model_class(**{**options, **settings})
+
+    for spec in registry.candidates("table"):
+        key = (spec.kind, spec.name)
+        monkeypatch.setitem(registry._specs, key, dataclasses.replace(spec, build=build))
+
+
 def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
     frame, tmp_path, monkeypatch
 ) -> None:
@@ -68,7 +80,7 @@ def test_a_failing_candidate_is_recorded_failed_and_the_others_finish(
                 raise RuntimeError("out of memory in candidate")
             return super().fit(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "TabularModel", BrokenRegularised)
+    use_table_class(monkeypatch, BrokenRegularised)
     result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=5, workers=1)
     assert [failure["model"] for failure in result.failed] == ["MLP-regularised"]
     assert "MLP-regularised" not in {row["model"] for row in result.leaderboard}
@@ -95,7 +107,7 @@ def test_a_candidate_that_fails_once_is_retried_and_succeeds(frame, tmp_path, mo
                 raise OSError("disk briefly unavailable")
             return super().fit(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "TabularModel", FlakyWide)
+    use_table_class(monkeypatch, FlakyWide)
     monkeypatch.setattr(orchestration, "RETRY_BACKOFF_S", 0.01)
     result = fit(frame, "kind", runs_dir=tmp_path / "runs", max_epochs=3, workers=1)
     assert result.failed == [] and "MLP-wide" in {row["model"] for row in result.leaderboard}
@@ -318,7 +330,7 @@ def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, 
             calls.append(self)
             return super().fit(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "TabularModel", Counting)
+    use_table_class(monkeypatch, Counting)
     result = fit(frame, "kind", runs_dir=tmp_path, max_epochs=3, workers=1)
     assert calls == []  # every candidate came from the interrupted run
     assert all(row.get("resumed") for row in result.leaderboard)

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from zen import ConfigError, DataError
-from zen.forecasting import Forecaster
+from zen.forecasting import NHITS, DeepAR, Forecaster
+from zen.forecasting.candidate import ForecastSettings
 from zen.orchestrator import fit, orchestration
-from zen.orchestrator.forecast_job import _exogenous_options, forecast
+from zen.orchestrator.forecast_job import forecast
 from zen.orchestrator.forecast_predict import predict_saved_forecaster
 from zen.orchestrator.profile import profile_series, series_table
 from zen.orchestrator.router import Candidate
@@ -117,9 +118,9 @@ def test_a_given_freq_and_date_format_are_used(tmp_path, candidates) -> None:
 def test_covariates_reach_the_models_that_take_them(tmp_path, candidates) -> None:
     spec = SeriesSpec(layout="wide", time_column="date", freq="D", fill="interpolate",
                       series=("sales",), hist_exog=("temperature",))  # fmt: skip
-    assert _exogenous_options("NHITS", spec) == {"hist_exog_list": ["temperature"]}
-    assert _exogenous_options("DeepAR", spec) == {}  # DeepAR's paper has no historic variables
-    assert _exogenous_options("SeasonalNaive", spec) == {}
+    settings = ForecastSettings(horizon=HORIZON, exogenous=spec.exogenous_lists())
+    assert settings.window_arguments(NHITS)["hist_exog_list"] == ["temperature"]
+    assert "hist_exog_list" not in settings.window_arguments(DeepAR)  # not in DeepAR's paper
     candidates("NHITS")
     result = forecast(daily_sales(), HORIZON, target="sales", runs_dir=tmp_path, workers=1,
                       max_steps=3, hist_exog=["temperature"])  # fmt: skip

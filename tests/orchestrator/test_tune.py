@@ -213,7 +213,7 @@ def test_every_search_space_replays_from_its_stored_parameters(name) -> None:
     assert space(FixedTrial(trial.params)) == sampled
 
 
-@pytest.mark.parametrize("name", search_spaces.FORECASTERS)
+@pytest.mark.parametrize("name", search_spaces.tunable("forecast"))
 def test_forecaster_spaces_give_valid_constructor_arguments(name) -> None:
     sampled = search_spaces.search_space(name)(optuna.create_study().ask())
     assert MODEL_CLASSES[name](h=4, input_size=8, **sampled).hyperparameters()

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
+from zen import registry
 from zen.forecasting import metrics
 from zen.forecasting.calendar import fill_gaps
 from zen.forecasting.core import Forecaster
@@ -25,10 +28,32 @@ from zen.forecasting.models.nbeats import NBEATS
 from zen.forecasting.models.nhits import NHITS
 from zen.forecasting.models.tcn import TCN
 
-#: Model classes by name, for loading saved Forecasters.
-_ALL_MODELS = (NHITS, NBEATS, TCN, DeepAR, Naive, SeasonalNaive, HistoricAverage,
-               RandomWalkWithDrift, Naive2)  # fmt: skip
-MODEL_CLASSES = {cls.__name__: cls for cls in _ALL_MODELS}
+
+class _ModelClasses(Mapping[str, type]):
+    """The forecasting model classes by name, as zen.registry holds them now (the models
+    declare themselves; a user's registered model is here too)."""
+
+    def __getitem__(self, name: str) -> type:
+        model_class = registry.model_class(name, "forecast")
+        if model_class is None:
+            raise KeyError(name)
+        return model_class
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(cls.__name__ for cls in self._classes()))
+
+    def __len__(self) -> int:
+        return len(set(self))
+
+    @staticmethod
+    def _classes() -> Iterator[type]:
+        for spec in registry.specs("forecast"):
+            if spec.model_class is not None and spec.model_class is not WindowModel:
+                yield spec.model_class
+
+
+#: Model classes by name, for loading saved Forecasters (a view of :mod:`zen.registry`).
+MODEL_CLASSES: Mapping[str, type] = _ModelClasses()
 
 __all__ = [
     "MAE",

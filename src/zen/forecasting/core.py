@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 import zen
+from zen import registry
 from zen.errors import ConfigError, DataError, NotFittedError
 from zen.forecasting.data import SeriesData, from_long, with_future, with_static
 from zen.forecasting.ensemble import Ensemble, fit_model
@@ -337,16 +338,19 @@ def _describe(model: Any, staging: Path, key: str) -> dict[str, Any]:
 
 def _rebuild(entry: dict[str, Any], path: Path) -> Any:
     """Inverse of :func:`_describe` (statistical baselines are refitted by the caller)."""
-    from zen.forecasting import MODEL_CLASSES
-
     if entry["class"] == "Ensemble":
         members = [_rebuild(member, path) for member in entry["members"]]
         ensemble = Ensemble(members, method=entry["method"], alias=entry["alias"])
         ensemble.weights_ = np.asarray(entry["ensemble_weights"])
         return ensemble
-    if entry["class"] not in MODEL_CLASSES:
-        raise DataError(f"{path}: unknown model class {entry['class']!r}")
-    model: Any = MODEL_CLASSES[entry["class"]](**entry["hyperparameters"])
+    # Only classes declared as forecasting models are built from a saved file.
+    model_class = registry.model_class(entry["class"], "forecast")
+    if model_class is None:
+        raise DataError(
+            f"{path}: unknown model class {entry['class']!r}; a model of your own must be"
+            " registered (zen.registry.register) before loading"
+        )
+    model: Any = model_class(**entry["hyperparameters"])
     if "weights" in entry:
         model.load_weights(checkpoint.load_tensors(path / entry["weights"]))
     return model

@@ -22,11 +22,6 @@ from zen.graph.message_passing import MessagePassing
 from zen.graph.models import GAT, GCN, GIN, GNN, GraphSAGE
 from zen.graph.neighbor import NeighborLoader
 from zen.graph.pool import global_add_pool, global_max_pool, global_mean_pool
-from zen.neural import checkpoint as _checkpoint
-
-# Trainer checkpoints rebuild these by class name.
-for _model in (GCN, GAT, GraphSAGE, GIN):
-    _checkpoint.register_model(_model)
 
 __all__ = [
     "GAT",

@@ -14,8 +14,6 @@ from zen.neural.monitor_callback import MonitorCallback
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
-checkpoint.register_model(MLP)
-
 __all__ = [
     "MLP",
     "Callback",

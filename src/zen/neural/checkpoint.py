@@ -21,6 +21,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from zen import registry
+
 # Re-exported: callers have always reached the atomic writers through this module.
 from zen.atomic import atomic_directory as atomic_directory
 from zen.atomic import write_atomic as write_atomic
@@ -31,24 +33,24 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 FORMAT_VERSION = 1
 
-_MODEL_CLASSES: dict[str, type[nn.Module]] = {}
-
 
 def register_model(cls: type[nn.Module]) -> type[nn.Module]:
     """Let checkpoints rebuild ``cls`` by name; it needs ``config()`` and ``from_config()``.
 
-    Usable as a class decorator.
+    Usable as a class decorator. It declares ``cls`` to :mod:`zen.registry` as a network
+    (unless it is already registered, e.g. as a node classifier).
     """
     if not (hasattr(cls, "config") and hasattr(cls, "from_config")):
         raise ConfigError(f"{cls.__name__} needs config() and from_config() to be registered")
-    _MODEL_CLASSES[cls.__name__] = cls
+    if registry.model_class(cls.__name__) is not cls:
+        registry.register(registry.ModelSpec(cls.__name__, "network", model_class=cls))
     return cls
 
 
 def describe_model(model: nn.Module) -> dict[str, Any] | None:
     """``{"class": name, "config": {...}}`` for registered models, else None."""
     name = type(model).__name__
-    if _MODEL_CLASSES.get(name) is type(model):
+    if registry.model_class(name) is type(model) and hasattr(model, "from_config"):
         return {"class": name, "config": cast(Any, model).config()}
     return None
 
@@ -56,12 +58,14 @@ def describe_model(model: nn.Module) -> dict[str, Any] | None:
 def build_model(description: Mapping[str, Any]) -> nn.Module:
     """Rebuild a model (fresh weights) from :func:`describe_model` output."""
     name = description.get("class")
-    if name not in _MODEL_CLASSES:
+    cls = registry.model_class(name) if isinstance(name, str) else None
+    if cls is None or not hasattr(cls, "from_config"):
+        known = sorted(c.__name__ for c in registry.model_classes() if hasattr(c, "from_config"))
         raise ConfigError(
-            f"checkpoint model class {name!r} is not registered; known: {sorted(_MODEL_CLASSES)}."
+            f"checkpoint model class {name!r} is not registered; known: {known}."
             " Pass model= to load into your own module"
         )
-    return cast(Any, _MODEL_CLASSES[name]).from_config(description["config"])
+    return cast(Any, cls).from_config(description["config"])
 
 
 def write_json(path: str | Path, payload: Any) -> None:

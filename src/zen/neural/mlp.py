@@ -11,7 +11,9 @@ from torch import nn
 
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.neural import activations
+from zen.neural.export_plan import mlp_plan
 from zen.neural.initializers import NETWORK_SCHEMES, init_network, initialize
+from zen.registry import ModelSpec, register
 
 ActivationSpec = str | Mapping[str, Any] | nn.Module | None
 _NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
@@ -179,6 +181,10 @@ class MLP(nn.Module):
     def extra_repr(self) -> str:
         sizes = "-".join(str(size) for size in self.layer_sizes)
         return f"sizes={sizes}, dropout={self.dropout:g}, norm={self.norm}"
+
+
+# Trainer checkpoints rebuild an MLP by name, and zen export traces it.
+register(ModelSpec("MLP", "network", model_class=MLP, export_plan=mlp_plan))
 
 
 def _is_int_sequence(value: object) -> bool:

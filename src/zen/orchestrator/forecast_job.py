@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,20 +24,10 @@ import numpy as np
 import pandas as pd
 
 import zen
+from zen import registry
 from zen.errors import DataError, ZenError
-from zen.forecasting import (
-    NBEATS,
-    NHITS,
-    TCN,
-    DeepAR,
-    DistributionLoss,
-    Ensemble,
-    Forecaster,
-    HistoricAverage,
-    Naive,
-    RandomWalkWithDrift,
-    SeasonalNaive,
-)
+from zen.forecasting import Ensemble, Forecaster
+from zen.forecasting.candidate import ForecastSettings
 from zen.forecasting.data import SeriesData
 from zen.neural.checkpoint import atomic_directory, write_atomic, write_json
 from zen.orchestrator.forecast_eval import (
@@ -68,6 +58,7 @@ from zen.orchestrator.series_input import (
 )
 from zen.profile import TaskProfile, profile_series, series_table, wide_to_long
 from zen.profile.calendar import infer_freq
+from zen.registry import ModelSpec
 from zen.reports import (
     CURVES_FILE,
     HTML_FILE,
@@ -89,8 +80,20 @@ MIN_REFIT_S = 2.0
 LEVELS = (80, 95)
 
 #: Seasonal period by pandas frequency prefix (hourly data repeats daily, daily data weekly...).
-SEASON_BY_FREQ = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "ME": 12, "MS": 12, "Q": 4,
-                  "QE": 4, "QS": 4, "min": 60, "T": 60}  # fmt: skip
+SEASON_BY_FREQ = {
+    "h": 24,
+    "D": 7,
+    "B": 5,
+    "W": 52,
+    "M": 12,
+    "ME": 12,
+    "MS": 12,
+    "Q": 4,
+    "QE": 4,
+    "QS": 4,
+    "min": 60,
+    "T": 60,
+}
 
 
 def season_length_for(freq: str | int) -> int:
@@ -173,8 +176,9 @@ def read_series_table(
     static: Sequence[str] = (),
 ) -> tuple[TaskProfile, SeriesInput, str]:
     """Profile ``frame`` as series and prepare them: ``(profile, series, fill reason)``."""
-    table = series_table(frame, target, date_format=date_format,
-                         exog=(*hist_exog, *futr_exog, *static))  # fmt: skip
+    table = series_table(
+        frame, target, date_format=date_format, exog=(*hist_exog, *futr_exog, *static)
+    )
     profile = profile_series(table, horizon, target, freq=freq)
     if fill is None:
         fill, fill_reason = default_fill(profile)
@@ -182,11 +186,17 @@ def read_series_table(
         fill_reason = "given (--fill)"
     series_freq: str | int = freq if freq is not None else profile.freq or infer_freq(table.long)[0]
     spec = SeriesSpec(
-        layout=table.layout, time_column=table.time_column, freq=series_freq, fill=fill,
-        series=tuple(table.series) if table.layout == "wide" else (), date_format=date_format,
-        hist_exog=tuple(hist_exog), futr_exog=tuple(futr_exog), static=tuple(static),
+        layout=table.layout,
+        time_column=table.time_column,
+        freq=series_freq,
+        fill=fill,
+        series=tuple(table.series) if table.layout == "wide" else (),
+        date_format=date_format,
+        hist_exog=tuple(hist_exog),
+        futr_exog=tuple(futr_exog),
+        static=tuple(static),
         target=target if table.layout == "wide" else None,
-    )  # fmt: skip
+    )
     return profile, prepare_series(table, spec), fill_reason
 
 
@@ -231,47 +241,83 @@ def forecast(
             value per series) for the candidates that take them.
     """
     profile, series, fill_reason = read_series_table(
-        frame, horizon, target=target, freq=freq, date_format=date_format, fill=fill,
-        hist_exog=hist_exog, futr_exog=futr_exog, static=static,
-    )  # fmt: skip
+        frame,
+        horizon,
+        target=target,
+        freq=freq,
+        date_format=date_format,
+        fill=fill,
+        hist_exog=hist_exog,
+        futr_exog=futr_exog,
+        static=static,
+    )
     history = series.series_data()
     season = season_length_for(history.freq)
     hold = hold_out(history, horizon, season)
-    preparation = {"spec": series.spec.to_json(), "fill_reason": fill_reason,
-                   "notes": series.notes}  # fmt: skip
+    preparation = {"spec": series.spec.to_json(), "fill_reason": fill_reason, "notes": series.notes}
     with start_job(
-        profile, BUILDERS, budget_s=budget_s, policy=policy, seed=seed, source=source,
-        runs_dir=runs_dir, settings={"horizon": horizon, "budget_s": budget_s, "tune": tune},
-        key_parts={"data": series.long, "spec": series.spec.to_json(), "target": target,
-                   "horizon": horizon, "budget_s": budget_s, "seed": seed,
-                   "max_steps": max_steps, "version": zen.__version__},
-        resume=resume, tune=tune, floor=BASELINES,
-    ) as job:  # fmt: skip
+        profile,
+        _candidate_names(),
+        budget_s=budget_s,
+        policy=policy,
+        seed=seed,
+        source=source,
+        runs_dir=runs_dir,
+        settings={"horizon": horizon, "budget_s": budget_s, "tune": tune},
+        key_parts={
+            "data": series.long,
+            "spec": series.spec.to_json(),
+            "target": target,
+            "horizon": horizon,
+            "budget_s": budget_s,
+            "seed": seed,
+            "max_steps": max_steps,
+            "version": zen.__version__,
+        },
+        resume=resume,
+        tune=tune,
+        floor=_baseline_names(),
+    ) as job:
         candidates, run = job.candidates, job.run
         started = time.perf_counter()
         tuning: dict[str, Any] | None = None
         tuned: dict[str, dict[str, Any]] = {}
-        exogenous = {name: _exogenous_options(name, series.spec) for name in BUILDERS}
+        settings = ForecastSettings(
+            horizon=horizon,
+            input_size=hold.input_size,
+            season_length=min(season, int(hold.fit.lengths.min())),
+            max_steps=max_steps,
+            random_seed=seed,
+            exogenous=series.spec.exogenous_lists(),
+        )
         if tune:
-            tuning, tuned = _tune(candidates[0].name, hold, season, budget_s / 3, max_steps,
-                                  seed, exogenous[candidates[0].name])  # fmt: skip
+            tuning, tuned = _tune(candidates[0].name, hold, season, budget_s / 3, settings)
         remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
-        neural = sum(candidate.name in NEURAL for candidate in candidates)
+        neural = sum(_spec(candidate.name).neural for candidate in candidates)
         task = {
-            "family": profile.family, "profile": profile.to_json(), "seed": seed,
-            "source": source, "hold": hold, "history": history, "season": season,
-            "horizon": horizon, "naive_season": min(season, int(hold.fit.lengths.min())),
-            "exogenous": exogenous, "fill_missing": series.fill_missing,
-            "neural": {"input_size": hold.input_size, "scaler_type": "robust",
-                       "max_steps": max_steps, "random_seed": seed,
-                       "max_time_s": remaining_s / max(neural, 1)},
+            "family": profile.family,
+            "profile": profile.to_json(),
+            "seed": seed,
+            "source": source,
+            "hold": hold,
+            "history": history,
+            "season": season,
+            "fill_missing": series.fill_missing,
             "progress": progress,
-        }  # fmt: skip
+            "settings": settings.replace(max_time_s=remaining_s / max(neural, 1)),
+        }
         outcomes = train_candidates(
-            train_forecast_candidate, task, candidates, parent_id=run.id, scratch=job.scratch,
-            workers=workers, data_bytes=3 * history.values.nbytes, hyperparameters=tuned,
-            budget_s=remaining_s, task_key=job.key,
-        )  # fmt: skip
+            train_forecast_candidate,
+            task,
+            candidates,
+            parent_id=run.id,
+            scratch=job.scratch,
+            workers=workers,
+            data_bytes=3 * history.values.nbytes,
+            hyperparameters=tuned,
+            budget_s=remaining_s,
+            task_key=job.key,
+        )
         good = succeeded(outcomes)
         job.record_devices(outcomes)
         forecasts = {row["model"]: row.pop("forecasts") for row in good}
@@ -295,36 +341,55 @@ def forecast(
             members, task, options, job.scratch, budget_s - (time.perf_counter() - started)
         )
         result = ForecastRunResult(
-            run_id=job.run_id, run_dir=job.run_dir, profile=profile, leaderboard=leaderboard,
-            best_model=best["model"], season_length=season, input_size=hold.input_size,
-            train_time_s=train_time_s, candidates=[c.to_json() for c in candidates],
-            failed=[o for o in outcomes if "error" in o], ensemble=ensemble,
-            history_id=run.id, tuning=tuning, extra=job.extra(regret),
-            evaluation=hold.describe(), separate_test=hold.separate_test,
-            final_model=final_model, preparation=preparation,
-        )  # fmt: skip
+            run_id=job.run_id,
+            run_dir=job.run_dir,
+            profile=profile,
+            leaderboard=leaderboard,
+            best_model=best["model"],
+            season_length=season,
+            input_size=hold.input_size,
+            train_time_s=train_time_s,
+            candidates=[c.to_json() for c in candidates],
+            failed=[o for o in outcomes if "error" in o],
+            ensemble=ensemble,
+            history_id=run.id,
+            tuning=tuning,
+            extra=job.extra(regret),
+            evaluation=hold.describe(),
+            separate_test=hold.separate_test,
+            final_model=final_model,
+            preparation=preparation,
+        )
         with atomic_directory(job.run_dir) as staging:
             _save_final(final, series, staging / MODEL_DIR)
             future, note = _future_forecast(final, series)
             result.extra["forecast_note"] = note
             if future is not None:
-                write_atomic(staging / FORECAST_FILE,
-                             lambda temporary: future.to_csv(temporary, index=False))  # fmt: skip
+                write_atomic(
+                    staging / FORECAST_FILE, lambda temporary: future.to_csv(temporary, index=False)
+                )
                 result.forecast_path = job.run_dir / FORECAST_FILE
             window = "test" if hold.separate_test else "validation"
             shown = {name: windows[window] for name, windows in forecasts.items()}
             chosen = None if future is None else future[final.models[0].alias]
             plot_forecasts(history, shown, horizon, staging / PLOT_FILE, future=chosen)
             plot_leaderboard(
-                [{**row, "score": rank(row)[0] if metric == "mase" else rank(row)[1]}
-                 for row in leaderboard], "score", staging / LEADERBOARD_FILE,
+                [
+                    {**row, "score": rank(row)[0] if metric == "mase" else rank(row)[1]}
+                    for row in leaderboard
+                ],
+                "score",
+                staging / LEADERBOARD_FILE,
                 title=f"candidates by validation {metric.upper()}",
-            )  # fmt: skip
-            images = {"leaderboard": staging / LEADERBOARD_FILE,
-                      f"forecasts on the {window} window": staging / PLOT_FILE}  # fmt: skip
+            )
+            images = {
+                "leaderboard": staging / LEADERBOARD_FILE,
+                f"forecasts on the {window} window": staging / PLOT_FILE,
+            }
             if curves:
-                plot_candidate_curves(curves, staging / CURVES_FILE,
-                                      title="training loss of the neural candidates")  # fmt: skip
+                plot_candidate_curves(
+                    curves, staging / CURVES_FILE, title="training loss of the neural candidates"
+                )
                 images["learning curves"] = staging / CURVES_FILE
             report = _report(result, source)
             write_json(staging / REPORT_FILE, report)
@@ -332,52 +397,19 @@ def forecast(
     return result
 
 
-def _exogenous_options(name: str, spec: SeriesSpec) -> dict[str, list[str]]:
-    """The ``*_exog_list`` arguments of candidate ``name`` (only the kinds its paper uses)."""
-    model_class = MODEL_CLASSES_BY_NAME.get(name)
-    return spec.model_options(getattr(model_class, "EXOGENOUS", ()))
+def _spec(name: str) -> ModelSpec:
+    return registry.get(name, "forecast")
 
 
-def _neural(
-    task: dict[str, Any], name: str, options: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The settings every neural candidate shares, with its exogenous columns, the progress
-    flag of this step and its own ``options`` (which win)."""
-    return {**task["neural"], **task.get("exogenous", {}).get(name, {}),
-            "progress": task.get("progress", False), **(options or {})}  # fmt: skip
+def _candidate_names() -> list[str]:
+    """The forecasting models zen fit may train: every registered candidate."""
+    return registry.names_of(registry.candidates("forecast"))
 
 
-def _deepar(task: dict[str, Any], options: dict[str, Any]) -> DeepAR:
-    """DeepAR with the router's likelihood (``distribution``: the rules pick a negative
-    binomial for intermittent counts)."""
-    chosen = dict(options)
-    distribution = chosen.pop("distribution", None)
-    if chosen.get("loss") == "DistributionLoss":
-        chosen.pop("loss")
-    if distribution is not None:
-        chosen["loss"] = DistributionLoss(distribution, level=(80, 90))
-    return DeepAR(h=task["horizon"], **_neural(task, "DeepAR", chosen))
-
-
-#: Builders of the models this job trains, by the router's names.
-BUILDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
-    "NHITS": lambda task, options: NHITS(h=task["horizon"], **_neural(task, "NHITS", options)),
-    "NBEATS": lambda task, options: NBEATS(h=task["horizon"], **_neural(task, "NBEATS", options)),
-    "TCN": lambda task, options: TCN(h=task["horizon"], **_neural(task, "TCN", options)),
-    "DeepAR": _deepar,
-    "SeasonalNaive": lambda task, options: SeasonalNaive(
-        h=task["horizon"], season_length=task["naive_season"]
-    ),
-    "Naive": lambda task, options: Naive(h=task["horizon"]),
-    "HistoricAverage": lambda task, options: HistoricAverage(h=task["horizon"]),
-    "RandomWalkWithDrift": lambda task, options: RandomWalkWithDrift(h=task["horizon"]),
-}  # fmt: skip
-MODEL_CLASSES_BY_NAME: dict[str, type] = {"NHITS": NHITS, "NBEATS": NBEATS, "TCN": TCN,
-                                          "DeepAR": DeepAR}  # fmt: skip
-#: The candidates that train a network (and share the time budget).
-NEURAL = ("NHITS", "NBEATS", "TCN", "DeepAR")
-#: The statistical baselines: every run trains at least one (see ``routed_candidates``).
-BASELINES = ("SeasonalNaive", "Naive", "HistoricAverage", "RandomWalkWithDrift")
+def _baseline_names() -> list[str]:
+    """The statistical baselines (no network): every run trains at least one of them (see
+    ``routed_candidates``)."""
+    return registry.names_of(spec for spec in registry.candidates("forecast") if not spec.neural)
 
 
 def train_forecast_candidate(
@@ -392,7 +424,9 @@ def train_forecast_candidate(
     hold: HoldOut = task["hold"]
     try:
         with candidate_run(task, name, options, parent_id) as run:
-            model = BUILDERS[name](task, options)
+            model = _spec(name).create(
+                task["settings"].replace(progress=task.get("progress", False)), options
+            )
             started = time.perf_counter()
             model.fit(hold.fit)
             fit_s = time.perf_counter() - started
@@ -403,12 +437,16 @@ def train_forecast_candidate(
             }
             scores = score_windows(hold, forecasts, task["season"])
             row = {"model": name, **scores, "fit_s": fit_s}
-            final = Forecaster([model], freq=task["history"].freq,
-                               fill_missing=task.get("fill_missing"))  # fmt: skip
+            final = Forecaster(
+                [model], freq=task["history"].freq, fill_missing=task.get("fill_missing")
+            )
             final.data_, final.freq_ = task["history"], task["history"].freq
             final.save(model_dir)
-            validation = {f"val_{key}": value for key, value in (scores["validation"] or {}).items()
-                          if value is not None}  # fmt: skip
+            validation = {
+                f"val_{key}": value
+                for key, value in (scores["validation"] or {}).items()
+                if value is not None
+            }
             run.metrics.update({**reported(row), **validation, "fit_s": fit_s})
     except ZenError as error:  # the same settings would fail again: no retry
         return failed(name, error)
@@ -431,7 +469,7 @@ def _final_forecaster(
     are kept and forecast from the whole history (their input windows end at its end).
     """
     history: SeriesData = task["history"]
-    neural = sum(name in NEURAL for name in members)
+    neural = sum(_spec(name).neural for name in members)
     if remaining_s < MIN_REFIT_S * max(neural, 1) and neural:
         models = _evaluated(members, scratch)
         reason = (
@@ -440,13 +478,15 @@ def _final_forecaster(
         )
         refit = False
     else:
-        share = {**task["neural"], "max_time_s": max(remaining_s, MIN_REFIT_S) / max(neural, 1)}
-        refit_task = {**task, "neural": share, "progress": False,
-                      "naive_season": min(task["season"], int(history.lengths.min()))}  # fmt: skip
+        settings = task["settings"].replace(
+            max_time_s=max(remaining_s, MIN_REFIT_S) / max(neural, 1),
+            progress=False,
+            season_length=min(task["season"], int(history.lengths.min())),
+        )
         try:
             models = []
             for name in members:
-                model = BUILDERS[name](refit_task, dict(options.get(name, {})))
+                model = _spec(name).create(settings, dict(options.get(name, {})))
                 model.fit(history)
                 models.append(model)
             refit, reason = True, "refitted on the whole history"
@@ -476,9 +516,9 @@ def _save_final(final: Forecaster, series: SeriesInput, path: Path) -> None:
     final.static_df_ = series.static_df
     final.save(path)
     write_json(path / SPEC_FILE, series.spec.to_json())
-    if final.future_exog and series.future is not None:
-        write_atomic(path / FUTURE_FILE,
-                     lambda temporary: series.future.to_csv(temporary, index=False))  # type: ignore[union-attr]  # fmt: skip
+    future = series.future
+    if final.future_exog and future is not None:
+        write_atomic(path / FUTURE_FILE, lambda temporary: future.to_csv(temporary, index=False))
 
 
 def _future_forecast(final: Forecaster, series: SeriesInput) -> tuple[pd.DataFrame | None, str]:
@@ -496,31 +536,43 @@ def _future_forecast(final: Forecaster, series: SeriesInput) -> tuple[pd.DataFra
 
 
 def _tune(
-    name: str,
-    hold: HoldOut,
-    season: int,
-    timeout_s: float,
-    max_steps: int,
-    seed: int,
-    exogenous: Mapping[str, Any],
+    name: str, hold: HoldOut, season: int, timeout_s: float, settings: ForecastSettings
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Tune ``name`` on the history before the validation window (never on a scored one)."""
     from zen.orchestrator.tune import tune_forecaster
 
-    if name not in ("NHITS", "NBEATS"):
+    spec = _spec(name)
+    if spec.search_space is None or spec.model_class is None:
         return {"model": name, "skipped": f"{name} has no hyperparameters to tune"}, {}
+    exogenous = {
+        key: value
+        for key, value in settings.window_arguments(spec.model_class).items()
+        if key.endswith("_exog_list")
+    }
     try:
         found = tune_forecaster(
-            hold.fit, name, h=hold.horizon, input_size=hold.input_size, n_trials=20,
-            timeout_s=timeout_s, max_steps=min(max_steps, 300), season_length=season,
-            seed=seed, model_kwargs=dict(exogenous) or None,
-        )  # fmt: skip
+            hold.fit,
+            name,
+            h=hold.horizon,
+            input_size=hold.input_size,
+            n_trials=20,
+            timeout_s=timeout_s,
+            max_steps=min(settings.max_steps, 300),
+            season_length=season,
+            seed=settings.random_seed,
+            model_kwargs=exogenous or None,
+        )
     except DataError as error:
         return {"model": name, "skipped": str(error)}, {}
     fixed = ("h", "max_steps", "val_check_steps", "random_seed", *exogenous)
     chosen = {k: v for k, v in found.best_hyperparameters.items() if k not in fixed}
-    summary = {"model": name, "study_name": found.study_name, "best_value": found.best_value,
-               "n_trials": found.n_trials, "best_hyperparameters": chosen}  # fmt: skip
+    summary = {
+        "model": name,
+        "study_name": found.study_name,
+        "best_value": found.best_value,
+        "n_trials": found.n_trials,
+        "best_hyperparameters": chosen,
+    }
     return summary, {name: chosen}
 
 
@@ -555,8 +607,14 @@ def plot_forecasts(
         axis.axvline(held_out[0] - 0.5, color="grey", linestyle=":")
         if ahead is not None:
             after = np.arange(len(values), len(values) + horizon)
-            axis.plot(after, ahead[row], color="black", linestyle="--", linewidth=1.2,
-                      label="forecast (chosen model)")  # fmt: skip
+            axis.plot(
+                after,
+                ahead[row],
+                color="black",
+                linestyle="--",
+                linewidth=1.2,
+                label="forecast (chosen model)",
+            )
         axis.set_title(f"series {history.ids[row]}", fontsize=9)
     axes[0][0].legend(fontsize=8, loc="upper left")
     figure.tight_layout()

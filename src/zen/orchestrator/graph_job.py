@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 import zen
+from zen import registry
 from zen.errors import ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import atomic_directory, write_json
@@ -34,6 +34,7 @@ from zen.orchestrator.orchestration import (
     trained_device,
 )
 from zen.profile import TaskProfile, profile_graph
+from zen.registry import ModelSpec
 from zen.reports import (
     ALL_CURVES_FILE,
     CURVES_FILE,
@@ -55,27 +56,14 @@ GRAPH_FILE = "graph.json"
 GRAPH_FORMAT = "zen.graph-inputs"
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One architecture with its paper's hyperparameters."""
-
-    name: str
-    build: Callable[[int, int], Any]
-    lr: float
-    weight_decay: float = 5e-4
-    max_epochs: int = 200
+#: Training settings a node classifier's registry entry does not set (its ``training``).
+DEFAULT_TRAINING = {"lr": 0.01, "weight_decay": 5e-4, "max_epochs": 200}
 
 
-def candidates() -> list[Candidate]:
-    """GCN (Kipf & Welling 2017), GAT (Veličković et al. 2018), GraphSAGE (Hamilton et al.
-    2017, mean aggregator), each with the settings its paper used on citation graphs."""
-    from zen.graph import GAT, GCN, GraphSAGE
-
-    return [
-        Candidate("GCN", lambda f, c: GCN(f, 16, 2, c, dropout=0.5, cached=True), lr=0.01),
-        Candidate("GAT", lambda f, c: GAT(f, 8, 2, c, heads=8, dropout=0.6), lr=0.005),
-        Candidate("GraphSAGE", lambda f, c: GraphSAGE(f, 64, 2, c, dropout=0.5), lr=0.01),
-    ]
+def candidates() -> list[ModelSpec]:
+    """The node classifiers zen fit may train: every registered candidate (GCN, GAT and
+    GraphSAGE with their papers' settings, and any the user registered)."""
+    return registry.candidates("node classifier")
 
 
 @dataclass
@@ -163,7 +151,7 @@ def fit_graph(
     else:
         graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
         split = "a random 60/20/20 split of the labelled nodes"
-    known = {candidate.name: candidate for candidate in candidates()}
+    known = registry.names_of(candidates())
     with start_job(
         profile, known, budget_s=budget_s, policy=policy, seed=seed, source=name,
         runs_dir=runs_dir, settings={"budget_s": budget_s, "tune": tune},
@@ -245,11 +233,15 @@ def train_graph_candidate(
     has_test = getattr(graph, "test_mask", None) is not None and bool(graph.test_mask.any())
     try:
         with candidate_run(task, name, options, parent_id) as run:
-            candidate = {c.name: c for c in candidates()}[name]
+            spec = registry.get(name, "node classifier")
+            training = {**DEFAULT_TRAINING, **spec.training}
+            architecture = dict(options)
+            lr = architecture.pop("lr", training["lr"])
+            weight_decay = architecture.pop("weight_decay", training["weight_decay"])
             with private_rng(task["seed"]):  # repeatable initial weights, caller's RNG untouched
-                model, lr, weight_decay = _build(candidate, graph.num_features, task, options)
+                model = spec.create(graph.num_features, task["n_classes"], architecture)
             trainer = Trainer(
-                max_epochs=candidate.max_epochs,
+                max_epochs=training["max_epochs"],
                 optimizer="adam",
                 lr=lr,
                 weight_decay=weight_decay,
@@ -293,22 +285,6 @@ def graph_digest(graph: Any) -> str:
             digest.update(f"{array.dtype}{array.shape}".encode())
             digest.update(array.tobytes())
     return digest.hexdigest()
-
-
-def _build(
-    candidate: Candidate, n_features: int, task: dict[str, Any], options: dict[str, Any]
-) -> tuple[Any, float, float]:
-    if not options:
-        return candidate.build(n_features, task["n_classes"]), candidate.lr, candidate.weight_decay
-    import zen.graph
-
-    settings = dict(options)
-    lr = settings.pop("lr", candidate.lr)
-    weight_decay = settings.pop("weight_decay", candidate.weight_decay)
-    hidden, layers = settings.pop("hidden_channels"), settings.pop("num_layers")
-    model_class = getattr(zen.graph, candidate.name)
-    model = model_class(n_features, hidden, layers, task["n_classes"], **settings)
-    return model, lr, weight_decay
 
 
 def _scores(row: dict[str, Any]) -> dict[str, float]:

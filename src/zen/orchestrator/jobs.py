@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 import zen
+from zen import registry
 from zen.errors import DataError, ZenError
 from zen.graph.datasets import graph_source, load_graph
 from zen.neural.checkpoint import atomic_directory, write_json
@@ -48,7 +49,7 @@ from zen.reports import (
     plot_learning_curves,
     write_html_report,
 )
-from zen.tabular import TabularModel, read_table, score, train_test_split
+from zen.tabular import read_table, score, train_test_split
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ def fit(
         )
     train, test = frame.iloc[train_rows], frame.iloc[test_rows]
     with start_job(
-        profile, TABULAR_MODELS, budget_s=budget_s, policy=policy, seed=seed, source=source,
+        profile, tabular_candidates(), budget_s=budget_s, policy=policy, seed=seed, source=source,
         runs_dir=runs_dir, settings={"budget_s": budget_s, "tune": tune, **model_options},
         key_parts={"data": frame, "target": target, "kind": profile.kind,
                    "test_size": test_size, "seed": seed, "budget_s": budget_s,
@@ -273,9 +274,11 @@ def fit(
     return result
 
 
-#: The router's tabular candidates: all are :class:`~zen.tabular.TabularModel` MLPs; the
-#: router's options (hidden layers, dropout, weight decay) make the difference.
-TABULAR_MODELS = ("MLP", "MLP-regularised", "MLP-wide")
+def tabular_candidates() -> list[str]:
+    """The table models zen fit may train: every registered candidate (the
+    :class:`~zen.tabular.TabularModel` MLPs whose options make the difference, and any the user
+    registered)."""
+    return registry.names_of(registry.candidates("table"))
 
 
 def train_tabular_candidate(
@@ -291,8 +294,9 @@ def train_tabular_candidate(
     settings = {**options, **task["model_options"]}
     try:
         with candidate_run(task, name, settings, parent_id) as run:
-            model = TabularModel(task=task["kind"], seed=task["seed"], progress=task["progress"],
-                                 callbacks=[TimeLimit(task["time_s"])], **settings)  # fmt: skip
+            job = {"task": task["kind"], "seed": task["seed"], "progress": task["progress"],
+                   "callbacks": [TimeLimit(task["time_s"])], **task["model_options"]}  # fmt: skip
+            model = registry.get(name, "table").create(job, options)
             started = time.perf_counter()
             model.fit(task["train"], task["target"])
             fit_s = time.perf_counter() - started

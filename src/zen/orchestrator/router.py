@@ -237,7 +237,7 @@ class Router:
         rows = []
         for order, prior in enumerate(priors):
             if self.policy == "default":
-                score = POOLS[profile.family][prior.name][0]
+                score = prior.base
                 estimate = Estimate(score, 0.0, 0.0, None, None, None)
             elif self.policy == "rules":
                 estimate = Estimate(prior.score, 0.0, 0.0, None, None, None)
@@ -271,7 +271,7 @@ class Router:
             return "the family's usual order (no rules, no history)"
         if prior.rules:
             applied = "; ".join(
-                f"{rule.name} ×{rule.factors[prior.name]:g}: {rule.source}" for rule in prior.rules
+                f"{rule.name} ×{prior.factors[rule.name]:g}: {rule.source}" for rule in prior.rules
             )
             parts = [f"rules {prior.score:.2f} ({applied})"]
         else:

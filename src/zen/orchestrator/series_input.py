@@ -95,14 +95,14 @@ class SeriesSpec:
     def exogenous(self) -> tuple[str, ...]:
         return (*self.temporal, *self.static)
 
-    def model_options(self, exogenous_kinds: Sequence[str]) -> dict[str, list[str]]:
-        """The ``*_exog_list`` arguments for a model that takes ``exogenous_kinds``."""
-        lists = {
+    def exogenous_lists(self) -> dict[str, list[str]]:
+        """The columns by model argument (``hist_exog_list``, ``futr_exog_list``,
+        ``stat_exog_list``); each model takes the kinds its paper uses."""
+        return {
             "hist_exog_list": list(self.hist_exog),
             "futr_exog_list": list(self.futr_exog),
             "stat_exog_list": list(self.static),
         }
-        return {kind: names for kind, names in lists.items() if names and kind in exogenous_kinds}
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -41,16 +41,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from zen import registry
 from zen.errors import BackendUnavailable, ConfigError, DataError, expect_one_of
 from zen.neural import Callback, TimeLimit, Trainer, private_rng
 from zen.orchestrator import history
-from zen.orchestrator.search_spaces import (
-    FORECASTERS,
-    NODE_CLASSIFIERS,
-    SEARCH_SPACES,
-    SearchSpace,
-    canonical_model,
-)
+from zen.orchestrator.search_spaces import SearchSpace, canonical_model
 
 try:
     import optuna
@@ -482,13 +477,10 @@ def tune_forecaster(
             on the same data continues its study and other data get their own.
         n_trials, timeout_s, storage, seed, verbose: as :func:`tune`.
     """
-    from zen.forecasting import NBEATS, NHITS, TCN, DeepAR, WindowModel
     from zen.forecasting.data import SeriesData, check_min_length, from_long
 
-    name = canonical_model(model, FORECASTERS)
-    classes: dict[str, type[WindowModel]] = {
-        cls.__name__: cls for cls in (NHITS, NBEATS, TCN, DeepAR)
-    }
+    name = canonical_model(model, "forecast")
+    spec = registry.get(name, "forecast")
     check_budget(n_trials, timeout_s)
     if metric not in FORECAST_METRICS:
         raise expect_one_of("metric", metric, FORECAST_METRICS)
@@ -519,7 +511,9 @@ def tune_forecaster(
         **({"input_size": input_size} if input_size is not None else {}),
         **(model_kwargs or {}),
     }
-    sample = SEARCH_SPACES[name]
+    sample, model_class = spec.search_space, spec.model_class
+    if sample is None or model_class is None:  # pragma: no cover - canonical_model checked
+        raise ConfigError(f"model: {name} declares no search space and class to tune")
 
     def space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         values = sample(trial)
@@ -533,7 +527,7 @@ def tune_forecaster(
 
     def objective(trial: optuna.Trial) -> float:
         score = _HeldOutScore(train, truth, metric, season_length)
-        forecaster = classes[name](
+        forecaster = model_class(
             **space(trial),
             callbacks=[
                 score,
@@ -595,12 +589,11 @@ def tune_node_classifier(
         metric: ``accuracy`` (maximised) or ``loss`` (cross-entropy, minimised).
         n_trials, timeout_s, storage, study_name, seed, verbose: as :func:`tune_forecaster`.
     """
-    import zen.graph
     from zen.graph import NodeLoader
     from zen.graph.sampling import random_node_split
     from zen.profile import profile_graph
 
-    name = canonical_model(model, NODE_CLASSIFIERS)
+    name = canonical_model(model, "node classifier")
     check_budget(n_trials, timeout_s)
     if metric not in ("accuracy", "loss"):
         raise expect_one_of("metric", metric, ["accuracy", "loss"])
@@ -608,16 +601,17 @@ def tune_node_classifier(
     if any(getattr(graph, mask, None) is None for mask in ("train_mask", "val_mask")):
         graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
     direction = "maximize" if metric == "accuracy" else "minimize"
-    model_class = getattr(zen.graph, name)
-    space = SEARCH_SPACES[name]
+    spec = registry.get(name, "node classifier")
+    space = spec.search_space
+    if space is None:  # pragma: no cover - canonical_model names tunable models only
+        raise ConfigError(f"model: {name} declares no search space")
     deadline = time.monotonic() + timeout_s if timeout_s is not None else None
 
     def objective(trial: optuna.Trial) -> float:
         settings = space(trial)
         lr, weight_decay = settings.pop("lr"), settings.pop("weight_decay")
-        hidden, layers = settings.pop("hidden_channels"), settings.pop("num_layers")
         with private_rng(seed):  # initial weights, without reseeding the caller's torch
-            network = model_class(graph.num_features, hidden, layers, n_classes, **settings)
+            network = spec.create(graph.num_features, n_classes, settings)
         trainer = Trainer(
             max_epochs=max_epochs,
             optimizer="adam",
@@ -686,7 +680,9 @@ def tune_tabular(
     if target not in frame.columns:
         raise DataError(f"target: no column {target!r} in frame (columns: {list(frame)[:10]})")
     fixed = {"max_epochs": max_epochs, "early_stopping": patience, "seed": seed}
-    sample = SEARCH_SPACES["MLP"]
+    sample = registry.get("MLP", "table").search_space
+    if sample is None:  # pragma: no cover - the MLP declares one
+        raise ConfigError("model: the table MLP declares no search space")
 
     def space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return {**sample(trial), **fixed}

@@ -14,6 +14,8 @@ import zen
 from zen.errors import ConfigError, DataError, NotFittedError
 from zen.neural import MLP, FitResult, History, Trainer, checkpoint, private_rng
 from zen.profile import TaskProfile, profile_table
+from zen.registry import ModelSpec, register
+from zen.tabular.export import tabular_plan
 from zen.tabular.preprocessing import TablePreprocessor
 
 _FORMAT = "zen.tabular"
@@ -256,3 +258,59 @@ class _Denormalized(torch.nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.network(features)[:, 0] * self.scale + self.mean
+
+
+# -- declarations ------------------------------------------------------------------------------
+def search_space(trial: Any) -> dict[str, Any]:
+    """The MLP space of Gorishniy et al., "Revisiting deep learning models for tabular data"
+    (NeurIPS 2021), capped at 4 layers of 512 units, which CPU budgets can afford."""
+    depth = trial.suggest_int("n_layers", 1, 4)
+    width = trial.suggest_categorical("layer_size", [64, 128, 256, 512])
+    return {
+        "hidden_layers": [width] * depth,
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "lr": trial.suggest_float("lr", 1e-5, 1e-2, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+    }
+
+
+def build(settings: dict[str, Any], options: dict[str, Any]) -> TabularModel:
+    """A TabularModel for a ``zen fit`` job: its settings (task, seed, callbacks, the user's
+    options) with the candidate's options under them."""
+    return TabularModel(**{**options, **settings})
+
+
+# The one table family zen has, an MLP, at three capacities. Small tables want strong
+# regularisation (Kadra et al. 2021; Grinsztajn et al. 2022) and many features per row invite
+# overfitting (Hastie, Tibshirani & Friedman, ESL sec. 18); capacity pays off with enough rows
+# (Gorishniy et al. 2021). The factors are the router's findings about a table.
+for _name, _prior, _options, _factors in (
+    ("MLP", 1.00, {}, {}),
+    (
+        "MLP-regularised",
+        1.02,
+        {"hidden_layers": [64], "dropout": 0.3, "weight_decay": 0.1},
+        {"small table": 0.93, "many features per row": 0.95, "large table": 1.03},
+    ),
+    (
+        "MLP-wide",
+        1.04,
+        {"hidden_layers": [256, 256], "dropout": 0.1},
+        {"small table": 1.08, "many features per row": 1.05, "large table": 0.95},
+    ),
+):
+    register(
+        ModelSpec(
+            _name,
+            "table",
+            model_class=TabularModel,
+            prior=_prior,
+            options=_options,
+            rule_factors=_factors,
+            build=build,
+            search_space=search_space,
+            export_plan=tabular_plan,
+            reference="Gorishniy et al., NeurIPS 2021",
+        )
+    )

@@ -24,10 +24,12 @@ from torch import nn
 from zen.errors import ConfigError, NotFittedError
 from zen.forecasting.covariates import Covariates, CovariateScaler, exogenous_lists
 from zen.forecasting.data import SeriesData, check_min_length
+from zen.forecasting.export import network_plan, window_model_plan
 from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows, validation_index
 from zen.neural import StepOutput, TimeLimit, Trainer, activations, private_rng
+from zen.registry import ModelSpec, register
 
 _PREDICT_CHUNK = 8192
 
@@ -175,9 +177,13 @@ class WindowModel:
         stat_exog_list: Sequence[str] | None = None,
         callbacks: Sequence[Any] = (),
     ) -> None:
-        for name, value in (("h", h), ("input_size", input_size), ("max_steps", max_steps),
-                            ("windows_batch_size", windows_batch_size),
-                            ("val_check_steps", val_check_steps)):  # fmt: skip
+        for name, value in (
+            ("h", h),
+            ("input_size", input_size),
+            ("max_steps", max_steps),
+            ("windows_batch_size", windows_batch_size),
+            ("val_check_steps", val_check_steps),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
         if not learning_rate > 0:
@@ -412,3 +418,18 @@ def _chunks(batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
     """``batch`` cut into parts of at most ``_PREDICT_CHUNK`` windows (bounded memory)."""
     parts = {key: value.split(_PREDICT_CHUNK) for key, value in batch.items()}
     return [dict(zip(parts, chunk, strict=True)) for chunk in zip(*parts.values(), strict=True)]
+
+
+# Any window model exports through its network, and a bare window network (what
+# WindowModel.model_ holds) as itself: a user's subclass exports like the built-in models
+# without registering an export plan of its own.
+register(
+    ModelSpec(
+        "WindowModel",
+        "forecast",
+        model_class=WindowModel,
+        export_plan=window_model_plan,
+        candidate=False,
+    )
+)
+register(ModelSpec("WindowNetwork", "network", model_class=WindowNetwork, export_plan=network_plan))

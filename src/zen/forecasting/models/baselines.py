@@ -20,7 +20,9 @@ from typing import Any, Self
 import numpy as np
 
 from zen.errors import ConfigError, DataError, NotFittedError
+from zen.forecasting.candidate import baseline_builder
 from zen.forecasting.data import SeriesData
+from zen.registry import ModelSpec, register
 
 logger = logging.getLogger(__name__)
 
@@ -298,3 +300,72 @@ __all__ = [
     "has_seasonality",
     "seasonal_indices",
 ]
+
+
+# The statistical baselines every leaderboard shows (the naive family sits behind the learned
+# models on M4, Makridakis et al. 2020). Priors and rule factors: the router's expectations
+# (zen.orchestrator.router_rules); Naive2 is the M4 benchmark's reference, not a candidate.
+for _cls, _prior, _factors in (
+    (
+        SeasonalNaive,
+        1.25,
+        {
+            "seasonal and long series": 0.92,
+            "short series": 0.95,
+            "intermittent demand": 1.1,
+            "strong trend without season": 1.1,
+        },
+    ),
+    (
+        RandomWalkWithDrift,
+        1.30,
+        {
+            "seasonal and long series": 1.1,
+            "intermittent demand": 1.2,
+            "strong trend without season": 0.85,
+        },
+    ),
+    (
+        Naive,
+        1.35,
+        {
+            "seasonal and long series": 1.1,
+            "short series": 0.95,
+            "intermittent demand": 0.95,
+            "noise-like series": 1.05,
+        },
+    ),
+    (
+        HistoricAverage,
+        1.45,
+        {
+            "seasonal and long series": 1.1,
+            "short series": 0.9,
+            "intermittent demand": 0.75,
+            "strong trend without season": 1.3,
+            "noise-like series": 0.8,
+        },
+    ),
+):
+    register(
+        ModelSpec(
+            _cls.__name__,
+            "forecast",
+            model_class=_cls,
+            neural=False,
+            prior=_prior,
+            rule_factors=_factors,
+            build=baseline_builder(_cls),
+        )
+    )
+register(
+    ModelSpec(
+        "Naive2",
+        "forecast",
+        model_class=Naive2,
+        neural=False,
+        prior=1.35,
+        build=baseline_builder(Naive2),
+        candidate=False,
+    )
+)

@@ -37,6 +37,7 @@ DeepAR does not take them (as in neuralforecast).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -44,12 +45,20 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError, DataError
+from zen.forecasting.candidate import (
+    FORECAST_LR,
+    WINDOWS_BATCH_SIZES,
+    ForecastSettings,
+    window_builder,
+)
 from zen.forecasting.covariates import Covariates, CovariateScaler
 from zen.forecasting.data import SeriesData
+from zen.forecasting.export import network_plan, window_model_plan
 from zen.forecasting.losses import DistributionLoss, ForecastLoss, get_distribution_loss
 from zen.forecasting.models.base import WindowModel
 from zen.forecasting.scalers import WindowScaler
 from zen.neural import StepOutput, private_rng
+from zen.registry import ModelSpec, register
 
 # Rows (series x paths) sampled at once: bounds the LSTM state memory at prediction.
 _SAMPLING_ROWS = 65536
@@ -249,11 +258,13 @@ class DeepAR(WindowModel):
         )
         super().__init__(h, input_size, loss=distribution, **base)
         self.loss: DistributionLoss = distribution
-        for name, value, minimum in (("lstm_n_layers", lstm_n_layers, 1),
-                                     ("lstm_hidden_size", lstm_hidden_size, 1),
-                                     ("decoder_hidden_layers", decoder_hidden_layers, 0),
-                                     ("decoder_hidden_size", decoder_hidden_size, 0),
-                                     ("trajectory_samples", trajectory_samples, 1)):  # fmt: skip
+        for name, value, minimum in (
+            ("lstm_n_layers", lstm_n_layers, 1),
+            ("lstm_hidden_size", lstm_hidden_size, 1),
+            ("decoder_hidden_layers", decoder_hidden_layers, 0),
+            ("decoder_hidden_size", decoder_hidden_size, 0),
+            ("trajectory_samples", trajectory_samples, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
         if decoder_hidden_layers > 0 and decoder_hidden_size < 1:
@@ -319,3 +330,58 @@ class DeepAR(WindowModel):
             "decoder_hidden_size": self.decoder_hidden_size,
             "trajectory_samples": self.trajectory_samples,
         }
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """neuralforecast's ``AutoDeepAR`` space (its ``minmax1`` scaler is zen's ``minmax``)."""
+    return {
+        "lstm_hidden_size": trial.suggest_categorical("lstm_hidden_size", [32, 64, 128, 256]),
+        "lstm_n_layers": trial.suggest_int("lstm_n_layers", 1, 4),
+        "lstm_dropout": trial.suggest_float("lstm_dropout", 0.0, 0.5),
+        "learning_rate": trial.suggest_float("learning_rate", *FORECAST_LR, log=True),
+        "scaler_type": trial.suggest_categorical("scaler_type", ["robust", "minmax"]),
+        "windows_batch_size": trial.suggest_categorical("windows_batch_size", WINDOWS_BATCH_SIZES),
+    }
+
+
+def build(settings: ForecastSettings, options: Mapping[str, Any]) -> DeepAR:
+    """DeepAR for a forecasting job, with the likelihood the router suggests (``distribution``:
+    the rules pick a negative binomial for intermittent counts)."""
+    chosen = dict(options)
+    distribution = chosen.pop("distribution", None)
+    if chosen.get("loss") == "DistributionLoss":
+        chosen.pop("loss")
+    if distribution is not None:
+        chosen["loss"] = DistributionLoss(distribution, level=(80, 90))
+        if distribution == "NegativeBinomial":
+            # Counts are scaled by 1 + the window mean inside the model (paper sec. 3.3); the
+            # job's per-window scaler would refuse to combine with it.
+            chosen.setdefault("scaler_type", "identity")
+    return window_builder(DeepAR)(settings, chosen)
+
+
+# A probabilistic model behind the MLP forecasters on point accuracy (Challu et al. 2023), and
+# the one with a count likelihood for sparse demand (Salinas et al. 2020).
+SPEC = register(
+    ModelSpec(
+        "DeepAR",
+        "forecast",
+        model_class=DeepAR,
+        prior=1.12,
+        rule_factors={
+            "short series": 1.25,
+            "intermittent demand": 0.75,
+            "many series": 0.95,
+            "long horizon": 1.05,
+        },
+        rule_options={
+            "intermittent demand": {"loss": "DistributionLoss", "distribution": "NegativeBinomial"}
+        },
+        build=build,
+        search_space=search_space,
+        export_plan=window_model_plan,
+        reference="Salinas et al., IJF 2020",
+    )
+)
+# The bare network (what DeepAR.model_ holds) exports as its LSTM step.
+register(ModelSpec("DeepARNetwork", "network", model_class=DeepARNetwork, export_plan=network_plan))

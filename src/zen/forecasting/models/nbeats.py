@@ -21,8 +21,16 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError
+from zen.forecasting.candidate import (
+    FORECAST_LR,
+    SCALER_TYPES,
+    WINDOWS_BATCH_SIZES,
+    window_builder,
+)
+from zen.forecasting.export import window_model_plan
 from zen.forecasting.models.base import DoublyResidualStack, WindowModel, block_mlp
 from zen.neural import activations
+from zen.registry import ModelSpec, register
 
 STACK_TYPES = ("identity", "trend", "seasonality")
 
@@ -169,3 +177,35 @@ class NBEATS(WindowModel):
             "activation": self.activation,
             "dropout_prob_theta": self.dropout_prob_theta,
         }
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """neuralforecast's ``AutoNBEATS`` space, for Optuna."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", *FORECAST_LR, log=True),
+        "scaler_type": trial.suggest_categorical("scaler_type", SCALER_TYPES),
+        "windows_batch_size": trial.suggest_categorical("windows_batch_size", WINDOWS_BATCH_SIZES),
+    }
+
+
+# Close behind N-HiTS on M4 (Oreshkin et al. 2020); its polynomial trend basis suits trends.
+SPEC = register(
+    ModelSpec(
+        "NBEATS",
+        "forecast",
+        model_class=NBEATS,
+        prior=1.02,
+        rule_factors={
+            "seasonal and long series": 0.98,
+            "short series": 1.15,
+            "intermittent demand": 1.15,
+            "strong trend without season": 0.97,
+            "noise-like series": 1.05,
+            "many series": 0.97,
+        },
+        build=window_builder(NBEATS),
+        search_space=search_space,
+        export_plan=window_model_plan,
+        reference="Oreshkin et al., ICLR 2020",
+    )
+)

@@ -27,8 +27,17 @@ from torch import nn
 from torch.nn import functional
 
 from zen.errors import ConfigError
+from zen.forecasting.candidate import (
+    FORECAST_LR,
+    SCALER_TYPES,
+    WINDOWS_BATCH_SIZES,
+    integers,
+    window_builder,
+)
+from zen.forecasting.export import window_model_plan
 from zen.forecasting.models.base import DoublyResidualStack, WindowModel, block_mlp
 from zen.neural import activations
+from zen.registry import ModelSpec, register
 
 
 class NHITSBlock(nn.Module):
@@ -121,9 +130,12 @@ class NHITS(WindowModel):
     ) -> None:
         super().__init__(h, input_size, **base)
         n_stacks = len(stack_types)
-        for name, value in (("n_blocks", n_blocks), ("mlp_units", mlp_units),
-                            ("n_pool_kernel_size", n_pool_kernel_size),
-                            ("n_freq_downsample", n_freq_downsample)):  # fmt: skip
+        for name, value in (
+            ("n_blocks", n_blocks),
+            ("mlp_units", mlp_units),
+            ("n_pool_kernel_size", n_pool_kernel_size),
+            ("n_freq_downsample", n_freq_downsample),
+        ):
             if len(value) != n_stacks:
                 raise ConfigError(
                     f"{name}: expected {n_stacks} entries (one per stack), got {len(value)}"
@@ -191,3 +203,61 @@ class NHITS(WindowModel):
             "activation": self.activation,
             "dropout_prob_theta": self.dropout_prob_theta,
         }
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """neuralforecast's ``AutoNHITS`` space, for Optuna.
+
+    The pooling kernels and downsampling rates decide which frequencies each of the three
+    stacks models (paper sec. 3.1-3.2); the knots per stack are ``max(h // rate, 1)``, so the
+    large rates (168, 180) suit long hourly horizons and fall back to one knot on short ones.
+    List choices travel through Optuna's storage as strings (``"2,2,1"``).
+
+    >>> from optuna.trial import FixedTrial
+    >>> stored = {"learning_rate": 1e-3, "n_pool_kernel_size": "2,2,1",
+    ...           "n_freq_downsample": "24,12,1", "scaler_type": "robust",
+    ...           "windows_batch_size": 256}
+    >>> search_space(FixedTrial(stored))["n_pool_kernel_size"]
+    [2, 2, 1]
+    """
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", *FORECAST_LR, log=True),
+        "n_pool_kernel_size": integers(
+            trial.suggest_categorical(
+                "n_pool_kernel_size", ["2,2,1", "1,1,1", "2,2,2", "4,4,4", "8,4,1", "16,8,1"]
+            )
+        ),
+        "n_freq_downsample": integers(
+            trial.suggest_categorical(
+                "n_freq_downsample",
+                ["168,24,1", "24,12,1", "180,60,1", "60,8,1", "40,20,1", "1,1,1"],
+            )
+        ),
+        "scaler_type": trial.suggest_categorical("scaler_type", SCALER_TYPES),
+        "windows_batch_size": trial.suggest_categorical("windows_batch_size", WINDOWS_BATCH_SIZES),
+    }
+
+
+# N-HiTS and N-BEATS lead on M4 and the long-horizon benchmarks (Oreshkin et al. 2020; Challu et
+# al. 2023): the router's first expectation for series. The factors say how each of the
+# router's findings (zen.orchestrator.router_rules.RULES) moves that expectation.
+SPEC = register(
+    ModelSpec(
+        "NHITS",
+        "forecast",
+        model_class=NHITS,
+        prior=1.00,
+        rule_factors={
+            "seasonal and long series": 0.97,
+            "short series": 1.2,
+            "intermittent demand": 1.15,
+            "noise-like series": 1.05,
+            "many series": 0.97,
+            "long horizon": 0.96,
+        },
+        build=window_builder(NHITS),
+        search_space=search_space,
+        export_plan=window_model_plan,
+        reference="Challu et al., AAAI 2023",
+    )
+)

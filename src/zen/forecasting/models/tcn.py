@@ -31,9 +31,12 @@ from torch import nn
 from torch.nn import functional
 
 from zen.errors import ConfigError
+from zen.forecasting.candidate import FORECAST_LR, window_builder
 from zen.forecasting.covariates import Covariates
+from zen.forecasting.export import window_model_plan
 from zen.forecasting.models.base import WindowModel
 from zen.neural import activations
+from zen.registry import ModelSpec, register
 
 logger = logging.getLogger(__name__)
 
@@ -179,11 +182,13 @@ class TCN(WindowModel):
         **base: Any,
     ) -> None:
         super().__init__(h, input_size, scaler_type=scaler_type, **base)
-        for name, value in (("kernel_size", kernel_size),
-                            ("encoder_hidden_size", encoder_hidden_size),
-                            ("context_size", context_size),
-                            ("decoder_hidden_size", decoder_hidden_size),
-                            ("decoder_layers", decoder_layers)):  # fmt: skip
+        for name, value in (
+            ("kernel_size", kernel_size),
+            ("encoder_hidden_size", encoder_hidden_size),
+            ("context_size", context_size),
+            ("decoder_hidden_size", decoder_hidden_size),
+            ("decoder_layers", decoder_layers),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
         if not dilations or any(
@@ -247,3 +252,39 @@ class TCN(WindowModel):
             "decoder_hidden_size": self.decoder_hidden_size,
             "decoder_layers": self.decoder_layers,
         }
+
+
+def search_space(trial: Any) -> dict[str, Any]:
+    """neuralforecast's ``AutoTCN`` space (Bai et al. 2018 with the MQ-CNN decoder of Wen et
+    al. 2017), whose scaler stays ``robust``."""
+    return {
+        "encoder_hidden_size": trial.suggest_categorical(
+            "encoder_hidden_size", [50, 100, 200, 300]
+        ),
+        "context_size": trial.suggest_categorical("context_size", [5, 10, 50]),
+        "decoder_hidden_size": trial.suggest_categorical(
+            "decoder_hidden_size", [64, 128, 256, 512]
+        ),
+        "learning_rate": trial.suggest_float("learning_rate", *FORECAST_LR, log=True),
+    }
+
+
+# Behind N-HiTS and N-BEATS on the M4 and long-horizon benchmarks (Challu et al. 2023).
+SPEC = register(
+    ModelSpec(
+        "TCN",
+        "forecast",
+        model_class=TCN,
+        prior=1.10,
+        rule_factors={
+            "short series": 1.25,
+            "intermittent demand": 1.15,
+            "noise-like series": 1.05,
+            "many series": 0.97,
+        },
+        build=window_builder(TCN),
+        search_space=search_space,
+        export_plan=window_model_plan,
+        reference="Bai, Kolter & Koltun 2018; Wen et al. 2017 (MQ-CNN)",
+    )
+)
