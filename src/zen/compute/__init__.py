@@ -31,7 +31,7 @@ from zen.compute.device import (
     supports_mixed_precision,
 )
 from zen.compute.monitor import Monitor
-from zen.compute.threads import available_cores, configure_threads
+from zen.compute.thread_count import available_cores, configure_threads
 
 if TYPE_CHECKING:
     from zen.compute.export import ExportReport, export_onnx, load_onnx_session

@@ -11,7 +11,7 @@ from typing import Any
 from zen.runtime.events import TierStats
 from zen.runtime.policy import Tier, TierPolicy
 from zen.runtime.tasks import Cooperative, Offload, Release
-from zen.runtime.threads import WorkerPool
+from zen.runtime.workers import WorkerPool
 
 
 class Periodic:

@@ -80,7 +80,6 @@ import contextlib
 import gc
 import logging
 import math
-import os
 import queue
 import sys
 import threading
@@ -96,6 +95,7 @@ from zen.runtime._state import Budget, Job, Periodic, TierState
 from zen.runtime.clock import Clock, MonotonicClock
 from zen.runtime.events import EventKind, SchedulerEvent, SchedulerStats, TierStats
 from zen.runtime.policy import LOWER_TIERS, SchedulerConfig, Tier, TierPolicy, positive_seconds
+from zen.runtime.priority import ThreadPriority, pin_thread, raise_priority, thread_affinity
 from zen.runtime.tasks import (
     Cooperative,
     Offload,
@@ -107,8 +107,8 @@ from zen.runtime.tasks import (
     step,
     task_name,
 )
-from zen.runtime.threads import ThreadPriority, WorkerPool, WorkItem, pin_thread, raise_priority
 from zen.runtime.trace import SCHEDULER_LANE, Mark, SessionProbe, Span
+from zen.runtime.workers import WorkerPool, WorkItem
 
 logger = logging.getLogger(__name__)
 
@@ -544,7 +544,7 @@ class Scheduler:
         else:
             self._priority = "normal"
         if config.realtime_cpus is not None and not self.clock.virtual:
-            old_affinity = _thread_affinity()
+            old_affinity = thread_affinity()
             reason = pin_thread(config.realtime_cpus)
             if reason:
                 logger.info("scheduler thread not pinned: %s", reason)
@@ -1278,15 +1278,6 @@ def _misuse(name: str, offload: Offload) -> ConfigError:
         f"task {name}: a real-time job cannot {offload!r}; it would wait for a worker. Do the"
         " heavy part on the inference tier (submit or a periodic inference task)"
     )
-
-
-def _thread_affinity() -> set[int] | None:
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    try:
-        return os.sched_getaffinity(threading.get_native_id())
-    except OSError:
-        return None
 
 
 def _ms(seconds: float) -> float:
