@@ -49,7 +49,7 @@ from zen.audio import ChainSettings, preset
 from zen.audio.pillars import CompressorParams, EQParams, PeakBand
 from zen.audio.realtime import FileSource, Mixer, NullOutput, Session, SessionConfig, Track
 from zen.errors import BackendUnavailable
-from zen.runtime.threads import raise_priority
+from zen.runtime.priority import raise_priority
 from zen.runtime.workload import StressProcess, default_trace_path
 
 AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"

@@ -13,7 +13,7 @@ import torch
 from zen.compute import available_cores, configure_threads
 from zen.errors import ConfigError
 
-threads_module = importlib.import_module("zen.compute.threads")
+thread_count_module = importlib.import_module("zen.compute.thread_count")
 
 
 @pytest.fixture(autouse=True)
@@ -22,10 +22,10 @@ def restore_torch_threads(monkeypatch: pytest.MonkeyPatch):
     each test starts as if torch's current count were its untouched default."""
     interop_calls: list[int] = []
     monkeypatch.setattr(torch, "set_num_interop_threads", interop_calls.append)
-    monkeypatch.setattr(threads_module, "_interop_attempted", False)
-    monkeypatch.setattr(threads_module, "_applied", None)
-    monkeypatch.setattr(threads_module, "_untouched_count", torch.get_num_threads())
-    for name in threads_module.TORCH_ENV_VARS:
+    monkeypatch.setattr(thread_count_module, "_interop_attempted", False)
+    monkeypatch.setattr(thread_count_module, "_applied", None)
+    monkeypatch.setattr(thread_count_module, "_untouched_count", torch.get_num_threads())
+    for name in thread_count_module.TORCH_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     before = torch.get_num_threads()
     yield interop_calls
@@ -51,28 +51,28 @@ def test_argument_overrides_zen_num_threads(monkeypatch: pytest.MonkeyPatch):
 def untouched_torch_with(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     """Make ``count`` torch's thread count as if it were torch's own default."""
     torch.set_num_threads(count)
-    monkeypatch.setattr(threads_module, "_untouched_count", count)
+    monkeypatch.setattr(thread_count_module, "_untouched_count", count)
 
 
 def test_default_caps_torch_at_the_cores_available_to_the_process(
     monkeypatch: pytest.MonkeyPatch,
 ):
     untouched_torch_with(monkeypatch, 2)
-    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    monkeypatch.setattr(thread_count_module, "available_cores", lambda: 1)
     assert configure_threads() == 1
     assert torch.get_num_threads() == 1
 
 
 def test_default_never_raises_torchs_own_count(monkeypatch: pytest.MonkeyPatch):
     untouched_torch_with(monkeypatch, 1)
-    monkeypatch.setattr(threads_module, "available_cores", lambda: 8)
+    monkeypatch.setattr(thread_count_module, "available_cores", lambda: 8)
     assert configure_threads() == 1
     assert torch.get_num_threads() == 1
 
 
 def test_a_count_set_with_torch_before_the_first_call_stays(monkeypatch: pytest.MonkeyPatch):
     untouched_torch_with(monkeypatch, 2)
-    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    monkeypatch.setattr(thread_count_module, "available_cores", lambda: 1)
     torch.set_num_threads(3)  # the user's choice, even above the usable cores
     assert configure_threads() == 3
     assert torch.get_num_threads() == 3
@@ -83,7 +83,7 @@ def test_a_count_given_to_torch_through_its_environment_stays(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ):
     untouched_torch_with(monkeypatch, 2)
-    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    monkeypatch.setattr(thread_count_module, "available_cores", lambda: 1)
     monkeypatch.setenv(variable, "2")
     assert configure_threads() == 2
     assert torch.get_num_threads() == 2
@@ -129,7 +129,7 @@ def test_interop_runtime_error_is_swallowed(monkeypatch: pytest.MonkeyPatch):
 def test_repeated_calls_are_idempotent_and_log_once(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO, logger="zen.compute.threads")
+    caplog.set_level(logging.INFO, logger="zen.compute.thread_count")
     calls: list[int] = []
     configure_threads(1)
     monkeypatch.setattr(torch, "set_num_threads", calls.append)

@@ -29,8 +29,9 @@ from zen.runtime import (
     VirtualClock,
     next_slice,
     offload,
+    priority,
+    workers,
 )
-from zen.runtime import threads as runtime_threads
 
 PERIOD = 0.010
 
@@ -549,10 +550,10 @@ def test_without_privileges_the_realtime_thread_falls_back_and_says_why(
 
     monkeypatch.setattr(os, "sched_setscheduler", refuse)
     monkeypatch.setattr(os, "setpriority", refuse)
-    monkeypatch.setattr(runtime_threads, "_logged", set())
-    with caplog.at_level(logging.INFO, logger="zen.runtime.threads"):
-        first = runtime_threads.raise_priority()
-        second = runtime_threads.raise_priority()
+    monkeypatch.setattr(priority, "_logged", set())
+    with caplog.at_level(logging.INFO, logger="zen.runtime.priority"):
+        first = priority.raise_priority()
+        second = priority.raise_priority()
     assert first.applied == "normal"
     assert "SCHED_FIFO not permitted" in first.reason and "nice -10 not permitted" in first.reason
     assert second.applied == "normal"
@@ -594,11 +595,11 @@ def test_workers_do_not_inherit_the_realtime_threads_priority() -> None:
             seen["worker"] = result
             done.set()
 
-        pool = runtime_threads.WorkerPool("zen-test", 1, 3, lambda: 0.0, report)
+        pool = workers.WorkerPool("zen-test", 1, 3, lambda: 0.0, report)
         pool.start()
         native = threading.get_native_id
         pool.hand_over(
-            runtime_threads.WorkItem(
+            workers.WorkItem(
                 lambda: (
                     os.sched_getscheduler(native()),
                     os.getpriority(os.PRIO_PROCESS, native()),

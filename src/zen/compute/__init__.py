@@ -33,7 +33,7 @@ from zen.compute.device import (
     supports_mixed_precision,
 )
 from zen.compute.monitor import Monitor
-from zen.compute.threads import available_cores, configure_threads
+from zen.compute.thread_count import available_cores, configure_threads
 
 # Names that moved up out of this layer, and where they live now. Kept importable from here
 # for code written against earlier versions (rule: public names are a contract); nothing in zen

@@ -186,7 +186,7 @@ class InlineExecutor:
 def usable_cores() -> int:
     """Cores this process may run on (its affinity mask where the OS has one).
 
-    Same rule as :func:`zen.compute.threads.available_cores`, which imports torch; workers must
+    Same rule as :func:`zen.compute.thread_count.available_cores`, which imports torch; workers must
     not pay for that import.
     """
     if hasattr(os, "sched_getaffinity"):

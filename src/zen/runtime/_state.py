@@ -1,4 +1,4 @@
-"""The scheduler's bookkeeping: periodic tasks, jobs, budgets and ready queues (internal)."""
+"""The scheduler's bookkeeping: periodic tasks, jobs and budgets (internal)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from zen.runtime.events import TierStats
-from zen.runtime.policy import Tier, TierPolicy
+from zen.runtime.policy import Tier
 from zen.runtime.tasks import Cooperative, Offload, Release
-from zen.runtime.threads import WorkerPool
 
 
 class Periodic:
@@ -142,16 +140,3 @@ class Budget:
     @property
     def available(self) -> bool:
         return self.tokens_s > 0
-
-
-class TierState:
-    def __init__(self, tier: Tier, policy: TierPolicy | None) -> None:
-        self.tier, self.policy = tier, policy
-        self.stats = TierStats()
-        self.slice_ready: list[Job] = []
-        self.worker_ready: list[Job] = []
-        self.pool: WorkerPool | None = None
-        self.budget: Budget | None = None
-
-    def ready_jobs(self) -> list[Job]:
-        return self.slice_ready + self.worker_ready

@@ -103,3 +103,12 @@ class SchedulerStats:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def detail_ms(seconds: float) -> float:
+    """Seconds as milliseconds for an event's ``detail`` (rounded to 0.1 microsecond).
+
+    >>> detail_ms(0.0116099773)
+    11.61
+    """
+    return round(seconds * 1e3, 4)

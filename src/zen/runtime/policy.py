@@ -64,7 +64,7 @@ class TierPolicy:
             thread, as slices (deterministic, for tests and virtual time).
         nice: nice level of the tier's worker threads (Linux). 0 by default: a niced worker
             preempted while it holds the GIL stalls the real-time thread (no priority
-            inheritance), see :mod:`zen.runtime.threads`.
+            inheritance), see :mod:`zen.runtime.priority`.
         fifo_priority: run the tier's workers ``SCHED_FIFO`` at this priority (below the
             scheduler thread's) where permitted, so other processes cannot preempt them
             while they hold the GIL. Opt-in: a busy FIFO worker leaves ordinary processes

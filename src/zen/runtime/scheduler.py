@@ -61,6 +61,14 @@ Threads and OS priority
     (``gc.freeze``), which keeps collections short. Both are process-wide and restored when
     the session ends.
 
+Parts
+    :class:`Scheduler` keeps the public API, the session and the loop; four parts do the work,
+    each owning its state: :class:`~zen.runtime.realtime.RealtimeTier` (real-time tasks and
+    their jobs), :class:`~zen.runtime.admission.Admission` (pressure, budgets, starvation,
+    promotion), :class:`~zen.runtime.dispatch.Dispatcher` (lower-tier periodic tasks, ready
+    queues, workers, slices) and :class:`~zen.runtime.accounting.Accounting` (counters,
+    trace, events, futures).
+
 Example::
 
     from zen.runtime import Scheduler
@@ -75,40 +83,37 @@ Example::
 
 from __future__ import annotations
 
-import bisect
-import contextlib
 import gc
 import logging
 import math
-import os
 import queue
 import sys
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, InvalidStateError
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 from zen.errors import ConfigError
-from zen.runtime._state import Budget, Job, Periodic, TierState
+from zen.runtime._state import Job, Periodic
+from zen.runtime.accounting import Accounting, Observer
+from zen.runtime.admission import Admission
 from zen.runtime.clock import Clock, MonotonicClock
+from zen.runtime.dispatch import Dispatcher
 from zen.runtime.events import EventKind, SchedulerEvent, SchedulerStats, TierStats
-from zen.runtime.policy import LOWER_TIERS, SchedulerConfig, Tier, TierPolicy, positive_seconds
+from zen.runtime.policy import SchedulerConfig, Tier, TierPolicy, positive_seconds
+from zen.runtime.priority import ThreadPriority, pin_thread, raise_priority, thread_affinity
+from zen.runtime.realtime import RealtimeTier
 from zen.runtime.tasks import (
     Cooperative,
     Offload,
-    Release,
     TaskSkipped,
-    close_task,
     is_cooperative,
     is_cooperative_function,
-    step,
     task_name,
 )
-from zen.runtime.threads import ThreadPriority, WorkerPool, WorkItem, pin_thread, raise_priority
-from zen.runtime.trace import SCHEDULER_LANE, Mark, SessionProbe, Span
+from zen.runtime.trace import SessionProbe
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +180,6 @@ class PeriodicTask:
         )
 
 
-Observer = Callable[[SchedulerEvent], object]
-
-
 class Scheduler:
     """Runs periodic real-time jobs on deadline and lower-tier work in the time between them.
 
@@ -204,17 +206,18 @@ class Scheduler:
             raise ConfigError(f"config: expected a SchedulerConfig, got {config!r}")
         self.clock: Clock = clock or MonotonicClock()
         self.probe = probe or SessionProbe(self.config.trace_capacity)
-        self._tiers = {tier: TierState(tier, None) for tier in Tier}
-        for tier in LOWER_TIERS:
-            self._tiers[tier].policy = self.config.policy(tier)
-        self._periodic: list[Periodic] = []
+        # Messages from other threads (submissions, tasks, cancellations, worker reports).
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wake = threading.Event()
-        self._observers: list[Observer] = []
-        self._events: deque[SchedulerEvent] = deque()
-        self._outbox: deque[tuple[Future[Any], Any, BaseException | None]] = deque()
-        self._seq = 0
-        self._seq_lock = threading.Lock()
+        # The parts, each owning its state and given the parts it uses (never the other way).
+        self._accounting = Accounting(self.probe, self.clock, self.config.guard_s)
+        self._admission = Admission(self.config, self._accounting)
+        self._realtime = RealtimeTier(
+            self.clock, self._accounting, self._admission, self.config.pressure_ratio
+        )
+        self._dispatcher = Dispatcher(
+            self.config, self.clock, self._admission, self._accounting, self._post
+        )
         self._stopping = False
         self._running = False
         self._thread: threading.Thread | None = None
@@ -222,13 +225,9 @@ class Scheduler:
         self._session_thread: int | None = None
         self._idle = threading.Event()
         self._idle.set()
-        self._pressure_until = -math.inf
-        self._under_pressure = False
-        self._pressure_episodes = 0
         self._priority = "not started"
         self._elapsed_s = 0.0
         self._session_start = 0.0
-        self._logged_errors: set[str] = set()
 
     # -- public API ------------------------------------------------------------------------
     def add_periodic(
@@ -334,7 +333,7 @@ class Scheduler:
         job = Job(
             name,
             tier,
-            self._next_seq(),
+            self._dispatcher.next_seq(),
             now,
             call=call,
             args=args,
@@ -352,13 +351,7 @@ class Scheduler:
         real-time job is due) and in order; keep them short (count, enqueue), and do not
         block. An observer that raises is logged and kept.
         """
-        self._observers.append(observer)
-
-        def remove() -> None:
-            if observer in self._observers:
-                self._observers.remove(observer)
-
-        return remove
+        return self._accounting.add_observer(observer)
 
     @property
     def running(self) -> bool:
@@ -367,7 +360,7 @@ class Scheduler:
     @property
     def under_pressure(self) -> bool:
         """True while real-time work is at risk and lower tiers are degraded."""
-        return self._under_pressure
+        return self._admission.under_pressure
 
     @property
     def stats(self) -> SchedulerStats:
@@ -375,12 +368,13 @@ class Scheduler:
         elapsed = self._elapsed_s
         if self._running:
             elapsed += self.clock.now() - self._session_start
+        stats = self._accounting.stats
         return SchedulerStats(
-            realtime=replace(self._tiers[Tier.REALTIME].stats),
-            inference=replace(self._tiers[Tier.INFERENCE].stats),
-            background=replace(self._tiers[Tier.BACKGROUND].stats),
-            pressure_episodes=self._pressure_episodes,
-            under_pressure=self._under_pressure,
+            realtime=replace(stats[Tier.REALTIME]),
+            inference=replace(stats[Tier.INFERENCE]),
+            background=replace(stats[Tier.BACKGROUND]),
+            pressure_episodes=self._admission.pressure_episodes,
+            under_pressure=self._admission.under_pressure,
             realtime_priority=self._priority,
             elapsed_s=elapsed,
         )
@@ -448,15 +442,10 @@ class Scheduler:
             raise ConfigError("close: not from inside a task; call stop() there")
         self.stop()
         self._drain_inbox()
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            for job in state.ready_jobs():
-                self._drop(job, "the scheduler was closed")
-            state.slice_ready.clear()
-            state.worker_ready.clear()
-        for periodic in list(self._periodic):
+        self._dispatcher.drop_ready("the scheduler was closed")
+        for periodic in [*self._realtime.tasks, *self._dispatcher.periodic]:
             self._deactivate(periodic)
-        self._flush(math.inf)
+        self._accounting.flush_all()
 
     def __enter__(self) -> Scheduler:
         self.start()
@@ -472,7 +461,8 @@ class Scheduler:
 
     def __repr__(self) -> str:
         state = "running" if self._running else "stopped"
-        return f"Scheduler({state}, periodic={len(self._periodic)}, clock={self.clock!r})"
+        periodic = len(self._realtime.tasks) + len(self._dispatcher.periodic)
+        return f"Scheduler({state}, periodic={periodic}, clock={self.clock!r})"
 
     # -- set-up helpers --------------------------------------------------------------------
     def _periodic_body(
@@ -499,11 +489,6 @@ class Scheduler:
             coroutine.close()
             raise ConfigError(f"task {name}: offload(...) is not allowed in set-up")
         return None, coroutine
-
-    def _next_seq(self) -> int:
-        with self._seq_lock:
-            self._seq += 1
-            return self._seq
 
     def _post(self, message: tuple[Any, ...]) -> None:
         self._inbox.put(message)
@@ -544,7 +529,7 @@ class Scheduler:
         else:
             self._priority = "normal"
         if config.realtime_cpus is not None and not self.clock.virtual:
-            old_affinity = _thread_affinity()
+            old_affinity = thread_affinity()
             reason = pin_thread(config.realtime_cpus)
             if reason:
                 logger.info("scheduler thread not pinned: %s", reason)
@@ -574,74 +559,52 @@ class Scheduler:
         now = self.clock.now()
         self._session_start = now
         self.probe.start(now)
-        self._pressure_until = -math.inf
+        self._admission.open_session(now)
         # Real-time workers only under a real-time scheduler thread, never above it.
-        realtime = self._priority.startswith("SCHED_FIFO")
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            policy = state.policy
-            assert policy is not None
-            if policy.budget_s is not None:
-                state.budget = Budget(policy.budget_s, self.config.budget_window_s, now)
-            if policy.workers > 0:
-                state.pool = WorkerPool(
-                    f"zen-{tier.value}",
-                    policy.workers,
-                    policy.nice,
-                    self.clock.now,
-                    self._report,
-                    policy.fifo_priority if realtime else None,
-                )
-                state.pool.start()
-        for periodic in self._periodic:
-            periodic.align(now)
+        self._dispatcher.start_workers(realtime=self._priority.startswith("SCHED_FIFO"))
+        self._realtime.align(now)
+        self._dispatcher.align(now)
 
     def _close_session(self) -> None:
-        for tier in LOWER_TIERS:
-            pool = self._tiers[tier].pool
-            if pool is not None:
-                pool.stop(timeout_s=10.0)
+        self._dispatcher.stop_workers()
         self._drain_inbox()  # completions of the calls that were still running
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            state.pool = None
-            for job in state.ready_jobs():
-                self._drop(job, "the scheduler stopped")
-            state.slice_ready.clear()
-            state.worker_ready.clear()
-        for periodic in list(self._periodic):
-            if periodic.pending is not None:
-                # Parked on an offload whose worker never reported (the pool stop timed out).
-                self._drop(periodic.pending, "the scheduler stopped")
+        self._dispatcher.end_session("the scheduler stopped")
         self._elapsed_s += self.clock.now() - self._session_start
-        if self._under_pressure:
-            self._set_pressure(False, self.clock.now())
-        self._flush(math.inf)
+        self._admission.close_session(self.clock.now())
+        self._accounting.flush_all()
 
     def _loop(self, until: float) -> None:
         clock = self.clock
+        realtime, admission = self._realtime, self._admission
+        dispatcher, accounting = self._dispatcher, self._accounting
         while not self._stopping:
             self._wake.clear()
             self._drain_inbox()
             now = clock.now()
             if now >= until:
                 return
-            periodic = self._due_realtime(now)
+            periodic = realtime.due(now)
             if periodic is not None:
-                self._run_realtime(periodic, now)
+                realtime.run(periodic, now)
                 continue
-            self._release_lower(now)
-            self._update_pressure(now)
-            self._replenish(now)
-            self._scan_starvation(now)
-            horizon = min(self._next_realtime_release(), until)
-            self._dispatch_workers()
-            if self._run_slice(now, horizon):
+            dispatcher.release_periodic(now)
+            for tier in admission.update_pressure(now):
+                dispatcher.shed(tier, "real-time work is at risk (degradation policy 'skip')")
+            admission.replenish(now)
+            dispatcher.promote_starving(now)
+            horizon = min(realtime.next_release(), until)
+            dispatcher.dispatch_workers()
+            if dispatcher.run_slice(now, horizon):
                 continue
-            if self._flush(horizon):
+            if accounting.flush(horizon):
                 continue
             wake_at = self._next_wake(now, horizon)
             clock.sleep_until(wake_at, self._wake)
+
+    def _next_wake(self, now: float, horizon: float) -> float:
+        wake = min(self._dispatcher.next_wake(horizon), self._admission.pressure_ends())
+        # Never sleep "until now": with a virtual clock that would not move time at all.
+        return max(wake, now + 1e-6)
 
     # -- inbox -----------------------------------------------------------------------------
     def _drain_inbox(self) -> None:
@@ -652,642 +615,18 @@ class Scheduler:
                 return
             kind = message[0]
             if kind == "job":
-                job: Job = message[1]
-                self._tiers[job.tier].stats.jobs += 1
-                self._make_ready(job, self.clock.now())
+                self._dispatcher.submit(message[1], self.clock.now())
             elif kind == "done":
-                self._worker_done(*message[1:])
+                self._dispatcher.worker_done(*message[1:])
             elif kind == "periodic":
                 periodic: Periodic = message[1]
-                periodic.align(self.clock.now())
-                self._periodic.append(periodic)
+                owner = self._realtime if periodic.tier is Tier.REALTIME else self._dispatcher
+                owner.add(periodic, self.clock.now())
             elif kind == "cancel":
                 self._deactivate(message[1])
 
-    def _report(
-        self,
-        item: WorkItem,
-        result: Any,
-        error: BaseException | None,
-        start_s: float,
-        end_s: float,
-        lane: str,
-    ) -> None:
-        """Called on a worker thread when a call finished."""
-        job: Job = item.token[0]
-        future = job.future
-        if job.coroutine is None and future is not None and not future.done():
-            # Complete plain calls here, so the caller's callbacks run on the worker thread.
-            with contextlib.suppress(InvalidStateError):  # dropped meanwhile
-                if error is None:
-                    future.set_result(result)
-                else:
-                    future.set_exception(error)
-        self._post(("done", item.token, result, error, start_s, end_s, lane))
-
-    # -- real-time tier ----------------------------------------------------------------------
-    def _next_realtime_release(self) -> float:
-        releases = [p.next_release for p in self._periodic if p.tier is Tier.REALTIME]
-        return min(releases, default=math.inf)
-
-    def _due_realtime(self, now: float) -> Periodic | None:
-        due: Periodic | None = None
-        for periodic in self._periodic:
-            if periodic.tier is not Tier.REALTIME or periodic.next_release > now:
-                continue
-            if periodic.drop_late and periodic.next_release + periodic.deadline_s <= now:
-                self._drop_releases(periodic, now)
-                if periodic.next_release > now:
-                    continue
-            deadline = periodic.next_release + periodic.deadline_s
-            if due is None or deadline < due.next_release + due.deadline_s:
-                due = periodic
-        return due
-
-    def _drop_releases(self, periodic: Periodic, now: float) -> None:
-        """Skip the releases whose deadline already passed; each one is a miss."""
-        late_s = now - periodic.deadline_s - periodic.next_release
-        count = math.floor(late_s / periodic.period_s) + 1
-        first = periodic.next_release
-        periodic.advance(count)
-        stats = self._tiers[Tier.REALTIME].stats
-        stats.jobs += count
-        stats.deadline_misses += count
-        self._emit(
-            EventKind.MISS,
-            Tier.REALTIME,
-            periodic.name,
-            now,
-            {"count": count, "dropped": True, "release_ms": _ms(first - self._origin())},
-        )
-        self._signal_pressure(now)
-
-    def _run_realtime(self, periodic: Periodic, now: float) -> None:
-        release_s = periodic.next_release
-        deadline = release_s + periodic.deadline_s
-        release = Release(periodic.index, release_s, deadline, periodic.period_s)
-        stats = self._tiers[Tier.REALTIME].stats
-        stats.jobs += 1
-        error: BaseException | None = None
-        finished = False
-        if periodic.call is not None:
-            try:
-                periodic.call()
-            except Exception as caught:
-                error = caught
-        else:
-            assert periodic.coroutine is not None
-            outcome, value = step(periodic.coroutine, release, None)
-            finished = outcome != "slice"
-            if outcome == "error":
-                error = value
-            elif outcome == "offload":
-                error = _misuse(periodic.name, value)
-            elif outcome == "bad":
-                error = _bad_yield(periodic.name, value)
-        end = self.clock.now()
-        periodic.advance()
-        execution = end - now
-        latency = end - release_s
-        stats.busy_s += execution
-        missed = end > deadline
-        if error is None:
-            stats.completed += 1
-        else:
-            stats.failed += 1
-        self.probe.record_span(
-            Span(
-                Tier.REALTIME.value,
-                periodic.name,
-                SCHEDULER_LANE,
-                "job",
-                now,
-                end,
-                wait_s=now - release_s,
-                latency_s=latency,
-                deadline_s=deadline,
-                outcome="error" if error else "miss" if missed else "ok",
-            )
-        )
-        if missed:
-            stats.deadline_misses += 1
-            self._emit(
-                EventKind.MISS,
-                Tier.REALTIME,
-                periodic.name,
-                end,
-                {"latency_ms": _ms(latency), "deadline_ms": _ms(periodic.deadline_s)},
-            )
-        if execution > periodic.budget_s:
-            stats.overruns += 1
-            self._emit(
-                EventKind.OVERRUN,
-                Tier.REALTIME,
-                periodic.name,
-                end,
-                {"run_ms": _ms(execution), "budget_ms": _ms(periodic.budget_s)},
-            )
-        if latency >= self.config.pressure_ratio * periodic.deadline_s:
-            self._signal_pressure(end)
-        if error is not None:
-            self._record_error(Tier.REALTIME, periodic.name, error, end)
-        if finished:
-            self._deactivate(periodic)
-
-    # -- lower tiers: releases, pressure, budgets, starvation ------------------------------
-    def _release_lower(self, now: float) -> None:
-        for periodic in self._periodic:
-            if periodic.tier is Tier.REALTIME or periodic.next_release > now:
-                continue
-            release_s, index = periodic.next_release, periodic.index
-            # One job per due release; releases that passed meanwhile are not made up for.
-            periodic.advance(math.floor((now - release_s) / periodic.period_s) + 1)
-            state = self._tiers[periodic.tier]
-            state.stats.jobs += 1
-            if periodic.pending is not None:
-                # The previous release is still queued or running: do not pile up.
-                state.stats.skipped += 1
-                self._emit(
-                    EventKind.SKIP,
-                    periodic.tier,
-                    periodic.name,
-                    now,
-                    {"reason": "previous release still pending"},
-                )
-                continue
-            deadline = release_s + periodic.deadline_s
-            job = Job(
-                periodic.name,
-                periodic.tier,
-                self._next_seq(),
-                release_s,
-                call=periodic.call,
-                coroutine=periodic.coroutine,
-                deadline_s=deadline,
-                owner=periodic,
-                release=Release(index, release_s, deadline, periodic.period_s),
-            )
-            periodic.pending = job
-            self._make_ready(job, now)
-
-    def _update_pressure(self, now: float) -> None:
-        if self._under_pressure and now >= self._pressure_until:
-            self._set_pressure(False, now)
-        if not self._under_pressure:
-            return
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            assert state.policy is not None
-            if state.policy.under_pressure != "skip":
-                continue
-            for job in [j for j in state.ready_jobs() if not j.started]:
-                self._unready(job)
-                self._drop(job, "real-time work is at risk (degradation policy 'skip')")
-
-    def _signal_pressure(self, now: float) -> None:
-        """Real-time work is at risk: degrade lower tiers for the next ``pressure_hold_s``."""
-        self._pressure_until = now + self.config.pressure_hold_s
-        if not self._under_pressure:
-            self._set_pressure(True, now)
-
-    def _set_pressure(self, on: bool, now: float) -> None:
-        self._under_pressure = on
-        if on:
-            self._pressure_episodes += 1
-        kind = EventKind.PRESSURE_ON if on else EventKind.PRESSURE_OFF
-        self._emit(kind, Tier.REALTIME, "", now, {})
-
-    def _replenish(self, now: float) -> None:
-        for tier in LOWER_TIERS:
-            budget = self._tiers[tier].budget
-            if budget is not None:
-                budget.replenish(now)
-
-    def _open(self, state: TierState) -> bool:
-        """May the tier start new work now (pressure permitting)?"""
-        assert state.policy is not None
-        return not self._under_pressure or state.policy.under_pressure == "run"
-
-    def _budget_allows(self, state: TierState, job: Job) -> bool:
-        return state.budget is None or state.budget.available or job.promoted
-
-    def _charge(self, state: TierState, seconds: float, now: float) -> None:
-        state.stats.busy_s += seconds
-        budget = state.budget
-        if budget is None:
-            return
-        was_available = budget.available
-        budget.tokens_s -= seconds
-        if was_available and not budget.available:
-            state.stats.budget_exhaustions += 1
-            self._emit(
-                EventKind.BUDGET_EXHAUSTED,
-                state.tier,
-                "",
-                now,
-                {"budget_ms": _ms(budget.capacity_s), "window_ms": _ms(budget.window_s)},
-            )
-
-    def _scan_starvation(self, now: float) -> None:
-        for tier in LOWER_TIERS:
-            for job in self._tiers[tier].ready_jobs():
-                if job.starving:
-                    continue
-                policy = self._tiers[job.tier].policy
-                assert policy is not None
-                waited = now - job.ready_since
-                if waited <= policy.starvation_s:
-                    continue
-                job.starving = True
-                self._tiers[job.tier].stats.starvation_events += 1
-                self._emit(
-                    EventKind.STARVATION,
-                    job.tier,
-                    job.name,
-                    now,
-                    {"waited_ms": _ms(waited), "limit_ms": _ms(policy.starvation_s)},
-                )
-                if policy.promote:
-                    self._promote(job, now)
-
-    def _promote(self, job: Job, now: float) -> None:
-        self._unready(job)
-        job.promoted = True
-        if job.effective is Tier.BACKGROUND:
-            job.effective = Tier.INFERENCE
-        self._tiers[job.tier].stats.promotions += 1
-        self._emit(EventKind.PROMOTION, job.tier, job.name, now, {"to": job.effective.value})
-        self._insert(job)
-
-    # -- ready queues ------------------------------------------------------------------------
-    def _make_ready(self, job: Job, now: float) -> None:
-        job.ready_since = now
-        job.starving = False
-        self._insert(job)
-
-    def _insert(self, job: Job) -> None:
-        state = self._tiers[job.effective]
-        queue_ = state.worker_ready if job.needs_worker and state.pool else state.slice_ready
-        bisect.insort(queue_, job, key=Job.sort_key)
-
-    def _unready(self, job: Job) -> None:
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            for queue_ in (state.slice_ready, state.worker_ready):
-                if job in queue_:
-                    queue_.remove(job)
-                    return
-
-    def _end_quantum(self, job: Job) -> None:
-        """A boost lasts one quantum: back to the job's own tier."""
-        job.promoted = False
-        job.effective = job.tier
-
-    # -- workers -----------------------------------------------------------------------------
-    def _dispatch_workers(self) -> None:
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            pool = state.pool
-            if pool is None or not state.worker_ready or not self._open(state):
-                continue
-            index = 0
-            while pool.idle > 0 and index < len(state.worker_ready):
-                job = state.worker_ready[index]
-                if not self._budget_allows(state, job):
-                    index += 1
-                    continue
-                del state.worker_ready[index]
-                if not self._begin(job):
-                    continue
-                if job.offload is not None:
-                    fn, args = job.offload.fn, job.offload.args
-                else:
-                    assert job.call is not None
-                    fn, args = job.call, job.args
-                self._end_quantum(job)
-                pool.hand_over(WorkItem(fn, args, token=(job, tier, job.ready_since, pool)))
-
-    def _worker_done(
-        self,
-        token: tuple[Job, Tier, float, WorkerPool],
-        result: Any,
-        error: BaseException | None,
-        start_s: float,
-        end_s: float,
-        lane: str,
-    ) -> None:
-        job, ran_as, ready_since, pool = token
-        state = self._tiers[ran_as]
-        if pool is state.pool and pool.busy > 0:
-            pool.busy -= 1
-        self._charge(state, end_s - start_s, end_s)
-        if job.done:
-            return  # dropped while its call ran (a stop that did not wait for it)
-        if job.coroutine is not None and job.offload is not None:
-            # An offloaded call: resume the task in its next slice.
-            job.offload = None
-            job.send_value, job.send_error = result, error
-            self._record_span(job, ran_as, lane, "work", start_s, end_s, ready_since, None)
-            self._make_ready(job, end_s)
-            return
-        self._finish(job, ran_as, lane, "work", start_s, end_s, ready_since, result, error)
-
-    def _begin(self, job: Job) -> bool:
-        """Mark a job as started; False if its caller cancelled it meanwhile."""
-        if not job.started:
-            job.started = True
-            if job.future is not None and not job.future.set_running_or_notify_cancel():
-                self._tiers[job.tier].stats.skipped += 1
-                return False
-        return True
-
-    # -- slices ------------------------------------------------------------------------------
-    def _run_slice(self, now: float, horizon: float) -> bool:
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            assert state.policy is not None
-            if not state.slice_ready or not self._open(state):
-                continue
-            for job in state.slice_ready[:16]:
-                if not self._budget_allows(state, job):
-                    continue
-                if now + job.estimate(state.policy.slice_s) + self.config.guard_s > horizon:
-                    continue  # backfill: a shorter slice further down may fit
-                state.slice_ready.remove(job)
-                if not self._begin(job):
-                    return True
-                self._slice(job, state, now, horizon)
-                return True
-        return False
-
-    def _slice(self, job: Job, state: TierState, start: float, horizon: float) -> None:
-        ran_as = state.tier
-        ready_since = job.ready_since
-        self._end_quantum(job)
-        policy = state.policy
-        assert policy is not None
-        if job.coroutine is None:  # a call without workers: one inline slice
-            assert job.call is not None
-            try:
-                result, error = job.call(*job.args), None
-            except Exception as caught:
-                result, error = None, caught
-            end = self.clock.now()
-            self._after_slice(job, state, start, end, horizon)
-            self._finish(
-                job, ran_as, SCHEDULER_LANE, "work", start, end, ready_since, result, error
-            )
-            return
-        if job.offload is not None:  # no workers: the offloaded call runs inline
-            try:
-                job.send_value, job.send_error = job.offload.fn(*job.offload.args), None
-            except Exception as caught:
-                job.send_value, job.send_error = None, caught
-            job.offload = None
-        outcome, value = step(job.coroutine, job.send_value, job.send_error)
-        job.send_value = job.send_error = None
-        end = self.clock.now()
-        self._after_slice(job, state, start, end, horizon)
-        job_ends = job.owner is not None and outcome == "slice"
-        if outcome == "slice" and not job_ends:
-            self._record_span(job, ran_as, SCHEDULER_LANE, "slice", start, end, ready_since, None)
-            self._make_ready(job, end)
-        elif outcome == "offload":
-            job.offload = value
-            self._record_span(job, ran_as, SCHEDULER_LANE, "slice", start, end, ready_since, None)
-            self._make_ready(job, end)
-        elif outcome == "bad":
-            error = _bad_yield(job.name, value)
-            close_task(job.coroutine)
-            self._finish(job, ran_as, SCHEDULER_LANE, "slice", start, end, ready_since, None, error)
-            if job.owner is not None:
-                self._deactivate(job.owner)
-        else:
-            result = value if outcome == "return" else None
-            error = value if outcome == "error" else None
-            self._finish(
-                job, ran_as, SCHEDULER_LANE, "slice", start, end, ready_since, result, error
-            )
-            if job.owner is not None and not job_ends:
-                self._deactivate(job.owner)  # its generator returned or raised
-
-    def _after_slice(
-        self, job: Job, state: TierState, start: float, end: float, horizon: float
-    ) -> None:
-        duration = end - start
-        job.slices.append(duration)
-        self._charge(state, duration, end)
-        assert state.policy is not None
-        if duration > state.policy.slice_s:
-            self._tiers[job.tier].stats.overruns += 1
-            detail: dict[str, Any] = {
-                "slice_ms": _ms(duration),
-                "limit_ms": _ms(state.policy.slice_s),
-            }
-            if end > horizon:
-                detail["delayed_realtime_ms"] = _ms(end - horizon)
-            self._emit(EventKind.OVERRUN, job.tier, job.name, end, detail)
-
-    # -- completion ----------------------------------------------------------------------------
-    def _finish(
-        self,
-        job: Job,
-        ran_as: Tier,
-        lane: str,
-        kind: str,
-        start: float,
-        end: float,
-        ready_since: float,
-        result: Any,
-        error: BaseException | None,
-    ) -> None:
-        job.done = True
-        stats = self._tiers[job.tier].stats
-        missed = job.deadline_s is not None and end > job.deadline_s
-        if error is None:
-            stats.completed += 1
-        else:
-            stats.failed += 1
-        outcome = "error" if error is not None else "miss" if missed else "ok"
-        self._record_span(job, ran_as, lane, kind, start, end, ready_since, end - job.created_s,
-                          outcome)  # fmt: skip
-        if missed:
-            assert job.deadline_s is not None
-            stats.deadline_misses += 1
-            self._emit(
-                EventKind.MISS,
-                job.tier,
-                job.name,
-                end,
-                {
-                    "latency_ms": _ms(end - job.created_s),
-                    "deadline_ms": _ms(job.deadline_s - job.created_s),
-                },
-            )
-        if error is not None:
-            self._record_error(job.tier, job.name, error, end)
-        if job.owner is not None:
-            job.owner.pending = None
-        if job.future is not None and (job.coroutine is not None or lane == SCHEDULER_LANE):
-            # (Calls run by a worker had their future completed on that worker.)
-            self._outbox.append((job.future, result, error))
-
-    def _record_span(
-        self,
-        job: Job,
-        ran_as: Tier,
-        lane: str,
-        kind: str,
-        start: float,
-        end: float,
-        ready_since: float,
-        latency: float | None,
-        outcome: str = "ok",
-    ) -> None:
-        self.probe.record_span(
-            Span(
-                ran_as.value,
-                job.name,
-                lane,
-                kind,
-                start,
-                end,
-                wait_s=max(start - ready_since, 0.0),
-                latency_s=latency,
-                deadline_s=job.deadline_s if latency is not None else None,
-                outcome=outcome,
-            )
-        )
-
-    def _drop(self, job: Job, reason: str) -> None:
-        """Drop a job that will not run (to the end): its future raises TaskSkipped."""
-        job.done = True
-        self._tiers[job.tier].stats.skipped += 1
-        self._emit(EventKind.SKIP, job.tier, job.name, self.clock.now(), {"reason": reason})
-        owner = job.owner
-        if owner is not None:
-            owner.pending = None
-            if job.started and owner.coroutine is not None:
-                # Dropped mid-job: the generator cannot be resumed with a new release.
-                self._deactivate(owner)
-        elif job.coroutine is not None:
-            close_task(job.coroutine)  # runs its finally blocks
-        if job.future is not None:
-            self._outbox.append((job.future, None, TaskSkipped(f"{job.name}: {reason}")))
-
     def _deactivate(self, periodic: Periodic) -> None:
-        if not periodic.active:
-            return
-        periodic.active = False
-        if periodic in self._periodic:
-            self._periodic.remove(periodic)
-        if periodic.pending is not None:
-            job, periodic.pending = periodic.pending, None
-            self._unready(job)
-        if periodic.coroutine is not None:
-            close_task(periodic.coroutine)
-
-    def _record_error(self, tier: Tier, name: str, error: BaseException, now: float) -> None:
-        if name not in self._logged_errors:
-            self._logged_errors.add(name)
-            logger.warning(
-                "task %s (%s) raised %s: %s; further errors of this task are logged at DEBUG",
-                name,
-                tier.value,
-                type(error).__name__,
-                error,
-                exc_info=error,
-            )
+        if periodic.tier is Tier.REALTIME:
+            self._realtime.deactivate(periodic)
         else:
-            logger.debug("task %s raised %r", name, error)
-        detail = {"error": f"{type(error).__name__}: {error}"}
-        self._emit(EventKind.ERROR, tier, name, now, detail, error)
-
-    # -- events and housekeeping ---------------------------------------------------------------
-    def _origin(self) -> float:
-        return self.probe.origin_s if self.probe.origin_s is not None else 0.0
-
-    def _emit(
-        self,
-        kind: EventKind,
-        tier: Tier,
-        task: str,
-        now: float,
-        detail: Mapping[str, Any],
-        error: BaseException | None = None,
-    ) -> None:
-        self.probe.record_mark(Mark(kind.value, tier.value, task, now, detail=dict(detail)))
-        if self._observers:
-            self._events.append(SchedulerEvent(kind, tier, task, now, dict(detail), error))
-
-    def _flush(self, horizon: float) -> bool:
-        """Complete futures and call observers while there is slack; True if it did any."""
-        did = False
-        while self._outbox or self._events:
-            if self.clock.now() + self.config.guard_s >= horizon:
-                break
-            did = True
-            if self._outbox:
-                future, result, error = self._outbox.popleft()
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(result)
-                else:
-                    future.set_exception(error)
-            else:
-                event = self._events.popleft()
-                for observer in list(self._observers):
-                    try:
-                        observer(event)
-                    except Exception:
-                        logger.exception("scheduler observer %r failed", observer)
-        return did
-
-    def _next_wake(self, now: float, horizon: float) -> float:
-        wake = horizon
-        for periodic in self._periodic:
-            if periodic.tier is not Tier.REALTIME:
-                wake = min(wake, periodic.next_release)
-        if self._under_pressure:
-            wake = min(wake, self._pressure_until)
-        for tier in LOWER_TIERS:
-            state = self._tiers[tier]
-            ready = state.ready_jobs()
-            if not ready:
-                continue
-            if state.budget is not None and not state.budget.available:
-                wake = min(wake, state.budget.next_refill)
-            for job in ready:
-                own = self._tiers[job.tier].policy
-                if not job.starving and own is not None:
-                    wake = min(wake, job.ready_since + own.starvation_s)
-        # Never sleep "until now": with a virtual clock that would not move time at all.
-        return max(wake, now + 1e-6)
-
-
-def _bad_yield(name: str, value: object) -> ConfigError:
-    return ConfigError(
-        f"task {name} yielded {value!r}; yield nothing (a slice boundary) or offload(fn, ...),"
-        " or in a coroutine await next_slice() or offload(...)"
-    )
-
-
-def _misuse(name: str, offload: Offload) -> ConfigError:
-    return ConfigError(
-        f"task {name}: a real-time job cannot {offload!r}; it would wait for a worker. Do the"
-        " heavy part on the inference tier (submit or a periodic inference task)"
-    )
-
-
-def _thread_affinity() -> set[int] | None:
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    try:
-        return os.sched_getaffinity(threading.get_native_id())
-    except OSError:
-        return None
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1e3, 4)
+            self._dispatcher.deactivate(periodic)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from zen.errors import ZenError
+from zen.errors import ConfigError, ZenError
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,14 @@ def step(coroutine: Cooperative, value: Any, error: BaseException | None) -> tup
     if isinstance(yielded, Offload):
         return "offload", yielded
     return "bad", yielded
+
+
+def bad_yield(name: str, value: object) -> ConfigError:
+    """The error of a task that yielded something other than a slice boundary or an offload."""
+    return ConfigError(
+        f"task {name} yielded {value!r}; yield nothing (a slice boundary) or offload(fn, ...),"
+        " or in a coroutine await next_slice() or offload(...)"
+    )
 
 
 def close_task(coroutine: Cooperative) -> None:
