@@ -214,6 +214,20 @@ def model_classes() -> Iterator[type]:
             yield spec.model_class
 
 
+def declaring_modules() -> list[str]:
+    """The modules that define the registered classes and builders, for worker processes to
+    import so that they know the same models (``__main__`` aside: a spawned worker re-runs
+    it anyway)."""
+    _load_entry_points()
+    modules: dict[str, None] = {}
+    for spec in _specs.values():
+        for obj in (spec.model_class, spec.build):
+            module = getattr(obj, "__module__", None)
+            if module and module not in ("__main__", "__mp_main__", "builtins"):
+                modules[module] = None
+    return list(modules)
+
+
 def _origin(spec: ModelSpec) -> str:
     cls = spec.model_class
     return f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "another module"

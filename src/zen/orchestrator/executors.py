@@ -13,6 +13,7 @@ step, and a worker's start-up time is paid once per worker.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from zen import registry
 from zen.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -300,8 +302,8 @@ class LocalProcessExecutor:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.max_workers,
                     mp_context=multiprocessing.get_context(self.start_method),
-                    initializer=_share_threads,
-                    initargs=(self.threads_per_worker,),
+                    initializer=_start_worker,
+                    initargs=(self.threads_per_worker, tuple(registry.declaring_modules())),
                 )
             return self._pool
 
@@ -310,10 +312,21 @@ class LocalProcessExecutor:
             self._unfinished.discard(future)
 
 
-def _share_threads(threads: int) -> None:
-    """Worker initializer: runs before any step imports torch or NumPy, which read these once."""
+def _start_worker(threads: int, model_modules: tuple[str, ...]) -> None:
+    """Worker initializer: share the threads, then declare the parent's models.
+
+    The thread variables are set before anything imports torch or NumPy, which read them once.
+    The modules that declared models in the parent (a user's own among them, registered from
+    their code rather than an entry point) are imported so that steps find the same models in
+    :mod:`zen.registry`.
+    """
     for name in THREAD_ENV_VARS:
         os.environ.setdefault(name, str(threads))
+    for module in model_modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # a step that needs the model will say which is missing
+            logger.warning("worker: could not import %s to declare its models: %s", module, error)
 
 
 def _require_importable(step: Step) -> None:
