@@ -246,7 +246,7 @@ def _tabular_plan(model: Any, batches: tuple[dict[str, int], ...]) -> ExportPlan
                 " probabilities",
             ),
         )
-        task = {"task": "classification", "classes": list(model.classes_)}
+        task = {"task": "classification", "classes": model.classes_.tolist()}
     else:
         outputs = (
             TensorSpec("prediction", ("batch",), description="predicted value in target units"),
