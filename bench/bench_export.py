@@ -106,8 +106,7 @@ def m4_models(quick: bool, steps: int) -> list[dict[str, Any]]:
     found = []
     for family, build in builders.items():
         started = time.perf_counter()
-        model = build()
-        Forecaster([model], freq=1).fit(train)
+        model = Forecaster([build()], freq=1).fit(train).models_[0]
         print(f"trained {family} in {time.perf_counter() - started:.0f} s", flush=True)
         network = model.model_.eval()
 
@@ -124,8 +123,8 @@ def m4_models(quick: bool, steps: int) -> list[dict[str, Any]]:
         })  # fmt: skip
     deepar = DeepAR(H, INPUT_SIZE, **{**common, "max_steps": 10, "val_check_steps": 5,
                                       "scaler_type": "standard"})  # fmt: skip
-    Forecaster([deepar], freq=1).fit(train)
-    from zen.export.families import DeepARStep
+    deepar = Forecaster([deepar], freq=1).fit(train).models_[0]
+    from zen.forecasting.export import DeepARStep
 
     step = DeepARStep(deepar.model_).eval()
     layers, units = deepar.lstm_n_layers, deepar.lstm_hidden_size

@@ -58,7 +58,7 @@ def main() -> int:
     timed(lambda: zen.predict(df=one), 20)
     zen_one = timed(lambda: zen.predict(df=one), calls)
     zen_all = timed(lambda: zen.predict(df=train), 5)
-    network = zen.models[0].model_
+    network = zen.models_[0].model_
     window = torch.from_numpy(one["y"].to_numpy()[-INPUT_SIZE:].astype("float32"))[None]
     with torch.inference_mode():
         network_only = timed(lambda: network(window), calls)

@@ -134,7 +134,7 @@ def run_zen(task: Task, values, channels, split, seed: int, steps: int) -> dict:
     squared, absolute, count = 0.0, 0.0, 0
     with torch.inference_mode():
         for chunk in windows.split(4096):
-            error = model.loss.point(model.model_(chunk[:, : task.input_size]))
+            error = model.loss_.point(model.model_(chunk[:, : task.input_size]))
             error = error - chunk[:, task.input_size :]
             squared += float((error**2).sum())
             absolute += float(error.abs().sum())

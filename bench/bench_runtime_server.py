@@ -205,7 +205,7 @@ def naive_server(family: str, model_dir: Path, port: int) -> None:
     else:
         from zen.forecasting import Forecaster
 
-        model = Forecaster.load(model_dir).models[0]
+        model = Forecaster.load(model_dir).models_[0]
         network, input_size = model.model_.eval(), model.input_size
 
         def run(x: torch.Tensor) -> torch.Tensor:

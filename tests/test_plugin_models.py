@@ -56,14 +56,11 @@ class TinyMLP(WindowModel):
         self.hidden_size = hidden_size
 
     def build_network(self) -> nn.Module:
-        outputs = self.loss.outputs_per_step
+        outputs = self.loss_.outputs_per_step
         return nn.Sequential(
             nn.Linear(self.input_size, self.hidden_size), nn.ReLU(),
             nn.Linear(self.hidden_size, self.h * outputs), nn.Unflatten(1, (self.h, outputs)),
         )
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "hidden_size": self.hidden_size}
 
 
 def search_space(trial: Any) -> dict[str, Any]:

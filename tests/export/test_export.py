@@ -120,7 +120,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory):
 def torch_module(model: Any) -> torch.nn.Module:
     """The PyTorch module an export of ``model`` must reproduce."""
     if isinstance(model, Forecaster):
-        return model.models[-1].model_
+        return model.models_[-1].model_
     if isinstance(model, TabularModel):
         return model.network_
     return model
@@ -181,7 +181,7 @@ def test_nhits_is_right_for_every_batch_size_not_just_the_traced_one(exported) -
     constant and is wrong for batch > 1; here each row of any batch equals that row alone."""
     model, report = exported("nhits")
     session, _ = load_onnx_session(report.path)
-    network = model.models[0].model_
+    network = model.models_[0].model_
     windows = 50 + 10 * torch.randn(100, INPUT_SIZE, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         alone = torch.cat([network(windows[i : i + 1]) for i in range(len(windows))]).numpy()
@@ -227,7 +227,7 @@ def test_deepar_step_graph_carries_the_lstm_state_across_calls(exported) -> None
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-5)
     np.testing.assert_allclose(h2, hidden, atol=1e-5)
     np.testing.assert_allclose(c2, cell, atol=1e-5)
-    network = model.models[0].model_
+    network = model.models_[0].model_
     with torch.no_grad():
         outputs, _ = network.unroll(torch.from_numpy(inputs))
         mu, sigma, df = network.loss.parameters(outputs)

@@ -96,8 +96,8 @@ def test_ensemble_combines_members_and_reports_them(series_df, method) -> None:
 
 def test_weighted_ensemble_prefers_the_better_member(series_df) -> None:
     members = [SeasonalNaive(h=12, season_length=12), Naive(h=12)]
-    ensemble = Ensemble(members, method="weighted")
-    Forecaster([ensemble], freq="h").fit(series_df)
+    fitted = Forecaster([Ensemble(members, method="weighted")], freq="h").fit(series_df)
+    ensemble = fitted.models_[0]
     assert ensemble.weights_[0] > ensemble.weights_[1]
     assert ensemble.weights_.sum() == pytest.approx(1.0)
 
@@ -112,3 +112,28 @@ def test_ensemble_saves_and_loads(series_df, tmp_path) -> None:
 def test_ensemble_needs_two_models() -> None:
     with pytest.raises(ConfigError, match="at least 2"):
         Ensemble([Naive(h=3)])
+
+
+def test_seed_applies_to_clones_and_leaves_the_given_models_alone(series_df) -> None:
+    given = [
+        NHITS(h=12, input_size=24, random_seed=1, **FAST),
+        Ensemble([NHITS(h=12, input_size=24, alias="member", **FAST), Naive(h=12)]),
+    ]
+    before = [model.get_params() for model in given]
+    fc = Forecaster(given, freq="h", seed=7).fit(series_df)
+    assert [model.get_params() for model in given] == before
+    assert not any(hasattr(model, "model_") for model in given)
+    assert fc.models_[0].random_seed == 7 and fc.models_[0] is not given[0]
+    assert fc.models_[1].models_[0].random_seed == 7  # ensemble members too
+    # The same numbers as models built with that seed.
+    seeded = NHITS(h=12, input_size=24, random_seed=7, **FAST)
+    expected = Forecaster([seeded], freq="h").fit(series_df).predict()["NHITS"]
+    np.testing.assert_array_equal(fc.predict()["NHITS"], expected)
+
+
+def test_one_list_of_models_serves_two_forecasters(series_df, series_factory) -> None:
+    models = [Naive(h=12)]
+    first = Forecaster(models, freq="h").fit(series_df)
+    second = Forecaster(models, freq="h").fit(series_factory(n_series=2, seed=5))
+    assert first.models_[0] is not second.models_[0]
+    assert len(first.predict()) == 3 * 12 and len(second.predict()) == 2 * 12

@@ -74,7 +74,7 @@ def test_every_scaler_and_loss_gives_finite_forecasts(series_df, scaler_type, lo
     forecast = model.predict(data)
     assert forecast.shape == (3, 12) and np.isfinite(forecast).all()
     outputs = model.predict_outputs(data)
-    assert outputs.shape == (3, 12, model.loss.outputs_per_step)
+    assert outputs.shape == (3, 12, model.loss_.outputs_per_step)
 
 
 def test_quantile_loss_gives_ordered_intervals(series_df) -> None:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 import zen
 from zen import registry
 from zen.errors import ConfigError, DataError, NotFittedError
+from zen.estimator import Estimator, clone
 from zen.forecasting.data import SeriesData, from_long, with_future, with_static
 from zen.forecasting.ensemble import Ensemble, fit_model
 from zen.forecasting.models.base import WindowModel
@@ -30,15 +30,22 @@ from zen.neural import checkpoint
 _FORMAT = "zen.forecaster"
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Fit and apply forecasting models on many series at once.
+
+    Like scikit-learn's meta-estimators, :meth:`fit` trains clones of the models given
+    (:func:`zen.estimator.clone`) and keeps them in ``models_``: the models given are never
+    changed, so one list of models can serve several Forecasters, and ``seed`` applies to the
+    clones only. Read fitted models from ``models_``
+    (``fc.models_[0].model_`` is the first model's trained network).
 
     Args:
         models: model objects (``NHITS(h=48, input_size=96)``, ``SeasonalNaive(...)``...); all
             with the same horizon ``h``; their ``alias`` names the forecast columns.
         freq: pandas frequency of ``ds`` (``"h"``, ``"D"``) or an integer step; inferred when
             None.
-        seed: when given, overrides every neural model's ``random_seed`` (repeatable runs).
+        seed: when given, the ``random_seed`` of every neural model (ensemble members
+            included) for this Forecaster's fits (repeatable runs).
         fill_missing: how to fill NaN in ``y`` (see :func:`zen.forecasting.data.from_long`).
     """
 
@@ -49,24 +56,32 @@ class Forecaster:
         seed: int | None = None,
         fill_missing: str | None = None,
     ) -> None:
-        if not models:
-            raise ConfigError("models: expected at least one model")
-        horizons = {model.h for model in models}
-        if len(horizons) != 1:
-            raise ConfigError(f"models: all models need the same h, got {sorted(horizons)}")
-        aliases = [model.alias for model in models]
-        duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
-        if duplicates:
-            raise ConfigError(f"models: aliases must be unique; pass alias= for {duplicates}")
-        self.models = list(models)
-        self.h = horizons.pop()
+        self.models = models
         self.freq = freq
         self.seed = seed
         self.fill_missing = fill_missing
-        if seed is not None:
-            for model in self.models:
-                if hasattr(model, "random_seed"):
-                    model.random_seed = seed
+        self._check_params()
+
+    def _check_params(self) -> None:
+        if not self.models:
+            raise ConfigError("models: expected at least one model")
+        horizons = {model.h for model in self.models}
+        if len(horizons) != 1:
+            raise ConfigError(f"models: all models need the same h, got {sorted(horizons)}")
+        aliases = [model.alias for model in self.models]
+        duplicates = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+        if duplicates:
+            raise ConfigError(f"models: aliases must be unique; pass alias= for {duplicates}")
+
+    @property
+    def h(self) -> int:
+        """The models' forecast horizon."""
+        return int(self.models[0].h)
+
+    def _fresh_models(self) -> list[Any]:
+        """Unfitted clones of ``models``, with ``seed`` as their ``random_seed`` when given."""
+        self._check_params()
+        return [_seeded(clone(model), self.seed) for model in self.models]
 
     # ------------------------------------------------------------------ exogenous variables
     @property
@@ -99,8 +114,7 @@ class Forecaster:
         self.static_df_ = self._static_rows(static_df)
         self.data_ = self._series(df, "df")
         self.freq_ = self.data_.freq
-        for model in self.models:
-            fit_model(model, self.data_, val_size)
+        self.models_ = [fit_model(model, self.data_, val_size) for model in self._fresh_models()]
         return self
 
     def _static_rows(self, static_df: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -170,7 +184,7 @@ class Forecaster:
             "unique_id": np.repeat(data.ids, self.h),
             "ds": data.future_ds(self.h).reshape(-1),
         }
-        for model in self.models:
+        for model in self.models_:
             if isinstance(model, Ensemble):
                 for alias, forecast in model.member_forecasts(data).items():
                     columns[alias] = forecast.reshape(-1)
@@ -236,8 +250,7 @@ class Forecaster:
 
     def _fit_series(self, data: SeriesData) -> None:
         self.data_ = data
-        for model in self.models:
-            fit_model(model, data)
+        self.models_ = [fit_model(model, data) for model in self._fresh_models()]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -245,7 +258,7 @@ class Forecaster:
         if not hasattr(self, "data_"):
             raise NotFittedError("save(): the Forecaster is not fitted")
         with checkpoint.atomic_directory(path) as staging:
-            entries = [_describe(model, staging, str(i)) for i, model in enumerate(self.models)]
+            entries = [_describe(model, staging, str(i)) for i, model in enumerate(self.models_)]
             checkpoint.write_json(
                 staging / checkpoint.CONFIG_FILE,
                 {
@@ -284,6 +297,7 @@ class Forecaster:
             raise DataError(f"{path}: not a saved Forecaster")
         models = [_rebuild(entry, path) for entry in payload["models"]]
         forecaster = cls(models, freq=payload["freq"], fill_missing=payload["fill_missing"])
+        forecaster.models_ = models  # fitted: weights loaded, baselines refitted below
         forecaster.freq_ = payload["freq"]
         tensors = checkpoint.load_tensors(path / "history.safetensors")
         history = checkpoint.read_json(path / "history.json")
@@ -320,15 +334,15 @@ def _describe(model: Any, staging: Path, key: str) -> dict[str, Any]:
         return {
             "class": "Ensemble",
             "method": model.method,
-            "alias": model._alias,
+            "alias": model.get_params()["alias"],
             "ensemble_weights": [float(weight) for weight in model.weights_],
             "members": [
-                _describe(member, staging, f"{key}-{i}") for i, member in enumerate(model.models)
+                _describe(member, staging, f"{key}-{i}") for i, member in enumerate(model.models_)
             ],
         }
     entry: dict[str, Any] = {
         "class": type(model).__name__,
-        "hyperparameters": _hyperparameters(model),
+        "hyperparameters": model.hyperparameters(),
     }
     if isinstance(model, WindowModel):
         entry["weights"] = f"model-{key}.safetensors"
@@ -341,6 +355,7 @@ def _rebuild(entry: dict[str, Any], path: Path) -> Any:
     if entry["class"] == "Ensemble":
         members = [_rebuild(member, path) for member in entry["members"]]
         ensemble = Ensemble(members, method=entry["method"], alias=entry["alias"])
+        ensemble.models_ = members
         ensemble.weights_ = np.asarray(entry["ensemble_weights"])
         return ensemble
     # Only classes declared as forecasting models are built from a saved file.
@@ -359,7 +374,7 @@ def _rebuild(entry: dict[str, Any], path: Path) -> Any:
 def _fit_stateless(model: Any, data: SeriesData) -> None:
     """Baselines keep no weights: fitting them again on the saved history restores them."""
     if isinstance(model, Ensemble):
-        for member in model.models:
+        for member in model.models_:
             _fit_stateless(member, data)
     elif not isinstance(model, WindowModel):
         model.fit(data)
@@ -372,7 +387,7 @@ def _listed(models: Sequence[Any], arguments: Sequence[str]) -> tuple[str, ...]:
         if isinstance(model, Ensemble):
             names.update(dict.fromkeys(_listed(model.models, arguments)))
         for argument in arguments:
-            names.update(dict.fromkeys(getattr(model, argument, ())))
+            names.update(dict.fromkeys(getattr(model, argument, None) or ()))
     return tuple(names)
 
 
@@ -380,16 +395,12 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _hyperparameters(model: Any) -> dict[str, Any]:
-    """Constructor arguments of ``model``: its ``hyperparameters()`` or same-named attributes."""
-    if hasattr(model, "hyperparameters"):
-        return model.hyperparameters()
-    values = {}
-    for name in inspect.signature(type(model).__init__).parameters:
-        if name in ("self", "args", "kwargs"):
-            continue
-        if hasattr(model, name):
-            values[name] = getattr(model, name)
-        elif hasattr(model, f"_{name}"):
-            values[name] = getattr(model, f"_{name}")
-    return values
+def _seeded(model: Any, seed: int | None) -> Any:
+    """``model`` (a fresh clone) with ``random_seed=seed``, ensemble members included."""
+    if seed is None:
+        return model
+    if isinstance(model, Ensemble):
+        model.set_params(models=[_seeded(member, seed) for member in model.models])
+    elif "random_seed" in model.get_params(deep=False):
+        model.set_params(random_seed=seed)
+    return model

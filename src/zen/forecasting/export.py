@@ -60,12 +60,13 @@ def pick_forecast_model(forecaster: Any, model_name: str | None) -> Any:
     """The neural model of ``forecaster`` called ``model_name`` (or its only neural model)."""
     from zen.forecasting.models.base import WindowModel
 
-    neural = {model.alias: model for model in forecaster.models if isinstance(model, WindowModel)}
+    fitted = forecaster.models_ if hasattr(forecaster, "models_") else forecaster.models
+    neural = {model.alias: model for model in fitted if isinstance(model, WindowModel)}
     if model_name is None:
         if len(neural) == 1:
             return next(iter(neural.values()))
         if not neural:
-            aliases = [model.alias for model in forecaster.models]
+            aliases = [model.alias for model in fitted]
             raise ConfigError(
                 f"model: the Forecaster has no neural network to export (models: {aliases});"
                 " statistical baselines have no ONNX form"
@@ -88,7 +89,7 @@ def forecast_windows(
     """Input windows ``(n, input_size)`` from a Forecaster's saved history, spread evenly over
     every series (calibration data for static INT8); None when the model takes covariates."""
     model = pick_forecast_model(forecaster, model_name)
-    if model.hist_exog_list or model.futr_exog_list or model.stat_exog_list:
+    if model.hist_exog_ or model.futr_exog_ or model.stat_exog_:
         return None
     data = forecaster.data_
     values = data.values.numpy().astype(np.float32)

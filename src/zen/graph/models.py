@@ -14,13 +14,14 @@ linear head classifies the graph; train on a :class:`~zen.graph.loader.GraphLoad
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zen.errors import ConfigError, expect_one_of
+from zen.estimator import Estimator, to_json
 from zen.graph.data import Graph
 from zen.graph.export import graph_plan
 from zen.graph.inits import reset
@@ -39,7 +40,7 @@ READOUTS = {
 }
 
 
-class GNN(nn.Module):
+class GNN(Estimator, nn.Module):
     """A stack of ``num_layers`` convolutions: dropout before each, activation between them.
 
     Dropout on the input of every layer follows the GCN and GAT papers' training setup. Without
@@ -47,7 +48,12 @@ class GNN(nn.Module):
     outputs hidden features, which are pooled per graph and mapped to ``out_channels``.
 
     Subclasses implement :meth:`build_conv` (and :meth:`layer_output_size` when a layer's
-    output is not ``out_channels``).
+    output is not ``out_channels``); their own settings are keyword arguments, the ones below
+    pass through ``**base``.
+
+    The settings follow the estimator contract (:class:`~zen.estimator.Estimator`): stored as
+    given, read back by ``get_params``; ``zen.estimator.clone`` (or ``sklearn.base.clone``)
+    builds the same architecture with fresh weights. ``set_params`` rebuilds the layers.
 
     Args:
         in_channels: node features.
@@ -72,25 +78,44 @@ class GNN(nn.Module):
         readout: str | None = None,
     ) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ConfigError(f"num_layers: expected at least 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout: expected a probability in [0, 1), got {dropout}")
-        if readout is not None and readout not in READOUTS:
-            raise expect_one_of("readout", readout, list(READOUTS))
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.num_layers, self.out_channels = num_layers, out_channels
         self.dropout, self.readout = dropout, readout
-        self.activation = activations.resolve(activation or self.default_activation)
+        self.activation = activation  # a module is registered (and saved) under this name
+        self._build()
+
+    def _build(self) -> None:
+        """Check the settings and build the layers from them (fresh weights)."""
+        if self.num_layers < 1:
+            raise ConfigError(f"num_layers: expected at least 1, got {self.num_layers}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout: expected a probability in [0, 1), got {self.dropout}")
+        if self.readout is not None and self.readout not in READOUTS:
+            raise expect_one_of("readout", self.readout, list(READOUTS))
+        if not isinstance(self.activation, nn.Module):
+            self._named_activation = activations.resolve(self.activation or self.default_activation)
         self.convs = nn.ModuleList()
-        size = in_channels
-        for layer in range(num_layers):
-            last = layer == num_layers - 1 and readout is None
-            self.convs.append(
-                self.build_conv(size, out_channels if last else hidden_channels, last)
-            )
-            size = self.layer_output_size(out_channels if last else hidden_channels, last)
-        self.head = nn.Linear(size, out_channels) if readout is not None else None
+        size, hidden, out = self.in_channels, self.hidden_channels, self.out_channels
+        for layer in range(self.num_layers):
+            last = layer == self.num_layers - 1 and self.readout is None
+            self.convs.append(self.build_conv(size, out if last else hidden, last))
+            size = self.layer_output_size(out if last else hidden, last)
+        self.head = nn.Linear(size, out) if self.readout is not None else None
+
+    @property
+    def act(self) -> nn.Module:
+        """The activation module between layers (``activation``, or built from its name)."""
+        if isinstance(self.activation, nn.Module):
+            return self.activation
+        return self._named_activation
+
+    def set_params(self, **params: Any) -> Self:
+        """Change settings and rebuild the layers with them: fresh weights, as a new model."""
+        if "activation" in params:
+            self._modules.pop("activation", None)  # a module setting may become a name
+        super().set_params(**params)
+        self._build()
+        return self
 
     def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         """The convolution of one layer; ``last`` marks the output layer of a node model."""
@@ -126,7 +151,7 @@ class GNN(nn.Module):
             x = F.dropout(x, p=self.dropout, training=self.training)
             x = self.conv_forward(conv, x, edge_index, graph_kwargs)
             if layer < self.num_layers - 1 or self.head is not None:
-                x = self.activation(x)
+                x = self.act(x)
         if self.head is None or self.readout is None:
             return x
         pooled = READOUTS[self.readout](x, batch)
@@ -165,28 +190,22 @@ class GNN(nn.Module):
         loss = loss_fn(predictions, targets)
         return StepOutput(loss, predictions.detach(), targets, int(targets.size(0)))
 
-    #: Constructor options of a subclass beyond GNN's, saved by :meth:`config`.
-    extra_options: tuple[str, ...] = ()
-
-    def config(self) -> dict[str, Any]:
-        """Constructor arguments (JSON) from which :meth:`from_config` rebuilds the model;
-        with them :class:`zen.neural.Trainer` checkpoints restore it by class name."""
-        activation = activations.name_of(self.activation)
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings in JSON form (:meth:`Estimator.hyperparameters`), the activation by
+        its registry name (also for the default or a registry module)."""
+        activation = activations.name_of(self.act)
         if activation is None:
             raise ConfigError(
                 "activation: a custom module cannot be saved by name; use a registered"
                 " activation (zen.neural.activations.names())"
             )
-        return {
-            "in_channels": self.in_channels,
-            "hidden_channels": self.hidden_channels,
-            "num_layers": self.num_layers,
-            "out_channels": self.out_channels,
-            "dropout": self.dropout,
-            "activation": activation,
-            "readout": self.readout,
-            **{name: getattr(self, name) for name in self.extra_options},
-        }
+        params = {**self.get_params(deep=False), "activation": activation}
+        return {name: to_json(value, name) for name, value in params.items()}
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON) from which :meth:`from_config` rebuilds the model;
+        with them :class:`zen.neural.Trainer` checkpoints restore it by class name."""
+        return self.hyperparameters()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GNN:
@@ -208,11 +227,18 @@ class GCN(GNN):
     model. Extra args: ``cached=True`` reuses the normalised adjacency (one fixed graph).
     """
 
-    extra_options = ("cached",)
-
-    def __init__(self, *args: Any, cached: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        *,
+        cached: bool = False,
+        **base: Any,
+    ) -> None:
         self.cached = cached
-        super().__init__(*args, **kwargs)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, **base)
 
     def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return GCNConv(in_channels, out_channels, cached=self.cached)
@@ -226,11 +252,18 @@ class GCN(GNN):
 class GraphSAGE(GNN):
     """GraphSAGE (Hamilton et al. 2017): :class:`SAGEConv` layers; ``aggr`` mean or max."""
 
-    extra_options = ("aggr",)
-
-    def __init__(self, *args: Any, aggr: str = "mean", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        *,
+        aggr: str = "mean",
+        **base: Any,
+    ) -> None:
         self.aggr = aggr
-        super().__init__(*args, **kwargs)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, **base)
 
     def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         return SAGEConv(in_channels, out_channels, aggr=self.aggr)
@@ -247,11 +280,19 @@ class GAT(GNN):
 
     default_activation = "elu"
 
-    extra_options = ("heads", "output_heads")
-
-    def __init__(self, *args: Any, heads: int = 8, output_heads: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        *,
+        heads: int = 8,
+        output_heads: int = 1,
+        **base: Any,
+    ) -> None:
         self.heads, self.output_heads = heads, output_heads
-        super().__init__(*args, **kwargs)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, **base)
 
     def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         if last:
@@ -269,17 +310,24 @@ class GIN(GNN):
     (Linear, BatchNorm, activation, Linear), the paper's architecture. ``train_eps`` learns
     :math:`\\epsilon` (GIN-:math:`\\epsilon`); the default is GIN-0, the paper's best."""
 
-    extra_options = ("train_eps",)
-
-    def __init__(self, *args: Any, train_eps: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        *,
+        train_eps: bool = False,
+        **base: Any,
+    ) -> None:
         self.train_eps = train_eps
-        super().__init__(*args, **kwargs)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, **base)
 
     def build_conv(self, in_channels: int, out_channels: int, last: bool) -> nn.Module:
         mlp = nn.Sequential(
             nn.Linear(in_channels, self.hidden_channels),
             nn.BatchNorm1d(self.hidden_channels),
-            self.activation,
+            self.act,
             nn.Linear(self.hidden_channels, out_channels),
         )
         return GINConv(mlp, train_eps=self.train_eps)

@@ -437,10 +437,10 @@ def train_forecast_candidate(
             }
             scores = score_windows(hold, forecasts, task["season"])
             row = {"model": name, **scores, "fit_s": fit_s}
-            final = Forecaster(
-                [model], freq=task["history"].freq, fill_missing=task.get("fill_missing")
-            )
-            final.data_, final.freq_ = task["history"], task["history"].freq
+            final = Forecaster([model], freq=task["history"].freq,
+                               fill_missing=task.get("fill_missing"))  # fmt: skip
+            # Fitted already: the Forecaster only saves it (fit would train clones).
+            final.models_, final.data_, final.freq_ = [model], task["history"], task["history"].freq
             final.save(model_dir)
             validation = {
                 f"val_{key}": value
@@ -499,15 +499,16 @@ def _final_forecaster(
         chosen = models[0]
     else:
         chosen = Ensemble(models, method="median", alias=ENSEMBLE)
-        chosen.weights_ = np.full(len(models), 1.0 / len(models))
+        chosen.models_, chosen.weights_ = models, np.full(len(models), 1.0 / len(models))
+    # The models are fitted already: the Forecaster holds them as fitted, without fit().
     final = Forecaster([chosen], freq=history.freq, fill_missing=task.get("fill_missing"))
-    final.data_, final.freq_ = history, history.freq
+    final.models_, final.data_, final.freq_ = [chosen], history, history.freq
     return final, {"models": members, "refit": refit, "reason": reason}
 
 
 def _evaluated(members: list[str], scratch: Path) -> list[Any]:
     """The models the candidate steps trained for the evaluation, from their scratch folders."""
-    return [model for name in members for model in Forecaster.load(scratch / name).models]
+    return [model for name in members for model in Forecaster.load(scratch / name).models_]
 
 
 def _save_final(final: Forecaster, series: SeriesInput, path: Path) -> None:

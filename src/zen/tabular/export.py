@@ -41,7 +41,7 @@ def tabular_plan(
                 " probabilities",
             ),
         )
-        task = {"task": "classification", "classes": list(model.classes_)}
+        task = {"task": "classification", "classes": model.classes_.tolist()}
     else:
         outputs = (
             TensorSpec("prediction", ("batch",), description="predicted value in target units"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import torch
 
 import zen
 from zen.errors import ConfigError, DataError, NotFittedError
+from zen.estimator import Estimator, available_if
 from zen.neural import MLP, FitResult, History, Trainer, checkpoint, private_rng
 from zen.profile import TaskProfile, profile_table
 from zen.registry import ModelSpec, register
@@ -21,30 +23,38 @@ from zen.tabular.preprocessing import TablePreprocessor
 _FORMAT = "zen.tabular"
 
 
-class TabularModel:
+class TabularModel(Estimator):
     """Classification or regression on a table with an :class:`~zen.neural.MLP`.
 
-    Follows the estimator contract: the constructor stores settings, :meth:`fit` learns (state in
-    attributes ending in ``_``) and returns ``self``, :meth:`predict` never changes the model.
-    Features are encoded by :class:`~zen.tabular.preprocessing.TablePreprocessor`; regression
-    targets are standardised for training and mapped back for predictions.
+    Follows scikit-learn's estimator contract (:class:`~zen.estimator.Estimator`): the
+    constructor stores settings, :meth:`fit` learns (state in attributes ending in ``_``) and
+    returns ``self``, :meth:`predict` never changes the model; it works in scikit-learn's
+    ``Pipeline``, ``cross_val_score`` and ``GridSearchCV``. Features are encoded by
+    :class:`~zen.tabular.preprocessing.TablePreprocessor` (missing values imputed, text
+    one-hot); regression targets are standardised for training and mapped back for
+    predictions.
 
     Args:
         task: ``"auto"`` (see :func:`zen.profile.detect_task`), ``"classification"``
-            or ``"regression"``.
+            or ``"regression"``. scikit-learn sees a classifier or a regressor only when it is
+            set (``"auto"`` is decided at fit time).
         hidden_layers: hidden widths; ``None`` picks by data size (small data gets a small net,
             which overfits less).
         activation, dropout, norm: see :class:`~zen.neural.MLP`.
         max_epochs, batch_size, optimizer, lr, weight_decay, early_stopping, val_split, seed,
         progress: see :class:`~zen.neural.TrainerConfig`.
-        callbacks: extra Trainer callbacks.
+        callbacks: extra Trainer callbacks (not saved).
 
     Example:
         >>> frame = pd.DataFrame({"x": np.arange(40.0), "label": ["a", "b"] * 20})
         >>> model = TabularModel(max_epochs=2).fit(frame, "label")
         >>> model.predict(frame.head(2)).shape
         (2,)
+        >>> TabularModel(max_epochs=2).fit(np.arange(40.0).reshape(20, 2), [0, 1] * 10).classes_
+        array([0, 1])
     """
+
+    unsaved_params = ("callbacks",)
 
     def __init__(
         self,
@@ -81,13 +91,32 @@ class TabularModel:
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, frame: pd.DataFrame, target: str) -> TabularModel:
-        """Learn to predict column ``target`` of ``frame`` from the other columns."""
-        if not isinstance(frame, pd.DataFrame):
-            raise DataError(f"frame: expected a pandas DataFrame, got {type(frame).__name__}")
+    def fit(self, X: Any, y: Any = None, *, target: str | None = None) -> TabularModel:
+        """Learn to predict ``y`` from the columns of ``X``.
+
+        Args:
+            X: a DataFrame (numeric, text and boolean columns; NaN allowed) or a 2-D
+                array-like ``(rows, features)``.
+            y: the targets, one per row (array-like or Series; rows whose target is missing
+                are dropped), or the name of the column of the DataFrame ``X`` that holds
+                them (the other columns are the features).
+            target: the name of the target column, as ``y`` (``fit(frame, target="label")``,
+                the spelling before scikit-learn's ``fit(X, y)``).
+        """
+        if target is not None:
+            if y is not None:
+                raise ConfigError("target: pass the target column as y or as target, not both")
+            y = target
+        frame, target = self._training_frame(X, y)
         self.profile_: TaskProfile = profile_table(frame, target, self.task)
         rows = frame[frame[target].notna()]
         features = rows.drop(columns=[target])
+        self._check_labels(rows[target])
+        self.n_features_in_ = features.shape[1]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(features.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # from an earlier fit on a DataFrame
         self.preprocessor_ = TablePreprocessor(
             self.profile_.numeric_features, self.profile_.categorical_features
         ).fit(features)
@@ -121,6 +150,78 @@ class TabularModel:
         self.history_ = self.result_.history
         return self
 
+    def _training_frame(self, X: Any, y: Any) -> tuple[pd.DataFrame, str]:
+        """One table holding the features and the target, and the target's column name."""
+        if y is None:
+            raise DataError(
+                "y: TabularModel requires y to be passed, but the target y is None; pass the"
+                " targets (one per row) or the name of the target column of X"
+            )
+        if isinstance(y, str):
+            if not isinstance(X, pd.DataFrame):
+                raise DataError(
+                    f"y: the column name {y!r} needs X to be a pandas DataFrame, got"
+                    f" {type(X).__name__}; pass the targets themselves instead"
+                )
+            return _string_columns(X), y
+        features = self._feature_table(X, fitting=True)
+        labels = _targets(y, len(features))
+        # The target's own name when it has one (a Series), kept apart from the features'.
+        target = str(getattr(y, "name", None) or "y")
+        while target in features.columns:
+            target += "_"
+        return features.assign(**{target: labels}), target
+
+    def _feature_table(self, X: Any, fitting: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame with string column names; arrays get the names seen in fit
+        (``x0``, ``x1``... when fitted on an array)."""
+        if isinstance(X, pd.DataFrame):
+            return _string_columns(X)
+        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+            raise DataError(
+                "X: sparse input is not supported; pass a dense array (X.toarray()) or a DataFrame"
+            )
+        array = np.asarray(X)
+        if array.dtype.kind == "c":
+            raise DataError("X: Complex data not supported; pass real numbers")
+        if array.ndim != 2:
+            raise DataError(
+                f"X: expected a 2-D table (rows, features), got an array of shape {array.shape};"
+                " Reshape your data: X.reshape(-1, 1) for a single feature, X.reshape(1, -1)"
+                " for a single row"
+            )
+        if array.shape[1] == 0:
+            raise DataError(
+                f"X: 0 feature(s) (shape={array.shape}) while a minimum of 1 is required."
+            )
+        if fitting:
+            names = [f"x{index}" for index in range(array.shape[1])]
+        else:
+            if array.shape[1] != self.n_features_in_:
+                raise DataError(
+                    f"X has {array.shape[1]} features, but TabularModel is expecting"
+                    f" {self.n_features_in_} features as input"
+                )
+            names = list(getattr(self, "feature_names_in_", _generated_names(self)))
+        # Object arrays (mixed rows, lists of lists) get per-column types back.
+        return pd.DataFrame(array, columns=names).infer_objects()
+
+    def _check_labels(self, labels: pd.Series) -> None:
+        if self.profile_.kind == "classification" and labels.nunique() < 2:
+            raise DataError(
+                f"y: the targets hold 1 class ({labels.iloc[0]!r}); classification needs at least"
+                " 2 classes"
+            )
+        if (
+            self.profile_.kind == "classification"
+            and pd.api.types.is_float_dtype(labels)
+            and not np.all(labels.to_numpy() == np.round(labels.to_numpy()))
+        ):
+            raise ConfigError(
+                f"task: 'classification' needs class labels, but target {self.profile_.target!r}"
+                " holds continuous values (fractional numbers); use task='regression' or 'auto'"
+            )
+
     @property
     def classification(self) -> bool:
         """Whether the fitted task is classification."""
@@ -137,7 +238,7 @@ class TabularModel:
     def _encode_target(self, labels: pd.Series) -> np.ndarray:
         if self.profile_.kind == "classification":
             classes, codes = np.unique(labels.to_numpy(), return_inverse=True)
-            self.classes_ = [value.item() if hasattr(value, "item") else value for value in classes]
+            self.classes_ = _class_array(classes.tolist())
             return codes.astype(np.int64)
         values = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
         self.target_mean_ = float(values.mean())
@@ -145,13 +246,13 @@ class TabularModel:
         return ((values - self.target_mean_) / self.target_scale_).astype(np.float32)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predicted labels (classification) or values (regression), one per row."""
-        outputs = self._raw_outputs(frame)
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (classification) or values (regression), one per row of ``X``
+        (a DataFrame with the training columns, extra ones ignored, or an array with as many
+        columns as in fit)."""
+        outputs = self._raw_outputs(X)
         if self.classification:
-            return np.asarray(self.classes_, dtype=object)[outputs.argmax(axis=1)].astype(
-                _label_dtype(self.classes_)
-            )
+            return self.classes_[outputs.argmax(axis=1)]
         return outputs[:, 0] * self.target_scale_ + self.target_mean_
 
     def output_module(self) -> torch.nn.Module:
@@ -166,25 +267,66 @@ class TabularModel:
             return self.network_
         return _Denormalized(self.network_, self.target_mean_, self.target_scale_)
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Class probabilities, shape ``(rows, classes)`` in the order of ``classes_``."""
-        if not self.classification:
-            raise ConfigError("predict_proba: only classification models have probabilities")
-        return torch.softmax(torch.from_numpy(self._raw_outputs(frame)), dim=1).numpy()
+    def _may_classify(self) -> bool:
+        if hasattr(self, "profile_"):
+            return self.classification
+        return self.task != "regression"
 
-    def _raw_outputs(self, frame: pd.DataFrame) -> np.ndarray:
+    @available_if(_may_classify, "only classification models have probabilities")
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(rows, classes)`` in the order of ``classes_``. Classifiers
+        only: a regression model has no such method (scikit-learn's convention, which its
+        scorers and ensembles rely on)."""
+        return torch.softmax(torch.from_numpy(self._raw_outputs(X)), dim=1).numpy()
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy (classification) or :math:`R^2` (regression) on ``X`` and ``y`` (targets,
+        or the name of their column in ``X``): scikit-learn's default scores.
+
+        .. math:: R^2 = 1 - \\frac{\\sum_i (y_i - \\hat y_i)^2}{\\sum_i (y_i - \\bar y)^2}
+        """
+        if isinstance(y, str):
+            frame, target = self._training_frame(X, y)
+            frame = frame[frame[target].notna()]
+            X, truth = frame, frame[target].to_numpy()
+        else:
+            truth = _targets(y, len(X))
+        predictions = self.predict(X)
+        if self.classification:
+            return float(np.mean(predictions == truth))
+        truth = np.asarray(truth, dtype=np.float64)
+        residual = float(np.sum((truth - predictions) ** 2))
+        total = float(np.sum((truth - truth.mean()) ** 2))
+        return 1.0 - residual / total if total > 0 else float(residual == 0)
+
+    def _raw_outputs(self, X: Any) -> np.ndarray:
         self._fitted_profile()
-        if not isinstance(frame, pd.DataFrame):
-            raise DataError(f"frame: expected a pandas DataFrame, got {type(frame).__name__}")
-        if len(frame) == 0:
-            raise DataError("frame: is empty; nothing to predict")
-        X = self.preprocessor_.transform(frame)
-        return self.trainer_.predict(self.network_, X)
+        features = self._feature_table(X, fitting=False)
+        if len(features) == 0:
+            raise DataError("X: is empty; nothing to predict")
+        encoded = self.preprocessor_.transform(features)
+        return self.trainer_.predict(self.network_, encoded)
 
     def _fitted_profile(self) -> TaskProfile:
         if not hasattr(self, "profile_"):
-            raise NotFittedError("this TabularModel is not fitted yet; call fit(frame, target)")
+            raise NotFittedError("this TabularModel is not fitted yet; call fit(X, y)")
         return self.profile_
+
+    def __sklearn_tags__(self) -> Any:
+        """How scikit-learn sees this estimator (its checks and meta-estimators ask). Only
+        scikit-learn calls this, so importing it here adds no dependency to zen."""
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
+
+        kind = {"classification": "classifier", "regression": "regressor"}.get(self.task)
+        return Tags(
+            estimator_type=kind,
+            target_tags=TargetTags(required=True),
+            transformer_tags=None,
+            classifier_tags=ClassifierTags() if kind == "classifier" else None,
+            regressor_tags=RegressorTags() if kind == "regressor" else None,
+            # Missing values are imputed, text and booleans one-hot encoded.
+            input_tags=InputTags(allow_nan=True, categorical=True, string=True),
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -197,15 +339,17 @@ class TabularModel:
             "network": self.network_.config(),
             "preprocessor": self.preprocessor_.state(),
             "target": {
-                "classes": getattr(self, "classes_", None),
+                "classes": self.classes_.tolist() if hasattr(self, "classes_") else None,
                 "mean": getattr(self, "target_mean_", None),
                 "scale": getattr(self, "target_scale_", None),
             },
-            "settings": {
-                key: value
-                for key, value in vars(self).items()
-                if not key.endswith("_") and key != "callbacks"
+            "features": {
+                "n_features_in": self.n_features_in_,
+                "feature_names_in": (
+                    self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
+                ),
             },
+            "settings": self.hyperparameters(),
             "history": self.history_.records,
         }
         with checkpoint.atomic_directory(path) as staging:
@@ -227,7 +371,7 @@ class TabularModel:
         model.preprocessor_ = TablePreprocessor.from_state(payload["preprocessor"])
         target = payload["target"]
         if model.profile_.kind == "classification":
-            model.classes_ = target["classes"]
+            model.classes_ = _class_array(target["classes"])
         else:
             model.target_mean_, model.target_scale_ = target["mean"], target["scale"]
         model.network_ = MLP.from_config(payload["network"])
@@ -235,7 +379,56 @@ class TabularModel:
         model.network_.eval()
         model.trainer_ = Trainer(max_epochs=1)
         model.history_ = History(payload.get("history", []))
+        # Saved before issue 15: fitted on DataFrames; their feature columns are the profile's.
+        names = model.profile_.numeric_features + model.profile_.categorical_features
+        features = payload.get("features", {"n_features_in": len(names), "feature_names_in": names})
+        model.n_features_in_ = features["n_features_in"]
+        if features["feature_names_in"] is not None:
+            model.feature_names_in_ = np.asarray(features["feature_names_in"], dtype=object)
         return model
+
+
+def _string_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as strings (how profiles and encoders name them)."""
+    if all(isinstance(column, str) for column in frame.columns):
+        return frame
+    return frame.set_axis([str(column) for column in frame.columns], axis=1)
+
+
+def _generated_names(model: TabularModel) -> list[str]:
+    return [f"x{index}" for index in range(model.n_features_in_)]
+
+
+def _targets(y: Any, n_rows: int) -> np.ndarray:
+    """``y`` as a 1-D array of ``n_rows`` targets (a column vector is flattened, with a
+    warning, as scikit-learn does)."""
+    values = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
+    if values.dtype == object and values.ndim == 1:
+        values = pd.Series(values).infer_objects().to_numpy()  # numbers stored as objects
+    if values.ndim == 2 and values.shape[1] == 1:
+        warnings.warn(
+            "y: a column vector was passed where 1-D targets are expected; using y.ravel()",
+            UserWarning,
+            stacklevel=3,
+        )
+        values = values.ravel()
+    if values.ndim != 1:
+        raise DataError(
+            f"y: expected one target per row (a 1-D array), got shape {values.shape};"
+            " TabularModel predicts a single target"
+        )
+    if values.dtype.kind == "c":
+        raise DataError("y: Complex data not supported; pass real numbers or labels")
+    if len(values) != n_rows:
+        raise DataError(
+            f"y: {len(values)} targets for the {n_rows} rows of X; pass one target per row"
+        )
+    return values
+
+
+def _class_array(classes: list[Any]) -> np.ndarray:
+    """The class labels as an array of their common type (int, float, bool or object)."""
+    return np.asarray(classes, dtype=_label_dtype(classes))
 
 
 def _label_dtype(classes: list[Any]) -> type:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from zen.errors import ConfigError, NotFittedError
+from zen.estimator import Estimator
 from zen.forecasting.covariates import Covariates, CovariateScaler, exogenous_lists
 from zen.forecasting.data import SeriesData, check_min_length
 from zen.forecasting.export import network_plan, window_model_plan
@@ -125,7 +126,7 @@ class WindowNetwork(nn.Module):
         return StepOutput(loss, size=len(window))
 
 
-class WindowModel:
+class WindowModel(Estimator):
     """Base class of N-HiTS, N-BEATS and the other window models.
 
     Args:
@@ -149,12 +150,18 @@ class WindowModel:
         hist_exog_list: columns of ``df`` known only up to the forecast origin.
         stat_exog_list: columns of ``static_df`` (one row per series).
         callbacks: extra :class:`zen.neural.Callback` objects for the Trainer (e.g. Optuna
-            pruning); not a hyperparameter, so neither saved nor in :meth:`hyperparameters`.
+            pruning); not part of the model, so not saved (``unsaved_params``).
 
-    Subclasses name the exogenous kinds their paper supports in ``EXOGENOUS``.
+    The constructor stores the arguments as given (:class:`~zen.estimator.Estimator`: settings
+    come from the signatures, subclasses pass the ones above through ``**base``) and checks
+    them; :meth:`fit` checks them again (``set_params`` may have changed them) and keeps the
+    resolved ones: ``loss_`` (the loss object), ``futr_exog_``, ``hist_exog_``, ``stat_exog_``
+    (lists of column names). Subclasses name the exogenous kinds their paper supports in
+    ``EXOGENOUS``.
     """
 
     EXOGENOUS: tuple[str, ...] = ()
+    unsaved_params = ("callbacks",)
 
     def __init__(
         self,
@@ -177,21 +184,9 @@ class WindowModel:
         stat_exog_list: Sequence[str] | None = None,
         callbacks: Sequence[Any] = (),
     ) -> None:
-        for name, value in (
-            ("h", h),
-            ("input_size", input_size),
-            ("max_steps", max_steps),
-            ("windows_batch_size", windows_batch_size),
-            ("val_check_steps", val_check_steps),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        if not learning_rate > 0:
-            raise ConfigError(f"learning_rate: expected a positive number, got {learning_rate!r}")
         self.h = h
         self.input_size = input_size
-        self.loss = get_loss(loss)
-        WindowScaler(scaler_type)  # validates the name now rather than at fit time
+        self.loss = loss
         self.scaler_type = scaler_type
         self.max_steps = max_steps
         self.learning_rate = learning_rate
@@ -203,49 +198,65 @@ class WindowModel:
         self._alias = alias
         self.progress = progress
         self.max_time_s = max_time_s
-        self.callbacks = list(callbacks)
-        exogenous = exogenous_lists(
-            type(self).__name__,
-            self.EXOGENOUS,
-            {
-                "futr_exog_list": futr_exog_list,
-                "hist_exog_list": hist_exog_list,
-                "stat_exog_list": stat_exog_list,
-            },
-        )
-        self.futr_exog_list = exogenous["futr_exog_list"]
-        self.hist_exog_list = exogenous["hist_exog_list"]
-        self.stat_exog_list = exogenous["stat_exog_list"]
+        self.futr_exog_list = futr_exog_list
+        self.hist_exog_list = hist_exog_list
+        self.stat_exog_list = stat_exog_list
+        self.callbacks = callbacks
+        self._check_params()
 
     # ------------------------------------------------------------------ to override
     def build_network(self) -> nn.Module:
-        """The network: scaled ``(batch, input_size)`` -> ``(batch, h, outputs_per_step)``."""
+        """The network: scaled ``(batch, input_size)`` -> ``(batch, h, outputs_per_step)``.
+
+        Called by :meth:`fit` (and :meth:`load_weights`) after the settings are resolved, so
+        it reads ``loss_`` and the ``*_exog_`` lists."""
         raise NotImplementedError
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """Constructor arguments (JSON) from which :func:`from_hyperparameters` rebuilds."""
-        return {
-            "h": self.h,
-            "input_size": self.input_size,
-            "loss": self.loss.config(),
-            "scaler_type": self.scaler_type,
-            "max_steps": self.max_steps,
-            "learning_rate": self.learning_rate,
-            "num_lr_decays": self.num_lr_decays,
-            "windows_batch_size": self.windows_batch_size,
-            "val_check_steps": self.val_check_steps,
-            "early_stop_patience_steps": self.early_stop_patience_steps,
-            "random_seed": self.random_seed,
-            "alias": self._alias,
-            "futr_exog_list": self.futr_exog_list,
-            "hist_exog_list": self.hist_exog_list,
-            "stat_exog_list": self.stat_exog_list,
-        }
+    def _check_params(self) -> None:
+        """Raise :class:`ConfigError` for invalid settings; subclasses extend it."""
+        for name, value in (("h", self.h), ("input_size", self.input_size),
+                            ("max_steps", self.max_steps),
+                            ("windows_batch_size", self.windows_batch_size),
+                            ("val_check_steps", self.val_check_steps)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(
+                f"learning_rate: expected a positive number, got {self.learning_rate!r}"
+            )
+        self._resolve_loss()
+        WindowScaler(self.scaler_type)
+        self._exogenous()
+
+    def _resolve_loss(self) -> ForecastLoss:
+        """The loss object the ``loss`` setting names."""
+        return get_loss(self.loss)
+
+    def _exogenous(self) -> dict[str, list[str]]:
+        return exogenous_lists(
+            type(self).__name__,
+            self.EXOGENOUS,
+            {
+                "futr_exog_list": self.futr_exog_list,
+                "hist_exog_list": self.hist_exog_list,
+                "stat_exog_list": self.stat_exog_list,
+            },
+        )
+
+    def _resolve(self) -> None:
+        """Check the settings and keep their resolved forms (fitted state: ``loss_``,
+        ``futr_exog_``, ``hist_exog_``, ``stat_exog_``)."""
+        self._check_params()
+        self.loss_ = self._resolve_loss()
+        exogenous = self._exogenous()
+        self.futr_exog_ = exogenous["futr_exog_list"]
+        self.hist_exog_ = exogenous["hist_exog_list"]
+        self.stat_exog_ = exogenous["stat_exog_list"]
 
     # ------------------------------------------------------------------ estimator API
     @property
     def alias(self) -> str:
-        """Name of this model's forecast column."""
+        """Name of this model's forecast column (the ``alias`` setting, or the class name)."""
         return self._alias or type(self).__name__
 
     def fit(self, data: SeriesData, val_size: int = 0) -> WindowModel:
@@ -256,6 +267,7 @@ class WindowModel:
         ``early_stop_patience_steps > 0`` and no ``val_size``, the last ``h`` points are held
         out for validation.
         """
+        self._resolve()
         early_stopping = self.early_stop_patience_steps > 0
         if early_stopping and val_size == 0:
             val_size = self.h
@@ -297,7 +309,7 @@ class WindowModel:
             steps_per_epoch=self.val_check_steps,
             optimizer="adam",
             lr=self.learning_rate,
-            loss=self.loss,
+            loss=self.loss_,
             metrics=[],
             scheduler="step" if self.num_lr_decays > 0 else None,
             scheduler_options={"step_size": decay_every, "gamma": 0.5},
@@ -317,16 +329,16 @@ class WindowModel:
         return WindowNetwork(
             self.build_network(),
             WindowScaler(self.scaler_type),
-            self.loss,
+            self.loss_,
             self.h,
             self._covariate_scaler(),
         )
 
     def _covariate_scaler(self) -> CovariateScaler:
         return CovariateScaler(
-            len(self.hist_exog_list),
-            len(self.futr_exog_list),
-            len(self.stat_exog_list),
+            len(self.hist_exog_),
+            len(self.futr_exog_),
+            len(self.stat_exog_),
             self.input_size,
         )
 
@@ -336,16 +348,16 @@ class WindowModel:
         """This model's temporal covariates ``(total_points, n_hist + n_futr)`` and static
         ones ``(n_series, n_stat)`` from ``data`` (None where it uses none)."""
         exog = static = None
-        if self.hist_exog_list or self.futr_exog_list:
+        if self.hist_exog_ or self.futr_exog_:
             exog = torch.cat(
                 [
-                    data.exog_columns(self.hist_exog_list, f"{self.alias}'s hist_exog_list"),
-                    data.exog_columns(self.futr_exog_list, f"{self.alias}'s futr_exog_list"),
+                    data.exog_columns(self.hist_exog_, f"{self.alias}'s hist_exog_list"),
+                    data.exog_columns(self.futr_exog_, f"{self.alias}'s futr_exog_list"),
                 ],
                 dim=1,
             )
-        if self.stat_exog_list:
-            static = data.static_columns(self.stat_exog_list, f"{self.alias}'s stat_exog_list")
+        if self.stat_exog_:
+            static = data.static_columns(self.stat_exog_, f"{self.alias}'s stat_exog_list")
         return exog, static
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -354,6 +366,7 @@ class WindowModel:
 
     def load_weights(self, state: dict[str, torch.Tensor]) -> WindowModel:
         """Make this model fitted with saved :meth:`weights`, without training."""
+        self._resolve()
         network = self._new_network()
         network.load_state_dict(state)
         self.model_ = network.eval()
@@ -385,24 +398,26 @@ class WindowModel:
         never read)."""
         past = last_windows(data, self.input_size, values=exog)
         ahead = past.new_zeros(data.n_series, self.h, exog.shape[1])
-        if self.futr_exog_list:
-            ahead[..., len(self.hist_exog_list) :] = data.future_columns(
-                self.futr_exog_list, f"{self.alias}'s futr_exog_list"
+        if self.futr_exog_:
+            ahead[..., len(self.hist_exog_) :] = data.future_columns(
+                self.futr_exog_, f"{self.alias}'s futr_exog_list"
             )
         return torch.cat([past, ahead], dim=1)
 
     def predict(self, data: SeriesData) -> np.ndarray:
         """Point forecasts ``(n_series, h)`` continuing each series of ``data``."""
-        return self.loss.point(self.predict_outputs(data)).numpy().astype(np.float64)
+        outputs = self.predict_outputs(data)
+        return self.loss_.point(outputs).numpy().astype(np.float64)
 
     def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of the ``level`` % interval; needs a quantile loss (``MQLoss``)."""
-        if not hasattr(self.loss, "interval"):
+        outputs = self.predict_outputs(data)
+        if not hasattr(self.loss_, "interval"):
             raise ConfigError(
-                f"level: {self.alias} was trained with loss={self.loss.name!r}, which gives no"
+                f"level: {self.alias} was trained with loss={self.loss_.name!r}, which gives no"
                 " intervals; train it with loss=MQLoss(level=[...])"
             )
-        low, high = self.loss.interval(self.predict_outputs(data), level)
+        low, high = self.loss_.interval(outputs, level)
         return low.numpy().astype(np.float64), high.numpy().astype(np.float64)
 
     def _fitted(self) -> WindowNetwork:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
 from zen.errors import ConfigError, DataError, NotFittedError
+from zen.estimator import Estimator
 from zen.forecasting.candidate import baseline_builder
 from zen.forecasting.data import SeriesData
 from zen.registry import ModelSpec, register
@@ -30,8 +31,8 @@ logger = logging.getLogger(__name__)
 _M4_TCRIT = 1.645
 
 
-class BaselineModel:
-    """What the baselines share: hyperparameter checks, ``alias``, ``fit`` and ``predict``.
+class BaselineModel(Estimator):
+    """What the baselines share: setting checks, ``alias``, ``fit`` and ``predict``.
 
     A subclass implements ``_forecast(values, indptr)``: ``values`` are all series concatenated
     (float64), series ``i`` is ``values[indptr[i]:indptr[i+1]]``, and it returns ``(n_series, h)``.
@@ -55,10 +56,6 @@ class BaselineModel:
     def alias(self) -> str:
         """Name of this model's forecast column."""
         return self._alias or type(self).__name__
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """Constructor arguments from which the model can be rebuilt (``type(m)(**params)``)."""
-        return {"h": self.h, "alias": self._alias}
 
     def fit(self, data: SeriesData) -> Self:
         """Check the hyperparameters and that every series of ``data`` is long enough."""
@@ -98,7 +95,7 @@ class BaselineModel:
 
     def __repr__(self) -> str:
         arguments = ", ".join(
-            f"{key}={value!r}" for key, value in self.hyperparameters().items() if value is not None
+            f"{key}={value!r}" for key, value in self.get_params().items() if value is not None
         )
         return f"{type(self).__name__}({arguments})"
 
@@ -109,9 +106,6 @@ class SeasonalBaseline(BaselineModel):
     def __init__(self, h: int, season_length: int = 1, alias: str | None = None) -> None:
         self.season_length = season_length
         super().__init__(h, alias)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"h": self.h, "season_length": self.season_length, "alias": self._alias}
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()

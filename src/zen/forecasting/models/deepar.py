@@ -239,6 +239,7 @@ class DeepAR(WindowModel):
     """
 
     EXOGENOUS = ("futr_exog_list", "stat_exog_list")
+    loss_: DistributionLoss
 
     def __init__(
         self,
@@ -253,43 +254,48 @@ class DeepAR(WindowModel):
         loss: str | ForecastLoss | dict | None = None,
         **base: Any,
     ) -> None:
-        distribution = get_distribution_loss(
-            DistributionLoss("StudentT", level=(80, 90)) if loss is None else loss
-        )
-        super().__init__(h, input_size, loss=distribution, **base)
-        self.loss: DistributionLoss = distribution
-        for name, value, minimum in (
-            ("lstm_n_layers", lstm_n_layers, 1),
-            ("lstm_hidden_size", lstm_hidden_size, 1),
-            ("decoder_hidden_layers", decoder_hidden_layers, 0),
-            ("decoder_hidden_size", decoder_hidden_size, 0),
-            ("trajectory_samples", trajectory_samples, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-        if decoder_hidden_layers > 0 and decoder_hidden_size < 1:
-            raise ConfigError(
-                f"decoder_hidden_size: expected a positive integer with decoder_hidden_layers ="
-                f" {decoder_hidden_layers}, got {decoder_hidden_size!r}"
-            )
-        if not 0 <= lstm_dropout < 1:
-            raise ConfigError(f"lstm_dropout: expected a fraction in [0, 1), got {lstm_dropout!r}")
-        if distribution.distribution == "NegativeBinomial" and self.scaler_type != "identity":
-            raise ConfigError(
-                f"scaler_type: NegativeBinomial scales each window by 1 + its mean (DeepAR paper"
-                f" sec. 3.3) and needs scaler_type='identity', got {self.scaler_type!r}"
-            )
         self.lstm_n_layers = lstm_n_layers
         self.lstm_hidden_size = lstm_hidden_size
         self.lstm_dropout = lstm_dropout
         self.decoder_hidden_layers = decoder_hidden_layers
         self.decoder_hidden_size = decoder_hidden_size
         self.trajectory_samples = trajectory_samples
+        # None stands for the default distribution (see _resolve_loss).
+        super().__init__(h, input_size, loss=loss, **base)  # type: ignore[arg-type]
+
+    def _resolve_loss(self) -> DistributionLoss:
+        return get_distribution_loss(
+            DistributionLoss("StudentT", level=(80, 90)) if self.loss is None else self.loss
+        )
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name, minimum in (("lstm_n_layers", 1), ("lstm_hidden_size", 1),
+                              ("decoder_hidden_layers", 0), ("decoder_hidden_size", 0),
+                              ("trajectory_samples", 1)):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        if self.decoder_hidden_layers > 0 and self.decoder_hidden_size < 1:
+            raise ConfigError(
+                f"decoder_hidden_size: expected a positive integer with decoder_hidden_layers ="
+                f" {self.decoder_hidden_layers}, got {self.decoder_hidden_size!r}"
+            )
+        if not 0 <= self.lstm_dropout < 1:
+            raise ConfigError(
+                f"lstm_dropout: expected a fraction in [0, 1), got {self.lstm_dropout!r}"
+            )
+        distribution = self._resolve_loss().distribution
+        if distribution == "NegativeBinomial" and self.scaler_type != "identity":
+            raise ConfigError(
+                f"scaler_type: NegativeBinomial scales each window by 1 + its mean (DeepAR paper"
+                f" sec. 3.3) and needs scaler_type='identity', got {self.scaler_type!r}"
+            )
 
     def _new_network(self) -> DeepARNetwork:  # type: ignore[override]
         # Not build_network: DeepAR needs the targets inside the network and scales itself.
         return DeepARNetwork(
-            loss=self.loss,
+            loss=self.loss_,
             scaler=WindowScaler(self.scaler_type),
             h=self.h,
             lstm_n_layers=self.lstm_n_layers,
@@ -304,7 +310,8 @@ class DeepAR(WindowModel):
 
     def fit(self, data: SeriesData, val_size: int = 0) -> DeepAR:
         """Train on every series of ``data`` (see :meth:`WindowModel.fit`)."""
-        if self.loss.distribution == "NegativeBinomial" and bool((data.values < 0).any()):
+        distribution = self._resolve_loss().distribution
+        if distribution == "NegativeBinomial" and bool((data.values < 0).any()):
             position = int(data.values.argmin())
             series = data.ids[np.searchsorted(data.indptr, position, side="right") - 1]
             raise DataError(
@@ -317,19 +324,9 @@ class DeepAR(WindowModel):
 
     def predict_interval(self, data: SeriesData, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Bounds ``(n_series, h)`` of the central ``level`` % interval of the sample paths."""
-        low, high = self.loss.interval(self.predict_outputs(data), level)
+        outputs = self.predict_outputs(data)
+        low, high = self.loss_.interval(outputs, level)
         return low.numpy().astype(np.float64), high.numpy().astype(np.float64)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            **super().hyperparameters(),
-            "lstm_n_layers": self.lstm_n_layers,
-            "lstm_hidden_size": self.lstm_hidden_size,
-            "lstm_dropout": self.lstm_dropout,
-            "decoder_hidden_layers": self.decoder_hidden_layers,
-            "decoder_hidden_size": self.decoder_hidden_size,
-            "trajectory_samples": self.trajectory_samples,
-        }
 
 
 def search_space(trial: Any) -> dict[str, Any]:

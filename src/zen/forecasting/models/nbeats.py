@@ -118,20 +118,23 @@ class NBEATS(WindowModel):
         dropout_prob_theta: float = 0.0,
         **base: Any,
     ) -> None:
-        super().__init__(h, input_size, **base)
-        unknown = [kind for kind in stack_types if kind not in STACK_TYPES]
-        if unknown:
-            raise ConfigError(f"stack_types: unknown {unknown}; expected {list(STACK_TYPES)}")
-        if not len(stack_types) == len(n_blocks) == len(mlp_units):
-            raise ConfigError("stack_types, n_blocks and mlp_units need one entry per stack each")
-        activations.canonical_name(activation)
-        self.stack_types = list(stack_types)
-        self.n_blocks = list(n_blocks)
-        self.mlp_units = [list(units) for units in mlp_units]
+        self.stack_types = stack_types
+        self.n_blocks = n_blocks
+        self.mlp_units = mlp_units
         self.n_polynomials = n_polynomials
         self.n_harmonics = n_harmonics
         self.activation = activation
         self.dropout_prob_theta = dropout_prob_theta
+        super().__init__(h, input_size, **base)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        unknown = [kind for kind in self.stack_types if kind not in STACK_TYPES]
+        if unknown:
+            raise ConfigError(f"stack_types: unknown {unknown}; expected {list(STACK_TYPES)}")
+        if not len(self.stack_types) == len(self.n_blocks) == len(self.mlp_units):
+            raise ConfigError("stack_types, n_blocks and mlp_units need one entry per stack each")
+        activations.canonical_name(self.activation)
 
     def _bases(self, kind: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         if kind == "identity":
@@ -156,7 +159,7 @@ class NBEATS(WindowModel):
                     NBEATSBlock(
                         self.input_size,
                         self.h,
-                        self.loss.outputs_per_step,
+                        self.loss_.outputs_per_step,
                         units,
                         self.activation,
                         self.dropout_prob_theta,
@@ -165,18 +168,6 @@ class NBEATS(WindowModel):
                     )
                 )
         return DoublyResidualStack(blocks)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            **super().hyperparameters(),
-            "stack_types": self.stack_types,
-            "n_blocks": self.n_blocks,
-            "mlp_units": self.mlp_units,
-            "n_polynomials": self.n_polynomials,
-            "n_harmonics": self.n_harmonics,
-            "activation": self.activation,
-            "dropout_prob_theta": self.dropout_prob_theta,
-        }
 
 
 def search_space(trial: Any) -> dict[str, Any]:

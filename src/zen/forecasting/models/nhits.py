@@ -128,48 +128,49 @@ class NHITS(WindowModel):
         dropout_prob_theta: float = 0.0,
         **base: Any,
     ) -> None:
-        super().__init__(h, input_size, **base)
-        n_stacks = len(stack_types)
-        for name, value in (
-            ("n_blocks", n_blocks),
-            ("mlp_units", mlp_units),
-            ("n_pool_kernel_size", n_pool_kernel_size),
-            ("n_freq_downsample", n_freq_downsample),
-        ):
-            if len(value) != n_stacks:
-                raise ConfigError(
-                    f"{name}: expected {n_stacks} entries (one per stack), got {len(value)}"
-                )
-        if pooling_mode not in ("MaxPool1d", "AvgPool1d"):
-            raise ConfigError(
-                f"pooling_mode: expected 'MaxPool1d' or 'AvgPool1d', got {pooling_mode!r}"
-            )
-        if interpolation_mode not in ("linear", "nearest"):
-            raise ConfigError(
-                f"interpolation_mode: expected 'linear' or 'nearest', got {interpolation_mode!r}"
-            )
-        activations.canonical_name(activation)
-        self.stack_types = list(stack_types)
-        self.n_blocks = list(n_blocks)
-        self.mlp_units = [list(units) for units in mlp_units]
-        self.n_pool_kernel_size = list(n_pool_kernel_size)
-        self.n_freq_downsample = list(n_freq_downsample)
+        self.stack_types = stack_types
+        self.n_blocks = n_blocks
+        self.mlp_units = mlp_units
+        self.n_pool_kernel_size = n_pool_kernel_size
+        self.n_freq_downsample = n_freq_downsample
         self.pooling_mode = pooling_mode
         self.interpolation_mode = interpolation_mode
         self.activation = activation
         self.dropout_prob_theta = dropout_prob_theta
+        super().__init__(h, input_size, **base)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        n_stacks = len(self.stack_types)
+        for name, value in (("n_blocks", self.n_blocks), ("mlp_units", self.mlp_units),
+                            ("n_pool_kernel_size", self.n_pool_kernel_size),
+                            ("n_freq_downsample", self.n_freq_downsample)):  # fmt: skip
+            if len(value) != n_stacks:
+                raise ConfigError(
+                    f"{name}: expected {n_stacks} entries (one per stack), got {len(value)}"
+                )
+        if self.pooling_mode not in ("MaxPool1d", "AvgPool1d"):
+            raise ConfigError(
+                f"pooling_mode: expected 'MaxPool1d' or 'AvgPool1d', got {self.pooling_mode!r}"
+            )
+        if self.interpolation_mode not in ("linear", "nearest"):
+            raise ConfigError(
+                "interpolation_mode: expected 'linear' or 'nearest', got"
+                f" {self.interpolation_mode!r}"
+            )
+        activations.canonical_name(self.activation)
 
     def build_network(self) -> nn.Module:
         covariate_size = (
-            self.input_size * len(self.hist_exog_list)
-            + (self.input_size + self.h) * len(self.futr_exog_list)
-            + len(self.stat_exog_list)
+            self.input_size * len(self.hist_exog_)
+            + (self.input_size + self.h) * len(self.futr_exog_)
+            + len(self.stat_exog_)
         )
         blocks = [
             NHITSBlock(
                 input_size=self.input_size,
                 h=self.h,
-                outputs_per_step=self.loss.outputs_per_step,
+                outputs_per_step=self.loss_.outputs_per_step,
                 pool_kernel_size=kernel,
                 n_knots=max(self.h // downsample, 1),
                 mlp_units=units,
@@ -189,20 +190,6 @@ class NHITS(WindowModel):
             for _ in range(count)
         ]
         return DoublyResidualStack(blocks)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            **super().hyperparameters(),
-            "stack_types": self.stack_types,
-            "n_blocks": self.n_blocks,
-            "mlp_units": self.mlp_units,
-            "n_pool_kernel_size": self.n_pool_kernel_size,
-            "n_freq_downsample": self.n_freq_downsample,
-            "pooling_mode": self.pooling_mode,
-            "interpolation_mode": self.interpolation_mode,
-            "activation": self.activation,
-            "dropout_prob_theta": self.dropout_prob_theta,
-        }
 
 
 def search_space(trial: Any) -> dict[str, Any]:

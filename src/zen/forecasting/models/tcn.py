@@ -181,36 +181,37 @@ class TCN(WindowModel):
         scaler_type: str = "robust",
         **base: Any,
     ) -> None:
-        super().__init__(h, input_size, scaler_type=scaler_type, **base)
-        for name, value in (
-            ("kernel_size", kernel_size),
-            ("encoder_hidden_size", encoder_hidden_size),
-            ("context_size", context_size),
-            ("decoder_hidden_size", decoder_hidden_size),
-            ("decoder_layers", decoder_layers),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        if not dilations or any(
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-            for value in dilations
-        ):
-            raise ConfigError(
-                f"dilations: expected one or more positive integers, got {list(dilations)!r}"
-            )
-        if not 0 <= encoder_dropout < 1:
-            raise ConfigError(
-                f"encoder_dropout: expected a fraction in [0, 1), got {encoder_dropout!r}"
-            )
-        activations.canonical_name(encoder_activation)
         self.kernel_size = kernel_size
-        self.dilations = list(dilations)
+        self.dilations = dilations
         self.encoder_hidden_size = encoder_hidden_size
         self.encoder_activation = encoder_activation
         self.encoder_dropout = encoder_dropout
         self.context_size = context_size
         self.decoder_hidden_size = decoder_hidden_size
         self.decoder_layers = decoder_layers
+        super().__init__(h, input_size, scaler_type=scaler_type, **base)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name, value in (("kernel_size", self.kernel_size),
+                            ("encoder_hidden_size", self.encoder_hidden_size),
+                            ("context_size", self.context_size),
+                            ("decoder_hidden_size", self.decoder_hidden_size),
+                            ("decoder_layers", self.decoder_layers)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if not self.dilations or any(
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+            for value in self.dilations
+        ):
+            raise ConfigError(
+                f"dilations: expected one or more positive integers, got {list(self.dilations)!r}"
+            )
+        if not 0 <= self.encoder_dropout < 1:
+            raise ConfigError(
+                f"encoder_dropout: expected a fraction in [0, 1), got {self.encoder_dropout!r}"
+            )
+        activations.canonical_name(self.encoder_activation)
 
     @property
     def receptive_field(self) -> int:
@@ -226,7 +227,7 @@ class TCN(WindowModel):
             )
         return TCNNetwork(
             h=self.h,
-            outputs_per_step=self.loss.outputs_per_step,
+            outputs_per_step=self.loss_.outputs_per_step,
             kernel_size=self.kernel_size,
             dilations=self.dilations,
             encoder_hidden_size=self.encoder_hidden_size,
@@ -235,23 +236,10 @@ class TCN(WindowModel):
             context_size=self.context_size,
             decoder_hidden_size=self.decoder_hidden_size,
             decoder_layers=self.decoder_layers,
-            n_hist=len(self.hist_exog_list),
-            n_futr=len(self.futr_exog_list),
-            n_stat=len(self.stat_exog_list),
+            n_hist=len(self.hist_exog_),
+            n_futr=len(self.futr_exog_),
+            n_stat=len(self.stat_exog_),
         )
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            **super().hyperparameters(),
-            "kernel_size": self.kernel_size,
-            "dilations": self.dilations,
-            "encoder_hidden_size": self.encoder_hidden_size,
-            "encoder_activation": self.encoder_activation,
-            "encoder_dropout": self.encoder_dropout,
-            "context_size": self.context_size,
-            "decoder_hidden_size": self.decoder_hidden_size,
-            "decoder_layers": self.decoder_layers,
-        }
 
 
 def search_space(trial: Any) -> dict[str, Any]:

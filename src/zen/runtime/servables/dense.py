@@ -127,7 +127,7 @@ class TabularServable(Servable):
             return {"outputs": scores.astype(np.float64).tolist()}
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-        classes = self.model.classes_
+        classes = self.model.classes_.tolist()
         return {
             "outputs": [classes[index] for index in scores.argmax(axis=1)],
             "probabilities": probabilities.astype(np.float64).tolist(),
@@ -147,7 +147,7 @@ class TabularServable(Servable):
             "columns": self.columns,
             "task": task,
             "target": self.model.profile_.target,
-            **({"classes": list(self.model.classes_)} if self.classification else {}),
+            **({"classes": self.model.classes_.tolist()} if self.classification else {}),
             "description": f"table rows -> {task} of {self.model.profile_.target!r}",
         }
 

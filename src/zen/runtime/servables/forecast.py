@@ -62,8 +62,8 @@ class _ForecastServable(Servable):
         self.forecaster = forecaster
         self.h = int(forecaster.h)
         self.freq = forecaster.freq_
-        self.alias = forecaster.models[0].alias
-        self.min_length = max([1, *(_input_sizes(forecaster.models))])
+        self.alias = forecaster.models_[0].alias
+        self.min_length = max([1, *(_input_sizes(forecaster.models_))])
 
     # ------------------------------------------------------------------ requests
     def _horizon(self, request: Mapping[str, Any]) -> int:
@@ -188,10 +188,10 @@ class WindowForecastServable(_ForecastServable):
 
     def __init__(self, name: str, path: Path, forecaster: Any) -> None:
         super().__init__(name, path, forecaster)
-        self.model = forecaster.models[0]
+        self.model = forecaster.models_[0]
         self.input_size = int(self.model.input_size)
         self.network = self.model.model_.eval()
-        self.loss = self.model.loss
+        self.loss = self.model.loss_
 
     def prepare(self, request: Mapping[str, Any]) -> Prepared:
         from zen.forecasting.windows import last_windows
@@ -320,11 +320,11 @@ def load_forecaster(name: str, saved: SavedModel) -> _ForecastServable:
             f"{path}: the Forecaster uses exogenous variables {exogenous}; serving them is not"
             " supported yet (requests carry y only). Serve a model trained without them"
         )
-    models = forecaster.models
+    models = forecaster.models_
     if (
         len(models) == 1
         and isinstance(models[0], WindowModel)
-        and not isinstance(models[0].loss, DistributionLoss)
+        and not isinstance(models[0].loss_, DistributionLoss)
     ):
         return WindowForecastServable(name, path, forecaster)
     return ForecasterServable(name, path, forecaster)
@@ -333,8 +333,8 @@ def load_forecaster(name: str, saved: SavedModel) -> _ForecastServable:
 def _input_sizes(models: Sequence[Any]) -> list[int]:
     sizes = []
     for model in models:
-        if hasattr(model, "models"):  # an Ensemble
-            sizes.extend(_input_sizes(model.models))
+        if hasattr(model, "models_"):  # a fitted Ensemble
+            sizes.extend(_input_sizes(model.models_))
         elif hasattr(model, "input_size"):
             sizes.append(int(model.input_size))
     return sizes
