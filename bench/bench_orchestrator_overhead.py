@@ -64,7 +64,10 @@ class Timers:
 @contextlib.contextmanager
 def instrumented(timers: Timers) -> Iterator[None]:
     """Wrap the orchestration's parts where the jobs call them; undo it afterwards."""
-    from zen.orchestrator import forecast_job, graph_job, history, jobs, orchestration
+    from zen.orchestrator import history, orchestration
+    from zen.orchestrator.jobs import forecast as forecast_job
+    from zen.orchestrator.jobs import graph as graph_job
+    from zen.orchestrator.jobs import tabular as table_job
 
     patches: list[tuple[Any, str, Any]] = []
 
@@ -72,7 +75,7 @@ def instrumented(timers: Timers) -> Iterator[None]:
         patches.append((owner, name, getattr(owner, name)))
         setattr(owner, name, replacement)
 
-    patch(jobs, "profile_table", timers.wrap("profile", jobs.profile_table))
+    patch(table_job, "profile_table", timers.wrap("profile", table_job.profile_table))
     patch(forecast_job, "profile_series", timers.wrap("profile", forecast_job.profile_series))
     patch(graph_job, "profile_graph", timers.wrap("profile", graph_job.profile_graph))
     patch(orchestration, "routed_candidates", timers.wrap("route", orchestration.routed_candidates))

@@ -88,7 +88,7 @@ def score_series(
 ) -> dict[str, float]:
     from zen.forecasting import MODEL_CLASSES, Forecaster, metrics
     from zen.forecasting.data import from_long
-    from zen.orchestrator.forecast_job import season_length_for
+    from zen.orchestrator.jobs.forecast import season_length_for
 
     frame = frame[["unique_id", "ds", "y"]]
     last = frame.groupby("unique_id").cumcount(ascending=False) < h
@@ -169,7 +169,7 @@ def score_graph(graph: Any, names: list[str]) -> dict[str, float]:
     from zen.graph.metrics import accuracy
     from zen.graph.sampling import random_node_split
     from zen.neural import Trainer
-    from zen.orchestrator.graph_job import DEFAULT_TRAINING, candidates
+    from zen.orchestrator.jobs.graph import DEFAULT_TRAINING, candidates
 
     if graph.val_mask is None or graph.test_mask is None or not bool(graph.val_mask.any()):
         graph = random_node_split(graph, train=0.6, val=0.2, seed=0)

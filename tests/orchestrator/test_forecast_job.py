@@ -14,7 +14,7 @@ from zen.cli import app
 from zen.forecasting import Forecaster
 from zen.forecasting.candidate import ForecastSettings
 from zen.orchestrator import fit
-from zen.orchestrator.forecast_job import (
+from zen.orchestrator.jobs.forecast import (
     ENSEMBLE,
     _baseline_names,
     _candidate_names,
@@ -160,7 +160,7 @@ def test_a_final_median_ensemble_predicts_the_median_of_its_members(tmp_path) ->
 def test_a_wide_series_column_may_be_called_y(tmp_path) -> None:
     """A two-column table ``ds,y`` is one wide series named ``y``; melting it used to collide
     with the long format's own ``y`` (an internal error from ``zen fit``)."""
-    from zen.orchestrator.forecast_job import to_long
+    from zen.orchestrator.jobs.forecast import to_long
 
     long = hourly_long(n_series=1)
     wide = pd.DataFrame({"ds": long["ds"], "y": long["y"]})

@@ -11,8 +11,8 @@ import pytest
 from zen.forecasting import from_long
 from zen.orchestrator import orchestration
 from zen.orchestrator.forecast_eval import ENSEMBLE, hold_out, median_ensemble, rank
-from zen.orchestrator.forecast_job import forecast
 from zen.orchestrator.history import History
+from zen.orchestrator.jobs.forecast import forecast
 from zen.orchestrator.router import Candidate
 
 HORIZON = 12

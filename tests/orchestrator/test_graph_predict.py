@@ -176,9 +176,10 @@ def test_a_planetoid_run_predicts_from_its_folder_and_refuses_other_widths(
 ) -> None:
     """Recorded from a Planetoid folder, read again from it: the model's own predictions."""
     from zen.graph import GCN, NodeLoader
+    from zen.graph.datasets import graph_source, load_graph
     from zen.neural import Trainer
     from zen.neural.checkpoint import write_json
-    from zen.orchestrator.graph_job import GRAPH_FILE, graph_inputs, graph_source, load_graph
+    from zen.orchestrator.jobs.graph import GRAPH_FILE, graph_inputs
 
     folder = shared_data / "graph" / "cora"
     graph, name = load_graph(folder)

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from zen import ConfigError, DataError
-from zen.orchestrator import fit, jobs
+from zen.orchestrator import fit
+from zen.orchestrator.jobs import tabular as jobs
 
 
 @pytest.fixture

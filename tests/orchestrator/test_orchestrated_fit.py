@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from zen import ConfigError, registry
 from zen.cli import app
-from zen.orchestrator import fit, jobs, orchestration
+from zen.orchestrator import fit, orchestration
 from zen.orchestrator.executors import InlineExecutor, LocalProcessExecutor
 from zen.orchestrator.history import History
+from zen.orchestrator.jobs import tabular as jobs
 from zen.orchestrator.orchestration import (
     MAX_PICKLED_BYTES,
     choose_executor,

@@ -13,8 +13,8 @@ from zen import ConfigError, DataError
 from zen.forecasting import NHITS, DeepAR, Forecaster
 from zen.forecasting.candidate import ForecastSettings
 from zen.orchestrator import fit, orchestration
-from zen.orchestrator.forecast_job import forecast
 from zen.orchestrator.forecast_predict import predict_saved_forecaster
+from zen.orchestrator.jobs.forecast import forecast
 from zen.orchestrator.profile import profile_series, series_table
 from zen.orchestrator.router import Candidate
 from zen.orchestrator.series_input import SeriesSpec, prepare_series, read_series
@@ -69,7 +69,7 @@ def test_intermittent_counts_fill_with_zeros_by_default() -> None:
     counts = rng.poisson(0.3, 200).astype(float)
     ds = pd.date_range("2024-01-01", periods=200, freq="D")
     frame = pd.DataFrame({"unique_id": "sku", "ds": ds, "y": counts}).drop(index=[10, 11])
-    from zen.orchestrator.forecast_job import read_series_table
+    from zen.orchestrator.jobs.forecast import read_series_table
 
     profile, series, reason = read_series_table(frame, HORIZON)
     assert profile.adi is not None and profile.adi >= 1.32

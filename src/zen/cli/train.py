@@ -127,8 +127,8 @@ def fit(
 ) -> None:
     """Profile the data, train the router's candidates, report held-out scores and why."""
     from zen.orchestrator import fit as run_fit
-    from zen.orchestrator.forecast_job import ForecastRunResult
-    from zen.orchestrator.graph_job import GraphRunResult
+    from zen.orchestrator.jobs.forecast import ForecastRunResult
+    from zen.orchestrator.jobs.graph import GraphRunResult
 
     series_options = {
         "freq": _parse_freq(freq),

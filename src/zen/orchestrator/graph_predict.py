@@ -1,7 +1,7 @@
 """Apply a saved graph model to its run's graph or to new graph data: one row per node.
 
 ``zen fit`` on a graph saves, next to the best model, ``graph.json``
-(:data:`~zen.orchestrator.graph_job.GRAPH_FILE`): where the graph was read from (a Planetoid
+(:data:`~zen.orchestrator.jobs.graph.GRAPH_FILE`): where the graph was read from (a Planetoid
 folder, or edge and node CSVs, as absolute paths), which node columns the model reads and the
 label of each class. :func:`predict_saved_graph` reads the graph again from there, or reads the
 graph it is given after checking that it has what the model reads, and returns each node's
@@ -23,7 +23,7 @@ import torch
 from zen.errors import ConfigError, DataError
 from zen.export.saved import SavedModel, load_saved
 from zen.graph.datasets import load_graph
-from zen.orchestrator.graph_job import GRAPH_FILE, GRAPH_FORMAT
+from zen.orchestrator.jobs.graph import GRAPH_FILE, GRAPH_FORMAT
 
 
 def predict_saved_graph(
