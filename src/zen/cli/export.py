@@ -39,7 +39,7 @@ def export(
     PyTorch at several batch sizes before anything is written."""
     if output_format not in FORMATS:
         raise zen.errors.expect_one_of("format", output_format, FORMATS)
-    from zen.export.onnx import export_saved
+    from zen.export.runs import export_saved
 
     done = export_saved(run_or_model, output, int8=int8, model_name=model)
     report = done.export

@@ -9,7 +9,7 @@ orchestrator and runtime that use it:
 * :func:`quantize_int8` / :func:`convert_fp16` (:mod:`zen.export.quantize`);
 * :func:`load_saved` (:mod:`zen.export.saved`): whatever ``zen fit``, ``TabularModel.save``,
   ``Forecaster.save`` or ``Trainer.save`` wrote, loaded safely (safetensors + JSON);
-* :func:`export_saved`: ``zen export RUN``.
+* :func:`export_saved` (:mod:`zen.export.runs`): ``zen export RUN``.
 
 The ONNX parts need the ``onnx`` extra (``pip install 'zen-neural[onnx]'``); importing this
 package does not.
@@ -25,11 +25,11 @@ from zen.export.onnx import (
     OnnxSession,
     ParityError,
     export_onnx,
-    export_saved,
     load_onnx_session,
     read_sidecar,
 )
 from zen.export.quantize import QuantizeReport, convert_fp16, quantize_int8
+from zen.export.runs import SavedExport, export_saved
 from zen.export.saved import SavedModel, load_saved
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "OnnxSession",
     "ParityError",
     "QuantizeReport",
+    "SavedExport",
     "SavedModel",
     "convert_fp16",
     "export_onnx",

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zen import registry
 from zen.errors import ConfigError, NotFittedError
 from zen.neural.export_plan import (
     DEFAULT_BATCH_SIZES,
@@ -27,18 +28,12 @@ def window_model_plan(
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
     graph_sizes: tuple[tuple[int, int], ...] = DEFAULT_GRAPH_SIZES,
 ) -> ExportPlan:
-    """The plan of a fitted window model (N-HiTS, N-BEATS, TCN, DeepAR or any subclass of
-    :class:`~zen.forecasting.WindowModel`): its network's plan, named after the model."""
-    from zen.forecasting.models.deepar import DeepARNetwork  # deepar.py imports this module
-
-    if not hasattr(model, "model_"):
-        raise NotFittedError(f"{model.alias} is not fitted; fit it before exporting")
-    network = model.model_
+    """The plan of a fitted window model (N-HiTS, N-BEATS, TCN or any subclass of
+    :class:`~zen.forecasting.WindowModel` that maps a window to a forecast): its network's
+    plan, named after the model."""
+    network = _fitted_network(model)
     family = type(model).__name__.lower()
-    batches = batch_checks(batch_sizes)
-    if isinstance(network, DeepARNetwork):
-        return _deepar_plan(network, model.input_size, family, batches)
-    return _window_plan(network, family, type(model).__name__, batches)
+    return _window_plan(network, family, type(model).__name__, batch_checks(batch_sizes))
 
 
 def network_plan(
@@ -46,22 +41,41 @@ def network_plan(
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
     graph_sizes: tuple[tuple[int, int], ...] = DEFAULT_GRAPH_SIZES,
 ) -> ExportPlan:
-    """The plan of a bare forecasting network: DeepAR's step, or a window network's forward
-    (named after the blocks it stacks)."""
-    from zen.forecasting.models.deepar import DeepARNetwork
+    """The plan of a bare window network's forward (named after the blocks it stacks)."""
+    family = _window_family(network)
+    return _window_plan(network, family, type(network).__name__, batch_checks(batch_sizes))
 
-    batches = batch_checks(batch_sizes)
-    if isinstance(network, DeepARNetwork):
-        return _deepar_plan(network, None, "deepar", batches)
-    return _window_plan(network, _window_family(network), type(network).__name__, batches)
+
+def step_model_plan(
+    model: Any,
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+    graph_sizes: tuple[tuple[int, int], ...] = DEFAULT_GRAPH_SIZES,
+) -> ExportPlan:
+    """The plan of a fitted autoregressive model (DeepAR): one LSTM step, named after it."""
+    network = _fitted_network(model)
+    family = type(model).__name__.lower()
+    return _deepar_plan(network, model.input_size, family, batch_checks(batch_sizes))
+
+
+def step_network_plan(
+    network: Any,
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+    graph_sizes: tuple[tuple[int, int], ...] = DEFAULT_GRAPH_SIZES,
+) -> ExportPlan:
+    """The plan of a bare DeepAR network: one LSTM step."""
+    return _deepar_plan(network, None, "deepar", batch_checks(batch_sizes))
+
+
+def _fitted_network(model: Any) -> Any:
+    if not hasattr(model, "model_"):
+        raise NotFittedError(f"{model.alias} is not fitted; fit it before exporting")
+    return model.model_
 
 
 def pick_forecast_model(forecaster: Any, model_name: str | None) -> Any:
     """The neural model of ``forecaster`` called ``model_name`` (or its only neural model)."""
-    from zen.forecasting.models.base import WindowModel
-
     fitted = forecaster.models_ if hasattr(forecaster, "models_") else forecaster.models
-    neural = {model.alias: model for model in fitted if isinstance(model, WindowModel)}
+    neural = {model.alias: model for model in fitted if _neural(model)}
     if model_name is None:
         if len(neural) == 1:
             return next(iter(neural.values()))
@@ -81,6 +95,12 @@ def pick_forecast_model(forecaster: Any, model_name: str | None) -> Any:
             f" {sorted(neural)}"
         )
     return neural[model_name]
+
+
+def _neural(model: Any) -> bool:
+    """Whether the registry knows ``model`` (or a base class of it) as a network model."""
+    spec = registry.spec_for(model)
+    return spec is not None and spec.neural
 
 
 def forecast_windows(
@@ -106,21 +126,15 @@ def forecast_windows(
 
 
 def _window_family(network: Any) -> str:
-    from zen.forecasting.models.base import DoublyResidualStack
-    from zen.forecasting.models.nbeats import NBEATSBlock
-    from zen.forecasting.models.nhits import NHITSBlock
-    from zen.forecasting.models.tcn import TCNNetwork
-
+    """The family an exported window network reports (``"nhits"``, ``"tcn"``...): the
+    ``export_family`` its network (or, for block stacks, its first block) declares, so this
+    module needs no model class (the models import it for their export plans)."""
     inner = network.network
-    if isinstance(inner, TCNNetwork):
-        return "tcn"
-    if isinstance(inner, DoublyResidualStack):
-        first = inner.blocks[0]
-        if isinstance(first, NHITSBlock):
-            return "nhits"
-        if isinstance(first, NBEATSBlock):
-            return "nbeats"
-    return "window"
+    family = getattr(inner, "export_family", None)
+    blocks = getattr(inner, "blocks", None)
+    if family is None and blocks is not None and len(blocks) > 0:
+        family = getattr(blocks[0], "export_family", None)
+    return str(family or "window")
 
 
 class _StaticOnly(nn.Module):

@@ -53,7 +53,7 @@ from zen.forecasting.candidate import (
 )
 from zen.forecasting.covariates import Covariates, CovariateScaler
 from zen.forecasting.data import SeriesData
-from zen.forecasting.export import network_plan, window_model_plan
+from zen.forecasting.export import step_model_plan, step_network_plan
 from zen.forecasting.losses import DistributionLoss, ForecastLoss, get_distribution_loss
 from zen.forecasting.models.base import WindowModel
 from zen.forecasting.scalers import WindowScaler
@@ -376,9 +376,11 @@ SPEC = register(
         },
         build=build,
         search_space=search_space,
-        export_plan=window_model_plan,
+        export_plan=step_model_plan,
         reference="Salinas et al., IJF 2020",
     )
 )
 # The bare network (what DeepAR.model_ holds) exports as its LSTM step.
-register(ModelSpec("DeepARNetwork", "network", model_class=DeepARNetwork, export_plan=network_plan))
+register(
+    ModelSpec("DeepARNetwork", "network", model_class=DeepARNetwork, export_plan=step_network_plan)
+)

@@ -56,6 +56,9 @@ def seasonality_basis(length: int, n_harmonics: int, period: int) -> torch.Tenso
 class NBEATSBlock(nn.Module):
     """MLP to coefficients, then fixed (or identity) bases for backcast and forecast."""
 
+    #: What ONNX export records as the model family (:mod:`zen.forecasting.export`).
+    export_family = "nbeats"
+
     def __init__(
         self,
         input_size: int,

@@ -43,6 +43,9 @@ from zen.registry import ModelSpec, register
 class NHITSBlock(nn.Module):
     """Pool the input, MLP, then a full-rate backcast and an interpolated forecast."""
 
+    #: What ONNX export records as the model family (:mod:`zen.forecasting.export`).
+    export_family = "nhits"
+
     def __init__(
         self,
         input_size: int,

@@ -82,6 +82,9 @@ class TemporalBlock(nn.Module):
 class TCNNetwork(nn.Module):
     """Scaled inputs ``(batch, input_size)`` -> forecasts ``(batch, h, outputs_per_step)``."""
 
+    #: What ONNX export records as the model family (:mod:`zen.forecasting.export`).
+    export_family = "tcn"
+
     def __init__(
         self,
         h: int,
