@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zen.cli._shell import app, console, errors, reports_errors
+from zen.cli.flow_play import play
 
 flow_app = typer.Typer(
     help="Flow: the Five Pillars mastering chain (tone, dynamics, colour, space, loudness).",
@@ -160,4 +161,5 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
-from zen.cli import flow_play  # noqa: E402, F401  (registers `zen flow play` on flow_app)
+# Last, so that `zen flow --help` lists it after the commands above.
+flow_app.command("play")(play)

@@ -1,4 +1,7 @@
-"""``zen flow play``: tracks mixed through the five pillars in real time, with a summary."""
+"""``zen flow play``: tracks mixed through the five pillars in real time, with a summary.
+
+:mod:`zen.cli.flow` registers :func:`play` on its ``flow`` group.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from zen.cli._shell import console, reports_errors
-from zen.cli.flow import flow_app
 
 if TYPE_CHECKING:
     from zen.audio.realtime import PlaybackReport
 
 
-@flow_app.command("play")
 @reports_errors
 def play(
     tracks: Annotated[
