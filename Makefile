@@ -11,13 +11,14 @@ BENCH_STAMP := $(VENV)/.zen-bench-installed
 EXTRAS ?= dev
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test test-all doctest bench lint format clean help system-deps train-assistant
+.PHONY: demo test test-all doctest bench bench-quick lint format clean help system-deps train-assistant
 
 help:
 	@echo "make demo      train on bundled data with 'zen fit' and show where the report is"
 	@echo "make test      lint, types, doctests and the fast test suite (what CI runs)"
 	@echo "make test-all  every test, slow ones included"
 	@echo "make bench     benchmarks against the peers; results in bench/results, see BENCHMARKS.md"
+	@echo "make bench-quick  every benchmark at smoke-test sizes (do they run?)"
 	@echo "make lint      ruff check + format check + mypy + import layers"
 	@echo "make system-deps  Debian's FANN library, for the FANN benchmark and tests"
 	@echo "make train-assistant  fetch Debian game music, retrain the mastering assistant's weights"
@@ -60,8 +61,13 @@ system-deps:
 		echo "install libfann-dev and python3-fann2 (Debian/Ubuntu) for the FANN benchmark"; \
 	fi
 
+# BENCH_ARGS passes options on: `make bench BENCH_ARGS="--quick fann"`.
 bench: $(BENCH_STAMP) system-deps
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
+
+# Every benchmark at smoke-test sizes: checks that they run, not what they measure.
+bench-quick: $(BENCH_STAMP) system-deps
+	$(PY) bench/run_all.py --quick $(BENCH_ARGS)
 
 # The mastering assistant (zen.audio.assistant): music from Debian packages into data/ (never
 # committed), cached features, the FFT-size study, weights into src/zen/audio/weights.

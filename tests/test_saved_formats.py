@@ -31,8 +31,9 @@ def test_a_forecaster_saved_before_issue_15_predicts_the_same() -> None:
     assert forecast["unique_id"].tolist() == expected["unique_id"].tolist()
     assert forecast["ds"].astype(str).tolist() == expected["ds"].tolist()
     numbers = expected.columns[2:]
+    # float32 networks: the order of a sum may change with the thread count (seen: 1 ulp).
     np.testing.assert_allclose(
-        forecast[numbers].to_numpy(), expected[numbers].to_numpy(), rtol=1e-12
+        forecast[numbers].to_numpy(), expected[numbers].to_numpy(), rtol=1e-6
     )
     # The settings read back are the saved ones.
     nhits, deepar = loaded.models_[:2]
