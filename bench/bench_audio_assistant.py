@@ -196,7 +196,10 @@ def session_cache(assistant: Assistant) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="timed runs per latency")
+    parser.add_argument("--quick", action="store_true", help="20 timed runs, for a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 20
     torch.set_num_threads(1)
     info = machine_info()
     print_machine(info)

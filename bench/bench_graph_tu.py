@@ -148,7 +148,10 @@ def run_pyg(root: Path, seed: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="two seeds, for a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds = 2
     torch.set_num_threads(2)
     info = machine_info()
     print_machine(info)
@@ -174,7 +177,7 @@ def main() -> int:
         rows.append({"library": "ratio zen / PyG", "test accuracy %": "–",
                      "ms / epoch": rows[0]["ms / epoch"] / rows[1]["ms / epoch"]})  # fmt: skip
     print_table(f"{NAME} (generated, TU format), GIN-0, {args.seeds} seeds", rows, list(rows[0]))
-    write_result("graph_tu", {"machine": info, "rows": rows, "raw": raw})
+    write_result("graph_tu", {"machine": info, "quick": args.quick, "rows": rows, "raw": raw})
     return 0
 
 

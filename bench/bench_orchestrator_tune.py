@@ -126,7 +126,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--budget-s", type=float, default=90.0)
+    parser.add_argument("--quick", action="store_true", help="3 trials in 20 s, for a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.trials, args.budget_s = 3, 20.0
     torch.set_num_threads(2)
     np.random.seed(0)
     info = machine_info()
@@ -141,7 +144,7 @@ def main() -> int:
                 print(row, flush=True)
     print_table(f"tuning, {args.trials} trials or {args.budget_s:g} s per task", rows,
                 list(rows[0]))  # fmt: skip
-    write_result("orchestrator_tune", {"machine": info, "rows": rows})
+    write_result("orchestrator_tune", {"machine": info, "quick": args.quick, "rows": rows})
     return 0
 
 

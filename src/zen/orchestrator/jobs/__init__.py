@@ -18,7 +18,8 @@ import pandas as pd
 import zen
 from zen.graph.datasets import graph_source, load_graph
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
-from zen.orchestrator.jobs.forecast import ForecastRunResult, forecast
+from zen.orchestrator.jobs.forecast import ForecastRunResult
+from zen.orchestrator.jobs.forecast import forecast as _forecast
 from zen.orchestrator.jobs.graph import GraphRunResult, fit_graph
 from zen.orchestrator.jobs.tabular import (
     CONFUSION_FILE,
@@ -30,6 +31,7 @@ from zen.orchestrator.jobs.tabular import (
 from zen.profile import is_time_series
 from zen.tabular import read_table
 
+# Not re-exported: ``forecast`` here is the submodule (``jobs.forecast.forecast`` is the job).
 __all__ = [
     "CONFUSION_FILE",
     "CandidateJob",
@@ -40,7 +42,6 @@ __all__ = [
     "Trained",
     "fit",
     "fit_graph",
-    "forecast",
     "learn_table",
     "read_table",
     "run_job",
@@ -131,7 +132,7 @@ def fit(
             raise zen.ConfigError(
                 "horizon: the data are time series (unique_id, ds, y); pass --horizon STEPS"
             )
-        return forecast(
+        return _forecast(
             frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
             progress=progress, source=source, workers=workers, tune=tune, policy=policy,
             resume=resume, **(series_options or {}),
