@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cluster_harness import Postgres, RayCluster, Unavailable, postgres_server, ray_cluster
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -45,3 +49,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session (skips, saying why, where none can start)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(postgres_server())
+        except Unavailable as why:
+            pytest.skip(str(why))
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ray_two_nodes() -> Iterator[RayCluster]:
+    """A Ray head (1 CPU) and a worker node (1 CPU, custom resource ``cube_graph``) on loopback
+    in a network namespace of their own, for the session; tests must not kill its nodes (the
+    fault tests start clusters of their own with :func:`cluster_harness.ray_cluster`)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            cluster = stack.enter_context(ray_cluster())
+        except Unavailable as why:
+            pytest.skip(str(why))
+        yield cluster
