@@ -44,7 +44,7 @@ import torch
 from zen import registry
 from zen.errors import BackendUnavailable, ConfigError, DataError, expect_one_of
 from zen.neural import Callback, TimeLimit, Trainer, private_rng
-from zen.orchestrator import history
+from zen.orchestrator import history, history_db
 from zen.orchestrator.search_spaces import SearchSpace, canonical_model
 
 try:
@@ -314,7 +314,7 @@ def _rdb_storage(url: str, description: str) -> optuna.storages.RDBStorage:
     if url.startswith("sqlite"):
         # Wait for History's (and other processes') write transactions like History does,
         # instead of failing with "database is locked" after pysqlite's default 5 s.
-        options["connect_args"] = {"timeout": history.BUSY_TIMEOUT_S}
+        options["connect_args"] = {"timeout": history_db.BUSY_TIMEOUT_S}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=options)
     except (sqlalchemy.exc.SQLAlchemyError, RuntimeError) as error:
