@@ -1,0 +1,116 @@
+"""Tuning with History's database: studies in PostgreSQL when History is there, and trials run
+in parallel as Ray tasks on the nodes of a cluster, all against one shared study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from zen.errors import ConfigError
+from zen.orchestrator.history import History
+from zen.orchestrator.tune import tune
+from zen.orchestrator.tune_distributed import SharedStorage, shared_storage
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def quadratic(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -2.0, 2.0)
+    return (x - 1.0) ** 2
+
+
+def test_studies_live_in_the_postgres_history_that_zen_history_names(
+    fresh_postgres, monkeypatch
+) -> None:
+    import psycopg
+
+    monkeypatch.setenv("ZEN_HISTORY", fresh_postgres)
+    first = tune(quadratic, n_trials=3, study_name="q", seed=0)
+    again = tune(quadratic, n_trials=2, study_name="q", seed=0)
+    assert first.storage == again.storage == fresh_postgres
+    assert (again.n_trials, again.n_new_trials) == (5, 2)
+    with History() as runs:
+        study = optuna.load_study(study_name="q", storage=runs.optuna_storage())
+        assert len({trial.params["x"] for trial in study.trials}) == 5
+        assert runs.runs() == []  # History's tables and Optuna's share the database
+    with psycopg.connect(fresh_postgres) as connection:
+        tables = {row[0] for row in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )}  # fmt: skip
+    assert {"runs", "events", "zen_schema_version", "studies", "trials"} <= tables
+
+
+def test_a_cluster_shares_postgres_or_a_journal_beside_the_sqlite_history(
+    fresh_postgres, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ZEN_HISTORY", str(tmp_path / "shared" / "zen.db"))
+    beside = str(tmp_path / "shared" / "zen-studies.journal")
+    assert shared_storage(None) == SharedStorage(journal=beside)
+    assert shared_storage(f"sqlite:///{tmp_path / 'shared' / 'zen.db'}").journal == beside
+    with History(fresh_postgres) as runs:
+        assert shared_storage(fresh_postgres) == SharedStorage(url=fresh_postgres)
+        assert shared_storage(fresh_postgres).describe() == runs.url
+    monkeypatch.setenv("ZEN_HISTORY", fresh_postgres)
+    assert shared_storage(None).url == fresh_postgres.replace("postgresql", "postgresql+psycopg")
+    with pytest.raises(ConfigError, match=r"^storage: trials on a cluster need a storage"):
+        shared_storage(optuna.storages.InMemoryStorage())
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"parallel": 2}, "parallel: 2 trials at once need a cluster"),
+        ({"parallel": 0, "cluster": "auto"}, "parallel: expected a positive number"),
+        ({"cluster": ""}, "cluster: expected a Ray address or 'auto'"),
+    ],
+)
+def test_distributed_settings_are_checked_naming_them(settings, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        tune(quadratic, n_trials=2, storage=optuna.storages.InMemoryStorage(), **settings)
+
+
+@pytest.mark.slow  # Ray workers importing zen and torch: ~30 s on two shared cores
+def test_trials_run_in_parallel_on_both_nodes_against_one_study(ray_two_nodes, tmp_path) -> None:
+    journal = tmp_path / "studies.journal"
+    done = ray_two_nodes.python(
+        f"""
+        import json, optuna, ray
+        # The nodes import this checkout's zen (the installed one may be another branch).
+        ray.init(address="{ray_two_nodes.address}", logging_level="ERROR",
+                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
+        from zen.orchestrator.tune import tune
+
+        def objective(trial):
+            x = trial.suggest_float("x", -2.0, 2.0)
+            for epoch in range(1, 6):
+                trial.report((x - 1.0) ** 2 + 1.0 / epoch, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return (x - 1.0) ** 2
+
+        result = tune(objective, n_trials=10, storage="{journal}", study_name="spread",
+                      cluster="auto", parallel=2, pruner_startup_trials=2, warmup_epochs=0)
+        print(json.dumps(result.to_json()))
+        """,
+        env={"PYTHONPATH": str(SRC)},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    study = optuna.load_study(
+        study_name="spread",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal))
+        ),
+    )
+    finished = [trial for trial in study.trials if trial.state.is_finished()]
+    assert len(finished) == len(study.trials) == result["n_trials"] == 10
+    assert result["n_complete"] + result["n_pruned"] == 10 and result["n_failed"] == 0
+    nodes = {trial.user_attrs["node"] for trial in study.trials}
+    assert len(nodes) == 2 and set(result["nodes"]) == nodes
+    assert sum(result["nodes"].values()) == 10
+    assert result["best_value"] == min(t.value for t in study.trials if t.value is not None)
+    assert result["storage"] == f"journal:{journal}"
