@@ -471,3 +471,18 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_a_postgres_history_reconnects_after_its_connection_was_cut(fresh_postgres) -> None:
+    import psycopg
+
+    with History(fresh_postgres) as runs:
+        before = runs.start_run("forecasting", "nhits")
+        backend = runs._db.connection.info.backend_pid
+        with psycopg.connect(fresh_postgres, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        with pytest.raises(DataError, match=r"^history: postgresql://"):
+            runs.runs()  # the statement that meets the cut fails, naming the database
+        runs.finish_run(before, {"mae": 1.0})
+        assert runs.get(before).status == "done"
+        assert runs._db.connection.info.backend_pid != backend

@@ -72,7 +72,7 @@ def test_distributed_settings_are_checked_naming_them(settings, message) -> None
         tune(quadratic, n_trials=2, storage=optuna.storages.InMemoryStorage(), **settings)
 
 
-@pytest.mark.slow  # Ray workers importing zen and torch: ~30 s on two shared cores
+@pytest.mark.slow  # the Ray workers import zen and torch: ~12 s here after the cluster starts
 def test_trials_run_in_parallel_on_both_nodes_against_one_study(ray_two_nodes, tmp_path) -> None:
     journal = tmp_path / "studies.journal"
     done = ray_two_nodes.python(

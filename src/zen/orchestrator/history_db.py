@@ -20,6 +20,7 @@ message uses :attr:`Database.url`, which hides it.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sqlite3
 import urllib.parse
@@ -33,6 +34,8 @@ from zen.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import psycopg
+
+logger = logging.getLogger(__name__)
 
 #: How long a write waits for another process's transaction; writes take milliseconds, so
 #: reaching this means a process holds the database and is stuck.
@@ -355,26 +358,40 @@ class PostgresDatabase(Database):
         self._conninfo = f"postgresql://{rest}"
         self.url = hide_password(f"postgresql://{rest}")
         self.hint = hint
+        self._closed = False
+        self.connection = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
             # Autocommit: a read is its own short transaction, so an idle History never holds
             # a snapshot or locks; writes open an explicit transaction.
-            self.connection = psycopg.connect(
+            return self._psycopg.connect(
                 self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
             )
-        except psycopg.Error as error:
+        except self._psycopg.Error as error:
             raise DataError(
                 f"history: cannot connect to {self.url} ({_first_line(error)}); check that the"
-                f" server runs and the URL is right, or {hint}"
+                f" server runs and the URL is right, or {self.hint}"
             ) from None
+
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, opened again if the last one broke (a server restart, a dropped
+        network): the statement that met the break failed, later ones need not."""
+        if self.connection.broken and not self._closed:
+            logger.info("history: reconnecting to %s: the connection broke", self.url)
+            self.connection = self._connect()
+        return self.connection
 
     def __str__(self) -> str:
         return self.url
 
     def version(self) -> int:
         try:
-            found = self.connection.execute(
-                "SELECT to_regclass('zen_schema_version') IS NOT NULL"
-            ).fetchone()
+            found = (
+                self._live()
+                .execute("SELECT to_regclass('zen_schema_version') IS NOT NULL")
+                .fetchone()
+            )
             if not (found and found[0]):
                 return 0
             row = self.connection.execute("SELECT max(version) FROM zen_schema_version").fetchone()
@@ -418,8 +435,9 @@ class PostgresDatabase(Database):
     @contextmanager
     def write(self) -> Iterator[Transaction]:
         try:
-            with self.connection.transaction():
-                yield _PostgresTransaction(self.connection)
+            connection = self._live()
+            with connection.transaction():
+                yield _PostgresTransaction(connection)
         except self._psycopg.Error as error:
             raise self._data_error(error) from None
 
@@ -427,7 +445,7 @@ class PostgresDatabase(Database):
         from psycopg.rows import dict_row
 
         try:
-            with self.connection.cursor(row_factory=dict_row) as cursor:
+            with self._live().cursor(row_factory=dict_row) as cursor:
                 return cursor.execute(_postgres_sql(sql), parameters or None).fetchall()
         except self._psycopg.Error as error:
             raise self._data_error(error) from None
@@ -436,6 +454,7 @@ class PostgresDatabase(Database):
         return f"postgresql+psycopg://{self._conninfo.split('://', 1)[1]}"
 
     def close(self) -> None:
+        self._closed = True
         self.connection.close()
 
     def _data_error(self, error: Exception) -> DataError:
