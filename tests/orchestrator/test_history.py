@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import re
 import sqlite3
 import subprocess
@@ -297,6 +298,29 @@ def test_two_processes_record_at_once(history_location) -> None:
         assert len({run.id for run in recorded}) == 100
         if history_location.endswith(".db"):
             assert runs._db.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open_and_record(location: str, barrier) -> None:
+    """A node that opens a History nobody created yet, at the same moment as the others."""
+    barrier.wait()
+    with History(location) as runs:
+        runs.record_event("node_joined", {"pid": os.getpid()})
+
+
+def test_nodes_opening_a_new_database_together_migrate_it_once(history_location) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    nodes = [
+        context.Process(target=_open_and_record, args=(history_location, barrier)) for _ in range(3)
+    ]
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        node.join(timeout=90)
+    assert [node.exitcode for node in nodes] == [0, 0, 0]
+    with History() as runs:
+        assert len(runs.events(kinds=["node_joined"])) == 3
+        assert runs._db.version() == len(history.MIGRATIONS)
 
 
 def test_cli_history_json_lists_runs(recorded) -> None:

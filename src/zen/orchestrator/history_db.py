@@ -262,6 +262,7 @@ class SQLiteDatabase(Database):
             if isinstance(error, sqlite3.Error):
                 raise self._migration_failed(target, str(error)) from None
             raise
+        logger.info("history: %s migrated to schema version %d", self.path, target)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
@@ -431,6 +432,7 @@ class PostgresDatabase(Database):
                 )
         except psycopg.Error as error:
             raise self._migration_failed(target, _first_line(error)) from None
+        logger.info("history: %s migrated to schema version %d", self.url, target)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:
