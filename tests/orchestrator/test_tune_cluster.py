@@ -4,6 +4,9 @@ in parallel as Ray tasks on the nodes of a cluster, all against one shared study
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import optuna
@@ -99,7 +102,9 @@ def test_trials_run_in_parallel_on_both_nodes_against_one_study(ray_two_nodes, t
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(
+        next(line for line in reversed(done.stdout.splitlines()) if line[:1] == "{")
+    )
     study = optuna.load_study(
         study_name="spread",
         storage=optuna.storages.JournalStorage(
@@ -114,3 +119,52 @@ def test_trials_run_in_parallel_on_both_nodes_against_one_study(ray_two_nodes, t
     assert sum(result["nodes"].values()) == 10
     assert result["best_value"] == min(t.value for t in study.trials if t.value is not None)
     assert result["storage"] == f"journal:{journal}"
+
+
+@pytest.mark.slow  # a cluster of its own, and Ray noticing a dead node: about a minute
+def test_a_node_lost_mid_trial_fails_that_trial_and_the_study_still_finishes(tmp_path) -> None:
+    from cluster_harness import NODE_MARKER, ray_cluster
+
+    journal, started = tmp_path / "studies.journal", tmp_path / "started"
+    started.mkdir()
+    code = f"""
+        import json, os, pathlib, time, ray
+        ray.init(address="auto", logging_level="ERROR",
+                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
+        from zen.orchestrator.tune import tune
+
+        def objective(trial):
+            node = os.environ["{NODE_MARKER}"]
+            (pathlib.Path("{started}") / node).touch()
+            while node.endswith("-1"):  # the worker node's trial runs until the node dies
+                time.sleep(0.1)
+            return trial.suggest_float("x", -2.0, 2.0) ** 2
+
+        result = tune(objective, n_trials=6, storage="{journal}", study_name="lost",
+                      cluster="auto", parallel=2)
+        print(json.dumps(result.to_json()))
+    """
+    with ray_cluster(workers=({},)) as cluster:
+        worker = cluster.nodes[1]
+        tuning = cluster.popen([sys.executable, "-c", textwrap.dedent(code)],
+                               env={"PYTHONPATH": str(SRC)})  # fmt: skip
+        deadline = time.monotonic() + 180
+        while not (started / worker.marker).exists():
+            assert tuning.poll() is None and time.monotonic() < deadline, tuning.stderr.read()
+            time.sleep(0.2)
+        worker.kill()
+        stdout, stderr = tuning.communicate(timeout=300)
+    assert tuning.returncode == 0, stderr[-3000:]
+    # The driver also prints the workers' log lines (log_to_driver).
+    result = json.loads(next(line for line in reversed(stdout.splitlines()) if line[:1] == "{"))
+    assert (result["n_trials"], result["n_complete"], result["n_failed"]) == (6, 5, 1)
+    study = optuna.load_study(
+        study_name="lost",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal))
+        ),
+    )
+    [lost] = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.FAIL]
+    assert lost.user_attrs["node"] not in {
+        trial.user_attrs["node"] for trial in study.trials if trial.number != lost.number
+    }

@@ -36,6 +36,7 @@ import hashlib
 import logging
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,7 +299,8 @@ def tune(
             if shared is not None and cluster is not None:
                 settings = StudySettings(study.study_name, seed + existing,
                                          sampler_startup_trials, pruner_startup_trials,
-                                         warmup_epochs, catch)  # fmt: skip
+                                         warmup_epochs, catch, total_trials=existing + n_trials,
+                                         call_id=uuid.uuid4().hex)  # fmt: skip
                 deadline = time.time() + timeout_s if timeout_s is not None else None
                 first_error += run_on_cluster(
                     objective, shared, settings, n_trials=n_trials, deadline=deadline,

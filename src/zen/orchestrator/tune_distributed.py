@@ -9,6 +9,10 @@ to the SQLite History, since SQLite is unsafe for many writers on several machin
 must then be shared by the nodes (or run History on PostgreSQL). Every trial records the node
 it ran on in its user attributes ``node`` (the Ray node id) and ``node_ip``.
 
+A node lost mid-run does not lose the study: Ray runs the task again elsewhere (a system
+failure, ``max_retries``), the study-wide cap stops the retry at the number of trials asked
+for, and the trial the node was running is marked failed once every task has ended.
+
 Ray is imported inside the functions that use it: it is the optional ``cluster`` extra.
 """
 
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
 
 from zen.errors import ConfigError, DataError
 from zen.orchestrator import history, history_db
@@ -31,6 +37,10 @@ logger = logging.getLogger(__name__)
 #: Trial user attributes naming where a trial ran.
 NODE_ATTR = "node"
 NODE_IP_ATTR = "node_ip"
+#: Trial user attribute tying a trial to one tuning call, to find the trials a lost node left.
+CALL_ATTR = "zen_tune_call"
+#: Times Ray starts a task again after its node or worker died.
+TASK_RETRIES = 2
 JOURNAL_SUFFIX = ".journal"
 
 Objective = Callable[[optuna.Trial], float]
@@ -137,6 +147,9 @@ class StudySettings:
         sampler_startup_trials, pruner_startup_trials, warmup_epochs: as
             :func:`~zen.orchestrator.tune.tune`.
         catch: exceptions that fail one trial and let the study go on.
+        total_trials: trials the study may hold when the call ends (those it had plus the
+            new ones): a task that Ray runs again after a lost node stops there.
+        call_id: tags this call's trials (user attribute ``zen_tune_call``).
     """
 
     study_name: str
@@ -145,6 +158,8 @@ class StudySettings:
     pruner_startup_trials: int
     warmup_epochs: int
     catch: tuple[type[Exception], ...] = ()
+    total_trials: int | None = None
+    call_id: str = ""
 
 
 def make_sampler(seed: int, startup_trials: int) -> optuna.samplers.TPESampler:
@@ -216,17 +231,46 @@ def run_on_cluster(
         tasks = min(tasks, n_trials)
         shares = [n_trials // tasks + (index < n_trials % tasks) for index in range(tasks)]
         # SPREAD: parallel trials go to different machines first, not to one node's cores.
-        remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=0)(run_trials)
+        remote = ray.remote(num_cpus=1, scheduling_strategy="SPREAD", max_retries=TASK_RETRIES)(
+            run_trials
+        )
         shipped = ray.put(objective)  # once, not once per task: it carries the data
         logger.info("tune: %d trials as %d Ray tasks %s", n_trials, tasks, shares)
         pending = [
             remote.remote(shipped, storage, settings, index, share, deadline)
             for index, share in enumerate(shares)
         ]
-        return [error for errors in ray.get(pending) for error in errors]
+        caught = [error for errors in ray.get(pending) for error in errors]
     finally:
         if connected_here:
             ray.shutdown()
+    fail_orphans(storage, settings)
+    return caught
+
+
+def fail_orphans(storage: SharedStorage, settings: StudySettings) -> list[int]:
+    """Mark failed the trials of this call still running after all its tasks ended: their
+    node died under them. Returns their numbers."""
+    opened = storage.open()
+    try:
+        study = optuna.load_study(study_name=settings.study_name, storage=opened)
+        orphans = [
+            trial
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if trial.user_attrs.get(CALL_ATTR) == settings.call_id
+        ]
+        for trial in orphans:
+            opened.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            logger.warning(
+                "tune: trial %d was lost with node %s",
+                trial.number,
+                trial.user_attrs.get(NODE_ATTR),
+            )
+    finally:
+        if isinstance(opened, optuna.storages.RDBStorage):
+            opened.remove_session()
+            opened.engine.dispose()
+    return [trial.number for trial in orphans]
 
 
 def run_trials(
@@ -246,6 +290,7 @@ def run_trials(
     def on_node(trial: optuna.Trial) -> float:
         trial.set_user_attr(NODE_ATTR, node)
         trial.set_user_attr(NODE_IP_ATTR, node_ip)
+        trial.set_user_attr(CALL_ATTR, settings.call_id)
         try:
             return objective(trial)
         except settings.catch as error:
@@ -265,7 +310,16 @@ def run_trials(
             sampler=make_sampler(settings.seed + index, settings.sampler_startup_trials),
             pruner=make_pruner(settings.pruner_startup_trials, settings.warmup_epochs),
         )
-        study.optimize(on_node, n_trials=n_trials, timeout=timeout_s, catch=settings.catch)
+        callbacks = []
+        if settings.total_trials is not None:
+            if len(study.get_trials(deepcopy=False)) >= settings.total_trials:
+                return caught  # a retry after a lost node, with nothing left to do
+            # Every state counts: the trial a lost node left running is not run twice.
+            callbacks.append(MaxTrialsCallback(settings.total_trials, states=None))
+        study.optimize(
+            on_node, n_trials=n_trials, timeout=timeout_s, catch=settings.catch,
+            callbacks=callbacks,
+        )  # fmt: skip
     finally:
         optuna.logging.set_verbosity(previous)
         if isinstance(opened, optuna.storages.RDBStorage):
