@@ -650,7 +650,9 @@ class History:
                 if not (hostname == host and _process_alive(pid))
             ]
             connection.executemany(
-                "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+                # status = 'running' again: on PostgreSQL the owner may finish it meanwhile
+                # (SQLite's write lock already excludes that).
+                "UPDATE runs SET status = 'failed', error = ? WHERE id = ? AND status = 'running'",
                 [(f"still running after {older_than_s:g} s; presumed lost", run_id)
                  for run_id in stale],
             )  # fmt: skip
