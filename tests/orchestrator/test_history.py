@@ -510,3 +510,12 @@ def test_a_postgres_history_reconnects_after_its_connection_was_cut(fresh_postgr
         runs.finish_run(before, {"mae": 1.0})
         assert runs.get(before).status == "done"
         assert runs._db.connection.info.backend_pid != backend
+
+
+def test_a_postgres_url_without_psycopg_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what a missing package looks like
+    with pytest.raises(
+        ConfigError, match=r"needs psycopg; install it with pip install 'zen-neural\[cluster\]'"
+    ) as error:
+        History("postgresql://zen:s3cret@db.example:5432/zen")
+    assert "s3cret" not in str(error.value) and "zen:***@db.example" in str(error.value)

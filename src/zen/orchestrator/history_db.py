@@ -12,9 +12,9 @@ and SQLite keeps the speed it had without an extra layer.
   ``zen_schema_version`` and migrations serialised by an advisory lock, so several nodes may open
   the same database at once.
 
-A database whose schema is newer than this zen knows, or that is not a database, is refused with
-a :class:`~zen.errors.DataError` naming it, and left untouched. A password is never shown: every
-message uses :attr:`Database.url`, which hides it.
+A database whose schema is newer than this zen knows, or a file that is not SQLite, is refused
+with a :class:`~zen.errors.DataError` naming it, and left untouched. A password is never shown:
+every message uses :attr:`Database.url`, which hides it.
 """
 
 from __future__ import annotations
