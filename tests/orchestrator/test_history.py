@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from zen import ConfigError, DataError
 from zen.cli import app
-from zen.orchestrator import TaskProfile, history
+from zen.orchestrator import TaskProfile, history, history_db
 from zen.orchestrator.history import History
 
 runner = CliRunner()
@@ -519,3 +519,17 @@ def test_a_postgres_url_without_psycopg_says_what_to_install(monkeypatch) -> Non
     ) as error:
         History("postgresql://zen:s3cret@db.example:5432/zen")
     assert "s3cret" not in str(error.value) and "zen:***@db.example" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://zen:s3cret@db:5432/zen", "postgresql://zen:***@db:5432/zen"),
+        ("postgresql://zen@db/zen?password=s3cret&sslmode=require",
+         "postgresql://zen@db/zen?password=***&sslmode=require"),
+        ("postgresql://zen@/zen?host=/run/postgresql&port=5433",
+         "postgresql://zen@/zen?host=/run/postgresql&port=5433"),  # left as written
+    ],
+)  # fmt: skip
+def test_urls_are_shown_without_their_password(url, shown) -> None:
+    assert history_db.hide_password(url) == shown

@@ -168,3 +168,46 @@ def test_a_node_lost_mid_trial_fails_that_trial_and_the_study_still_finishes(tmp
     assert lost.user_attrs["node"] not in {
         trial.user_attrs["node"] for trial in study.trials if trial.number != lost.number
     }
+
+
+@pytest.mark.slow  # the Ray workers import zen and torch
+def test_with_history_on_postgres_the_nodes_tune_one_study_in_it(
+    ray_two_nodes, postgres, fresh_postgres
+) -> None:
+    # The nodes live in a network namespace of their own: they reach the server through its
+    # Unix socket (a file, visible from every namespace) rather than its TCP port.
+    database = fresh_postgres.rsplit("/", 1)[1]
+    socket_url = (f"postgresql://postgres@/{database}"
+                  f"?host={postgres.folder / 'sock'}&port={postgres.port}")  # fmt: skip
+    done = ray_two_nodes.python(
+        f"""
+        import json, optuna, ray
+        ray.init(address="{ray_two_nodes.address}", logging_level="ERROR",
+                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
+        from zen.orchestrator.tune import tune
+
+        def objective(trial):
+            x = trial.suggest_float("x", -2.0, 2.0)
+            for epoch in range(1, 4):
+                trial.report((x - 1.0) ** 2 + 1.0 / epoch, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return (x - 1.0) ** 2
+
+        result = tune(objective, n_trials=6, study_name="in-postgres", cluster="auto",
+                      parallel=2, pruner_startup_trials=2, warmup_epochs=0)
+        print(json.dumps(result.to_json()))
+        """,
+        env={"PYTHONPATH": str(SRC), "ZEN_HISTORY": socket_url},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(
+        next(line for line in reversed(done.stdout.splitlines()) if line[:1] == "{")
+    )
+    assert result["storage"] == socket_url
+    with History(fresh_postgres) as runs:
+        study = optuna.load_study(study_name="in-postgres", storage=runs.optuna_storage())
+    assert len(study.trials) == result["n_trials"] == 6
+    assert all(trial.state.is_finished() for trial in study.trials)
+    assert len({trial.user_attrs["node"] for trial in study.trials}) == 2 == len(result["nodes"])

@@ -81,15 +81,16 @@ def is_url(location: str | Path) -> bool:
 def hide_password(url: str) -> str:
     """``url`` with its password (in the user part or the query) replaced by ``***``."""
     parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
+    netloc, query = parts.netloc, parts.query
     if parts.password is not None:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = urllib.parse.urlencode(
-        [(key, "***" if key == "password" else value)
-         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)],
-        safe="*",
-    )  # fmt: skip
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _ in pairs):
+        # Re-encoded only then: other URLs keep their query exactly as written.
+        query = urllib.parse.urlencode(
+            [(key, "***" if key == "password" else value) for key, value in pairs], safe="*/"
+        )
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -73,7 +73,9 @@ class SharedStorage:
         if self.journal is not None:
             return f"journal:{self.journal}"
         assert self.url is not None
-        return history_db.hide_password(self.url)
+        # As History names it: the driver is a detail of how Optuna connects.
+        url = self.url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return history_db.hide_password(url)
 
 
 def sqlalchemy_url(url: str) -> str:
