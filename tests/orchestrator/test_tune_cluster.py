@@ -68,11 +68,18 @@ def test_a_cluster_shares_postgres_or_a_journal_beside_the_sqlite_history(
         ({"parallel": 2}, "parallel: 2 trials at once need a cluster"),
         ({"parallel": 0, "cluster": "auto"}, "parallel: expected a positive number"),
         ({"cluster": ""}, "cluster: expected a Ray address or 'auto'"),
+        ({"cluster": "local", "parallel": 3}, "parallel: 3 trials at once need a cluster"),
     ],
 )
 def test_distributed_settings_are_checked_naming_them(settings, message) -> None:
     with pytest.raises(ConfigError, match=message):
         tune(quadratic, n_trials=2, storage=optuna.storages.InMemoryStorage(), **settings)
+
+
+def test_the_local_cluster_tunes_in_this_process() -> None:
+    result = tune(quadratic, n_trials=2, storage=optuna.storages.InMemoryStorage(),
+                  cluster="local", parallel=1)  # fmt: skip
+    assert result.n_trials == 2 and result.nodes == {}
 
 
 @pytest.mark.slow  # the Ray workers import zen and torch: ~12 s here after the cluster starts

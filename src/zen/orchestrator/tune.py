@@ -55,10 +55,10 @@ from zen.orchestrator.tune_distributed import (
     NODE_ATTR,
     SharedStorage,
     StudySettings,
-    check_cluster,
     make_pruner,
     make_sampler,
     rdb_storage,
+    resolve_cluster,
     run_on_cluster,
     shared_storage,
 )
@@ -241,10 +241,12 @@ def tune(
         verbose: keep Optuna's per-trial INFO logging.
         cluster: run the trials as Ray tasks on this cluster: a Ray address, or ``"auto"``
             (``$RAY_ADDRESS``, else a Ray running here; a ``ray.init`` of the caller is used as
-            it is). The study then lives where every node reaches it: the storage's PostgreSQL
-            database, or else a journal file beside the SQLite file (``zen-studies.journal``),
-            whose folder the nodes must share. Each trial records its node
-            (user attribute ``node``). ``objective`` must pickle (cloudpickle) with its data.
+            it is); ``None`` or ``"local"``: in this process. On a cluster the study lives where
+            every node reaches it: the storage's PostgreSQL database, or else a journal file
+            beside the SQLite file (``zen-studies.journal``), whose folder the nodes must
+            share. Each trial records its node (user attribute ``node``), and a lost node's
+            trial is marked failed while Ray runs the rest of its share elsewhere.
+            ``objective`` must pickle (cloudpickle) with its data.
         parallel: Ray tasks at once (each runs its share of ``n_trials``); ``None``: one per
             CPU of the cluster. Needs ``cluster``.
 
@@ -253,7 +255,7 @@ def tune(
         DataError: the storage file is not a usable database, or no trial completed.
     """
     check_budget(n_trials, timeout_s)
-    check_cluster(cluster, parallel)
+    cluster = resolve_cluster(cluster, parallel)
     if direction not in DIRECTIONS:
         raise expect_one_of("direction", direction, DIRECTIONS)
     for name, value in (("sampler_startup_trials", sampler_startup_trials),

@@ -177,19 +177,24 @@ def make_pruner(startup_trials: int, warmup_epochs: int) -> optuna.pruners.Media
     )
 
 
-def check_cluster(cluster: str | None, parallel: int | None) -> None:
-    """Raise a :class:`ConfigError` naming ``cluster`` or ``parallel`` when either is invalid."""
+def resolve_cluster(cluster: str | None, parallel: int | None) -> str | None:
+    """The Ray address to run trials on, ``None`` for this process (``cluster`` ``None`` or
+    ``"local"``, as ``zen.collective.Cluster.resolve`` reads it); a :class:`ConfigError` names
+    ``cluster`` or ``parallel`` when either is invalid."""
     if cluster is not None and (not isinstance(cluster, str) or not cluster.strip()):
         raise ConfigError(f"cluster: expected a Ray address or 'auto', got {cluster!r}")
     if parallel is not None and (
         isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1
     ):
         raise ConfigError(f"parallel: expected a positive number of tasks, got {parallel!r}")
+    if cluster == "local":
+        cluster = None
     if cluster is None and parallel not in (None, 1):
         raise ConfigError(
             f"parallel: {parallel} trials at once need a cluster; pass cluster='auto' (a running"
             " Ray, or $RAY_ADDRESS) or a Ray address"
         )
+    return cluster
 
 
 def run_on_cluster(
