@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,14 +11,17 @@ from cluster_harness import Postgres
 
 
 @pytest.fixture
-def fresh_postgres(postgres: Postgres) -> str:
-    """The URL of a new, empty database on the session's PostgreSQL server."""
+def fresh_postgres(postgres: Postgres) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL server (dropped after the
+    test: the server's shutdown checkpoint would otherwise flush every test's database)."""
     import psycopg
 
     name = f"zen_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres.url, autocommit=True) as connection:
         connection.execute(f"CREATE DATABASE {name}")
-    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    yield postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
