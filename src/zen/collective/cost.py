@@ -11,10 +11,14 @@ where :math:`x_j` are the numeric size features present in that family's runs (p
 the training-length hyperparameters ``steps``/``max_steps``/``epochs``/``max_epochs``). The
 weights are a ridge least-squares fit on standardised features (the ridge term keeps a family
 with few runs, or collinear features, from extrapolating wildly), and predictions are clipped to
-a factor :data:`EXTRAPOLATION_FACTOR` beyond the run times seen. A family with too few runs for
-a regression predicts its median; a model never seen predicts the median of its task family
-(``profile["family"]``), else of all runs, else :data:`PRIOR_SECONDS`; those predictions say
-``known=False``.
+a factor :data:`EXTRAPOLATION_FACTOR` beyond the run times seen.
+
+A model with fewer than :data:`MIN_RUNS_FOR_REGRESSION` runs borrows the slopes of its task
+(``profile["family"]``: all graph models together, all forecasters together), fitted on every
+model of that task, plus its own offset: the mean of its runs' residuals, shrunk towards zero by
+``n / (n + 1)`` so that one run moves it only half way. Without such a task regression it predicts
+its median. A model never seen predicts from its task's regression or median, else the median of
+all runs, else :data:`PRIOR_SECONDS`; those predictions say ``known=False``.
 
 >>> model = CostModel().fit([])
 >>> model.predict("NHITS", {"n_rows": 1000})
@@ -116,6 +120,11 @@ class CostModel:
         self.family_peak_mib_: dict[str, float] = {}
         self.task_seconds_: dict[str, float] = {}  # profile family -> median run time
         self.task_peak_mib_: dict[str, float] = {}
+        # Pooled over the models of one task, with each model's shrunk log offset.
+        self.task_regression_seconds_: dict[str, _LogLinear] = {}
+        self.task_regression_peak_mib_: dict[str, _LogLinear] = {}
+        self.offset_seconds_: dict[tuple[str, str], float] = {}  # (task, model) -> log offset
+        self.offset_peak_mib_: dict[tuple[str, str], float] = {}
         self.global_seconds_: float | None = None
         self.global_peak_mib_: float | None = None
         self.n_runs_ = 0
@@ -139,6 +148,9 @@ class CostModel:
         self.__init__()  # type: ignore[misc]  # refitting starts from nothing
         by_model: dict[str, list[tuple[dict[str, float], float, float | None]]] = defaultdict(list)
         by_task: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
+        task_rows: dict[str, list[tuple[str, dict[str, float], float, float | None]]] = defaultdict(
+            list
+        )
         for record in records:
             if getattr(record, "status", "done") != "done":
                 continue
@@ -148,7 +160,9 @@ class CostModel:
             peak = _peak_mib(record)
             features = _features(record.profile or {}, getattr(record, "hyperparameters", None))
             by_model[record.model].append((features, seconds, peak))
-            by_task[str((record.profile or {}).get("family") or "")].append((seconds, peak))
+            task = str((record.profile or {}).get("family") or "")
+            by_task[task].append((seconds, peak))
+            task_rows[task].append((record.model, features, seconds, peak))
             self.n_runs_ += 1
         for model, rows in by_model.items():
             self.family_seconds_[model] = _median([s for _, s, _ in rows])
@@ -168,11 +182,35 @@ class CostModel:
                 task_peaks = [p for _, p in values if p is not None]
                 if task_peaks:
                     self.task_peak_mib_[task] = _median(task_peaks)
+        for task, pooled in task_rows.items():
+            if task:
+                self._fit_task(task, pooled)
         all_seconds = [s for rows in by_model.values() for _, s, _ in rows]
         all_peaks = [p for rows in by_model.values() for _, _, p in rows if p is not None]
         self.global_seconds_ = _median(all_seconds) if all_seconds else None
         self.global_peak_mib_ = _median(all_peaks) if all_peaks else None
         return self
+
+    def _fit_task(
+        self, task: str, rows: list[tuple[str, dict[str, float], float, float | None]]
+    ) -> None:
+        """The task's pooled regressions and each model's shrunk offset from them."""
+        for target, regressions, offsets in (
+            (2, self.task_regression_seconds_, self.offset_seconds_),
+            (3, self.task_regression_peak_mib_, self.offset_peak_mib_),
+        ):
+            usable = [row for row in rows if row[target] is not None]
+            regression = _fit_log_linear([r[1] for r in usable], [r[target] for r in usable])  # type: ignore[misc]
+            if regression is None:
+                continue
+            regressions[task] = regression
+            residuals: dict[str, list[float]] = defaultdict(list)
+            for row in usable:
+                residuals[row[0]].append(
+                    math.log(row[target]) - regression.predict_log(row[1])  # type: ignore[arg-type]
+                )
+            for model, values in residuals.items():
+                offsets[task, model] = sum(values) / (len(values) + 1)
 
     def predict(self, model: str, profile: Mapping[str, Any]) -> Cost:
         """Predict the run time and peak memory of training ``model`` on a task like ``profile``.
@@ -199,6 +237,8 @@ class CostModel:
             model,
             features,
             self.seconds_,
+            self.task_regression_seconds_,
+            self.offset_seconds_,
             self.family_seconds_,
             self.task_seconds_,
             self.global_seconds_,
@@ -209,6 +249,8 @@ class CostModel:
             model,
             features,
             self.peak_mib_,
+            self.task_regression_peak_mib_,
+            self.offset_peak_mib_,
             self.family_peak_mib_,
             self.task_peak_mib_,
             self.global_peak_mib_,
@@ -222,6 +264,8 @@ class CostModel:
         model: str,
         features: Mapping[str, float],
         regressions: Mapping[str, _LogLinear],
+        task_regressions: Mapping[str, _LogLinear],
+        offsets: Mapping[tuple[str, str], float],
         family_medians: Mapping[str, float],
         task_medians: Mapping[str, float],
         global_median: float | None,
@@ -230,6 +274,9 @@ class CostModel:
     ) -> float:
         if model in regressions:
             return math.exp(regressions[model].predict_log(features))
+        if task in task_regressions and ((task, model) in offsets or model not in family_medians):
+            log_value = task_regressions[task].predict_log(features) + offsets.get((task, model), 0)
+            return math.exp(log_value)
         if model in family_medians:
             return family_medians[model]
         if task in task_medians:
