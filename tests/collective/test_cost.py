@@ -12,6 +12,7 @@ import pytest
 from zen import ConfigError, DataError
 from zen.collective.cost import PRIOR_PEAK_MIB, PRIOR_SECONDS, Cost, CostModel
 from zen.orchestrator.history import History, RunRecord
+from zen.profile.task import TaskProfile
 
 
 def run_record(
@@ -133,3 +134,13 @@ def test_from_history_learns_the_runs_history_recorded(tmp_path: Any) -> None:
     cost = model.predict("MLP", {"n_rows": 200})
     assert cost.known
     assert min(recorded) / 10 <= cost.seconds <= max(recorded) * 10
+
+
+def test_predict_accepts_a_task_profile() -> None:
+    profile = TaskProfile(
+        kind="regression", reason="", target="y", n_rows=5_000, family="tabular regression"
+    )
+    model = CostModel().fit(synthetic_runs())
+    from_object = model.predict("MLP", profile)
+    assert from_object == model.predict("MLP", profile.to_json())
+    assert from_object.known

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from zen import ConfigError, ZenError
+from zen.collective.cost import Cost
 from zen.collective.cubes import QUOTA_EXCEEDED, Cube, Matron
 from zen.collective.placement import (
     NodeCapacity,
     PlacementError,
     Placer,
     StepDemand,
+    nodes_from_ray,
     place,
 )
 
@@ -139,3 +141,26 @@ def test_matron_admit_says_false_when_the_cube_is_full() -> None:
 def test_bad_arguments_are_named(build, names: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=names):
         build()
+
+
+def test_nodes_from_ray_reads_cpus_memory_and_cubes_of_live_nodes() -> None:
+    ray_nodes = [
+        {"NodeID": "head", "Alive": True, "Resources": {"CPU": 1.0, "memory": 2**30}},
+        {"NodeID": "w1", "Alive": True,
+         "Resources": {"CPU": 1.0, "memory": 2**31, "cube_graph": 1.0, "node:10.0.0.2": 1.0}},
+        {"NodeID": "gone", "Alive": False, "Resources": {"CPU": 8.0, "memory": 2**33}},
+    ]  # fmt: skip
+    assert nodes_from_ray(ray_nodes) == [
+        NodeCapacity("head", 1.0, 1024.0),
+        NodeCapacity("w1", 1.0, 2048.0, frozenset({"graph"})),
+    ]
+
+
+def test_step_demand_from_cost_takes_time_and_memory_from_the_prediction() -> None:
+    demand = StepDemand.from_cost("k", "GCN", Cost(3.0, 700.0, known=False), cpus=2, cube="graph")
+    assert (demand.predicted_s, demand.memory_mib, demand.cpus, demand.cube) == (
+        3.0,
+        700.0,
+        2,
+        "graph",
+    )

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zen.errors import ConfigError, DataError
+from zen.orchestrator.history import SupportsToJson
 
 if TYPE_CHECKING:
     from zen.orchestrator.history import History, RunRecord
@@ -114,6 +115,9 @@ class CostModel:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.seconds_: dict[str, _LogLinear] = {}
         self.peak_mib_: dict[str, _LogLinear] = {}
         self.family_seconds_: dict[str, float] = {}  # model -> median run time
@@ -128,6 +132,7 @@ class CostModel:
         self.global_seconds_: float | None = None
         self.global_peak_mib_: float | None = None
         self.n_runs_ = 0
+        self._unknown_logged: set[str] = set()
 
     @classmethod
     def from_history(cls, history: History) -> CostModel:
@@ -145,7 +150,7 @@ class CostModel:
         Returns:
             self.
         """
-        self.__init__()  # type: ignore[misc]  # refitting starts from nothing
+        self._reset()  # refitting starts from nothing
         by_model: dict[str, list[tuple[dict[str, float], float, float | None]]] = defaultdict(list)
         by_task: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
         task_rows: dict[str, list[tuple[str, dict[str, float], float, float | None]]] = defaultdict(
@@ -212,13 +217,13 @@ class CostModel:
             for model, values in residuals.items():
                 offsets[task, model] = sum(values) / (len(values) + 1)
 
-    def predict(self, model: str, profile: Mapping[str, Any]) -> Cost:
+    def predict(self, model: str, profile: Mapping[str, Any] | SupportsToJson) -> Cost:
         """Predict the run time and peak memory of training ``model`` on a task like ``profile``.
 
         Args:
             model: the model family (as recorded in History, e.g. ``"NHITS"``).
-            profile: the task profile (``TaskProfile.to_json()`` or a dict with some of
-                :data:`SIZE_FEATURES`, plus ``steps``/``epochs`` when known).
+            profile: the task profile (a ``TaskProfile``, its ``to_json()``, or a dict with some
+                of :data:`SIZE_FEATURES`, plus ``steps``/``epochs`` when known).
 
         Raises:
             ConfigError: ``model`` is not a non-empty string or ``profile`` is not a mapping.
@@ -226,6 +231,8 @@ class CostModel:
         """
         if not isinstance(model, str) or not model:
             raise ConfigError(f"model: expected a model family name, got {model!r}")
+        if isinstance(profile, SupportsToJson):
+            profile = profile.to_json()
         if not isinstance(profile, Mapping):
             raise ConfigError(
                 f"profile: expected a mapping of task features (TaskProfile.to_json()), "
@@ -233,6 +240,14 @@ class CostModel:
             )
         features = _features(profile, None, strict=True)
         known = model in self.family_seconds_
+        if not known and model not in self._unknown_logged:
+            # Once per model: a Queen predicts every step, and one line says enough.
+            self._unknown_logged.add(model)
+            logger.info(
+                "no recorded runs of %r: its cost is a prior (task median, else all runs), "
+                "known=False",
+                model,
+            )
         seconds = self._predict_one(
             model,
             features,

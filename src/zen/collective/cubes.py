@@ -86,6 +86,7 @@ class Matron:
         # Submission order across all Matrons breaks ties, so equal keys keep a stable order.
         self._sequence = itertools.count()
         self._reported: set[str] = set()
+        self._queued_keys: set[str] = set()
 
     def order_key(self, step: StepDemand, sequence: int) -> tuple[Any, ...]:
         """The sort key of ``step`` in this Matron's queue (smaller starts first)."""
@@ -113,8 +114,9 @@ class Matron:
                 f"{self.cube.name!r} has a quota of {quota:g} CPUs; raise the quota or ask for "
                 "fewer"
             )
-        if step.key in self._running or any(s.key == step.key for _, s in self._queue):
+        if step.key in self._running or step.key in self._queued_keys:
             raise ConfigError(f"step.key: {step.key!r} is already queued or running in this cube")
+        self._queued_keys.add(step.key)
         number = next(self._sequence) if sequence is None else sequence
         bisect.insort(self._queue, (self.order_key(step, number), step), key=lambda e: e[0])
         return self.has_room(step)
@@ -158,6 +160,7 @@ class Matron:
                 break
         else:
             raise ConfigError(f"step.key: {step.key!r} is not queued in cube {self.cube.name!r}")
+        self._queued_keys.discard(step.key)
         self._running[step.key] = step
         self._cpus_in_use += step.cpus
         self._reported.discard(step.key)

@@ -35,10 +35,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zen.collective.cost import Cost
 from zen.collective.cubes import POLICIES, QUOTA_EXCEEDED, Cube, Matron
 from zen.errors import ConfigError, ZenError, expect_one_of
 
@@ -112,6 +113,55 @@ class StepDemand:
                 f"StepDemand.predicted_s: step {self.key!r} needs a finite run time >= 0 s, "
                 f"got {self.predicted_s!r}"
             )
+
+    @classmethod
+    def from_cost(
+        cls,
+        key: str,
+        model: str,
+        cost: Cost,
+        *,
+        cpus: float = 1.0,
+        cube: str | None = None,
+        priority: int = 0,
+    ) -> StepDemand:
+        """The demand of a step whose run time and memory come from the cost model.
+
+        >>> from zen.collective.cost import Cost
+        >>> StepDemand.from_cost("fit/GCN", "GCN", Cost(12.0, 640.0, known=True), cube="graph")
+        StepDemand(key='fit/GCN', model='GCN', cpus=1.0, memory_mib=640.0, cube='graph', \
+predicted_s=12.0, priority=0)
+        """
+        return cls(key, model, cpus, cost.peak_mib, cube, cost.seconds, priority)
+
+
+def nodes_from_ray(ray_nodes: Iterable[Mapping[str, Any]]) -> list[NodeCapacity]:
+    """The live nodes of ``ray.nodes()`` as capacities; cubes from ``cube_<name>`` resources.
+
+    Args:
+        ray_nodes: what ``ray.nodes()`` returns (``NodeID``, ``Alive``, ``Resources`` with
+            ``CPU``, ``memory`` in bytes and custom resources).
+
+    >>> nodes_from_ray([{"NodeID": "ab12", "Alive": True,
+    ...                  "Resources": {"CPU": 2.0, "memory": 2**31, "cube_graph": 1.0}}])
+    [NodeCapacity(name='ab12', cpus=2.0, memory_mib=2048.0, cubes=frozenset({'graph'}))]
+    """
+    nodes = []
+    for entry in ray_nodes:
+        resources = entry.get("Resources") or {}
+        if not entry.get("Alive", True) or not resources.get("CPU"):
+            continue  # a dead node, or a head started with 0 CPUs, takes no steps
+        cubes = frozenset(name[len("cube_") :] for name in resources if name.startswith("cube_"))
+        memory_mib = float(resources.get("memory", 0)) / 2**20
+        nodes.append(
+            NodeCapacity(
+                str(entry.get("NodeID") or entry.get("NodeManagerHostname")),
+                float(resources["CPU"]),
+                memory_mib if memory_mib > 0 else float("inf"),
+                cubes,
+            )
+        )
+    return nodes
 
 
 @dataclass(frozen=True)
@@ -368,9 +418,10 @@ class Placer:
         return min(fitting, key=key)
 
     def _check_fits_somewhere(self, step: StepDemand) -> None:
-        if step.cube is not None and self._matron(step.cube).cube.quota_cpus is not None:
-            quota = self._matron(step.cube).cube.quota_cpus
-            if quota is not None and step.cpus > quota:
+        matron = self._matrons.get(DEFAULT_CUBE if step.cube is None else step.cube)
+        if matron is not None and matron.cube.quota_cpus is not None:
+            quota = matron.cube.quota_cpus
+            if step.cpus > quota:
                 raise PlacementError(
                     f"step {step.key!r} ({step.model}) needs {step.cpus:g} CPUs but cube "
                     f"{step.cube!r} has a quota of {quota:g} CPUs; raise the quota or ask for fewer"
