@@ -38,6 +38,7 @@ import argparse
 import dataclasses
 import json
 import random
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -201,77 +202,106 @@ def lower_bound_s(steps: list[tuple[StepDemand, float]], nodes: list[NodeCapacit
     return bound
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument(
-        "--history", type=Path, default=None, help="History file (default: $ZEN_HOME)"
-    )
-    parser.add_argument("--quick", action="store_true", help="10 and 100 nodes only")
-    args = parser.parse_args()
-    info = machine_info()
-    print_machine(info)
-
-    rng = random.Random(args.seed)
-    records = load_records(args.results_dir, args.history)
-    if len(records) < 4:
-        print(f"only {len(records)} recorded run times found (History and {args.results_dir}); "
-              "run the other benchmarks or zen fit first")  # fmt: skip
-        return 1
+def replay_once(
+    records: list[dict[str, Any]], seed: int, count: int, sizes: tuple[int, ...]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One split, one cost model, one draw of ``count`` steps, simulated on every cluster size."""
+    rng = random.Random(seed)
     train, replay = split(records, rng)
     model = CostModel().fit(run_record(i, r) for i, r in enumerate(train))
-    sources: dict[str, int] = defaultdict(int)
-    for record in records:
-        sources[record["source"]] += 1
-    print(f"{len(records)} real run times ({len(train)} to fit the cost model, {len(replay)} to "
-          f"replay), from:")  # fmt: skip
-    for source, count in sorted(sources.items()):
-        print(f"  {count:4d}  {source}")
-    errors = [
-        abs(model.predict(r["model"], r["profile"]).seconds / r["seconds"] - 1) for r in replay
-    ]
-    known = sum(model.predict(r["model"], r["profile"]).known for r in replay)
-    errors.sort()
-    median_error = errors[len(errors) // 2]
-    print(f"cost model on the replay half: median |predicted/actual - 1| = {median_error:.2f}, "
-          f"{known}/{len(replay)} families known")  # fmt: skip
-
-    step_rng_seed = rng.randrange(2**31)
-    predicted_steps = demands(replay, model, args.steps, random.Random(step_rng_seed), False)
-    perfect_steps = demands(replay, model, args.steps, random.Random(step_rng_seed), True)
+    predictions = [model.predict(r["model"], r["profile"]) for r in replay]
+    pairs = zip(predictions, replay, strict=True)
+    errors = sorted(abs(cost.seconds / record["seconds"] - 1) for cost, record in pairs)
+    fit = {
+        "seed": seed, "train_records": len(train), "replay_records": len(replay),
+        "median_rel_error": errors[len(errors) // 2],
+        "known": sum(c.known for c in predictions),
+    }  # fmt: skip
+    step_seed = rng.randrange(2**31)
+    predicted_steps = demands(replay, model, count, random.Random(step_seed), False)
+    perfect_steps = demands(replay, model, count, random.Random(step_seed), True)
     rows = []
-    sizes = (10, 100) if args.quick else (10, 100, 1000)
     for size in sizes:
         nodes = cluster(size)
         started = time.perf_counter()
         fifo = simulate(predicted_steps, nodes, "fifo")
         cost = simulate(predicted_steps, nodes, "cost")
         perfect = simulate(perfect_steps, nodes, "cost")
-        elapsed = time.perf_counter() - started
         rows.append({
-            "nodes": size, "CPUs": sum(n.cpus for n in nodes), "steps": args.steps,
+            "seed": seed, "nodes": size, "CPUs": sum(n.cpus for n in nodes),
             "FIFO makespan s": fifo.makespan_s, "cost makespan s": cost.makespan_s,
             "ratio cost/FIFO": cost.makespan_s / fifo.makespan_s,
-            "shorter by": 1 - cost.makespan_s / fifo.makespan_s,
             "perfect makespan s": perfect.makespan_s,
             "ratio perfect/FIFO": perfect.makespan_s / fifo.makespan_s,
             "lower bound s": lower_bound_s(predicted_steps, nodes),
             "FIFO util": fifo.utilisation, "cost util": cost.utilisation,
-            "simulate s": elapsed,
+            "simulate s": time.perf_counter() - started,
         })  # fmt: skip
-    print_table("Makespan of 1,000 replayed steps: cost-predicted placement vs FIFO (Ray default)",
-                rows, list(rows[0]))  # fmt: skip
-    at_100 = next(row for row in rows if row["nodes"] == 100)
-    met = at_100["shorter by"] >= TARGET
-    print(f"at 100 nodes: {at_100['shorter by']:.1%} shorter than FIFO "
-          f"(target >= {TARGET:.0%}: {'met' if met else 'NOT met'})")  # fmt: skip
+    return rows, fit
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=5, help="splits and draws to replay")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--history", type=Path, default=None, help="History file (default: $ZEN_HOME)"
+    )
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 10 and 100 nodes only")
+    args = parser.parse_args()
+    info = machine_info()
+    print_machine(info)
+
+    records = load_records(args.results_dir, args.history)
+    if len(records) < 4:
+        print(f"only {len(records)} recorded run times found (History and {args.results_dir}); "
+              "run the other benchmarks or zen fit first")  # fmt: skip
+        return 1
+    sources: dict[str, int] = defaultdict(int)
+    for record in records:
+        sources[record["source"]] += 1
+    print(f"{len(records)} real run times, half (per model) to fit the cost model, the other half "
+          f"resampled into {args.steps} steps, from:")  # fmt: skip
+    for source, count in sorted(sources.items()):
+        print(f"  {count:4d}  {source}")
+
+    seeds = 2 if args.quick else args.seeds
+    sizes = (10, 100) if args.quick else (10, 100, 1000)
+    runs, fits = [], []
+    for seed in range(seeds):
+        rows, fit = replay_once(records, seed, args.steps, sizes)
+        runs.extend(rows)
+        fits.append(fit)
+        print(f"seed {seed}: cost model median |predicted/actual - 1| on the replayed half = "
+              f"{fit['median_rel_error']:.2f} "
+              f"({fit['known']}/{fit['replay_records']} known)")  # fmt: skip
+    columns = ["FIFO makespan s", "cost makespan s", "ratio cost/FIFO", "perfect makespan s",
+               "ratio perfect/FIFO", "lower bound s", "FIFO util", "cost util"]  # fmt: skip
+    print_table(f"Each seed: {args.steps} replayed steps, cost-predicted placement vs FIFO",
+                runs, ["seed", "nodes", "CPUs", *columns])  # fmt: skip
+    summary = []
+    for size in sizes:
+        at = [row for row in runs if row["nodes"] == size]
+        ratios = [row["ratio cost/FIFO"] for row in at]
+        summary.append({
+            "nodes": size, "seeds": len(at),
+            **{column: statistics.median(row[column] for row in at) for column in columns},
+            "shorter by (median)": 1 - statistics.median(ratios),
+            "shorter by min..max": f"{1 - max(ratios):.1%}..{1 - min(ratios):.1%}",
+        })  # fmt: skip
+    print_table("Median over seeds (ratio < 1: cost-predicted placement finishes first)",
+                summary, ["nodes", "seeds", *columns, "shorter by (median)",
+                          "shorter by min..max"])  # fmt: skip
+    at_100 = next(row for row in summary if row["nodes"] == 100)
+    met = at_100["shorter by (median)"] >= TARGET
+    print(f"at 100 nodes: cost-predicted placement {at_100['shorter by (median)']:.1%} shorter "
+          f"than FIFO, perfect predictions {1 - at_100['ratio perfect/FIFO']:.1%} (median of "
+          f"{seeds} seeds; target >= {TARGET:.0%}: {'met' if met else 'NOT met'})")  # fmt: skip
     write_result("placement", {
-        "machine": info, "quick": args.quick, "seed": args.seed, "steps": args.steps,
-        "sources": dict(sources), "records": len(records), "train_records": len(train),
-        "replay_records": len(replay), "cost_model_median_rel_error": median_error,
-        "rows": rows, "target": TARGET, "met": met,
+        "machine": info, "quick": args.quick, "steps": args.steps, "seeds": seeds,
+        "sources": dict(sources), "records": len(records), "cost_model": fits,
+        "runs": runs, "rows": summary, "target": TARGET, "met": met,
     })  # fmt: skip
     return 0
 

@@ -50,6 +50,15 @@ def test_cube_steps_run_only_on_cube_nodes_and_others_keep_off_them() -> None:
     assert (place(steps, nodes, "fifo").makespan_s, plan.makespan_s) == (9.0, 5.0)
 
 
+def test_cube_less_steps_do_not_take_a_cube_node_its_own_steps_wait_for() -> None:
+    nodes = [node("graph-1", 1, 4096, "graph"), node("plain-1")]
+    steps = [step("t1", 5), step("t2", 4), step("g1", 3, cube="graph"), step("g2", 3, cube="graph")]
+    plan = place(steps, nodes, "cost")
+    # Optimal: both graph steps back to back on the graph node, t2 after t1 on the plain one.
+    assert plan.makespan_s == 9.0
+    assert plan.node_of("t2") == "plain-1"
+
+
 def test_memory_is_respected_as_well_as_cpus() -> None:
     plan = place([step("x", 1, memory_mib=3000), step("y", 1, memory_mib=3000)],
                  [node("n1", cpus=2, memory_mib=4096)])  # fmt: skip

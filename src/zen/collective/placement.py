@@ -6,9 +6,11 @@ A workflow hands the Queen many steps (candidate fits, tuning trials); each says
 The :class:`Placer` decides, each time nodes have room, which queued steps start where:
 
 * ``"cost"``: highest priority first, then the longest predicted step first, onto the node of the
-  step's cube that it fits most tightly (best fit), keeping cube nodes for their speciality when a
-  plain node has room. Starting the long steps first is longest-processing-time-first list
-  scheduling (Graham 1969): no long step is left to start last and stretch the makespan.
+  step's cube that it fits most tightly (best fit). Cube nodes are kept for their speciality: a
+  step without a cube prefers a plain node, and stays off a cube's nodes while a step of that cube
+  waits for room; within a priority, cube steps choose before cube-less ones. Starting the long
+  steps first is longest-processing-time-first list scheduling (Graham 1969): no long step is
+  left to start last and stretch the makespan.
 * ``"fifo"``: submission order, first node with room: what Ray does by default.
 
 Both policies skip a step that does not fit now and start a later one that does (backfilling).
@@ -322,7 +324,16 @@ class Placer:
         # at least as many CPUs and as much memory: without this, a long queue on a large
         # cluster would try every node for every step.
         no_room: dict[str | None, list[tuple[float, float]]] = {}
-        for step in self._queued_in_order():
+        queue = self._queued_in_order()
+        if self.policy == "cost":
+            # Within a priority, the most constrained steps choose first: a cube step can only
+            # use its cube's nodes, a cube-less one any node (the sort is stable, so each group
+            # keeps the longest first).
+            queue.sort(key=lambda step: (-step.priority, step.cube is None))
+        # Cubes with a step still waiting for room: cube-less steps keep off their nodes, or a
+        # long plain step would take the specialist's CPU and the cube's queue would wait.
+        reserved: set[str] = set()
+        for step in queue:
             failed = no_room.get(step.cube, [])
             if any(step.cpus >= c and step.memory_mib >= m for c, m in failed):
                 continue
@@ -332,9 +343,11 @@ class Placer:
                 if reason is not None:
                     self._report_quota(matron, step, reason)
                 continue
-            node = self._choose(step, candidates)
+            node = self._choose(step, candidates, reserved)
             if node is None:
                 no_room.setdefault(step.cube, []).append((step.cpus, step.memory_mib))
+                if self.policy == "cost" and step.cube is not None:
+                    reserved.add(step.cube)
                 continue
             matron.start(step)
             node.free_cpus -= step.cpus
@@ -402,8 +415,12 @@ class Placer:
         queues = [m.queue_entries() for m in self._matrons.values()]
         return [step for _, step in heapq.merge(*queues, key=lambda entry: entry[0])]
 
-    def _choose(self, step: StepDemand, candidates: list[_NodeState]) -> _NodeState | None:
+    def _choose(
+        self, step: StepDemand, candidates: list[_NodeState], reserved: set[str]
+    ) -> _NodeState | None:
         fitting = [state for state in candidates if state.fits(step)]
+        if step.cube is None and reserved:
+            fitting = [state for state in fitting if not state.capacity.cubes & reserved]
         if not fitting:
             return None
         if self.policy == "fifo":
