@@ -73,6 +73,15 @@ def test_predictions_follow_a_known_power_law_within_15_percent(rows: int, epoch
     assert cost.peak_mib == pytest.approx(law_mib(rows), rel=0.15)
 
 
+def test_an_outlying_run_does_not_bend_the_law() -> None:
+    runs = synthetic_runs()
+    slow = run_record("MLP", {"n_rows": 50_000, "n_features": 8}, 50 * law_s(50_000, 20),
+                      hyperparameters={"max_epochs": 20})  # fmt: skip
+    model = CostModel().fit([*runs, slow])
+    cost = model.predict("MLP", {"n_rows": 50_000, "n_features": 8, "max_epochs": 20})
+    assert cost.seconds == pytest.approx(law_s(50_000, 20), rel=0.15)
+
+
 def test_a_model_with_few_runs_borrows_the_slopes_of_its_task() -> None:
     # GCN has many runs on graphs of every size; GAT only two small ones, 3x slower than GCN.
     runs = []
