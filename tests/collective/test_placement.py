@@ -59,6 +59,22 @@ def test_cube_less_steps_do_not_take_a_cube_node_its_own_steps_wait_for() -> Non
     assert plan.node_of("t2") == "plain-1"
 
 
+def test_a_cube_node_is_kept_only_for_waiting_steps_it_could_hold() -> None:
+    nodes = [
+        node("graph-small", 1, 8192, "graph"),
+        node("graph-wide", 2, 4096, "graph"),
+        node("plain", 1, 2048),
+    ]
+    steps = [
+        step("g0", 10, cpus=2, cube="graph"),
+        step("g1", 5, cpus=2, cube="graph"),  # waits for graph-wide, cannot use graph-small
+        step("big-plain", 1, memory_mib=6000),  # only graph-small has the memory
+    ]
+    plan = place(steps, nodes, "cost")
+    assert (plan.node_of("big-plain"), plan.makespan_s) == ("graph-small", 15.0)
+    assert next(a.start_s for a in plan.assignments if a.step.key == "big-plain") == 0.0
+
+
 def test_memory_is_respected_as_well_as_cpus() -> None:
     plan = place([step("x", 1, memory_mib=3000), step("y", 1, memory_mib=3000)],
                  [node("n1", cpus=2, memory_mib=4096)])  # fmt: skip

@@ -330,9 +330,9 @@ class Placer:
             # use its cube's nodes, a cube-less one any node (the sort is stable, so each group
             # keeps the longest first).
             queue.sort(key=lambda step: (-step.priority, step.cube is None))
-        # Cubes with a step still waiting for room: cube-less steps keep off their nodes, or a
-        # long plain step would take the specialist's CPU and the cube's queue would wait.
-        reserved: set[str] = set()
+        # Cube steps still waiting for room: cube-less steps keep off the nodes that could hold
+        # them, or a long plain step would take the specialist's CPU and the cube's queue wait.
+        reserved: list[StepDemand] = []
         for step in queue:
             failed = no_room.get(step.cube, [])
             if any(step.cpus >= c and step.memory_mib >= m for c, m in failed):
@@ -347,7 +347,7 @@ class Placer:
             if node is None:
                 no_room.setdefault(step.cube, []).append((step.cpus, step.memory_mib))
                 if self.policy == "cost" and step.cube is not None:
-                    reserved.add(step.cube)
+                    reserved.append(step)
                 continue
             matron.start(step)
             node.free_cpus -= step.cpus
@@ -382,11 +382,6 @@ class Placer:
         return {name: matron.load() for name, matron in self._matrons.items()}
 
     @property
-    def has_quotas(self) -> bool:
-        """Whether any cube has a CPU quota (then a step's end can unblock any node)."""
-        return any(m.cube.quota_cpus is not None for m in self._matrons.values())
-
-    @property
     def pending(self) -> int:
         """How many steps are queued, not started yet."""
         return sum(matron.load()["queued"] for matron in self._matrons.values())
@@ -416,11 +411,11 @@ class Placer:
         return [step for _, step in heapq.merge(*queues, key=lambda entry: entry[0])]
 
     def _choose(
-        self, step: StepDemand, candidates: list[_NodeState], reserved: set[str]
+        self, step: StepDemand, candidates: list[_NodeState], reserved: list[StepDemand]
     ) -> _NodeState | None:
         fitting = [state for state in candidates if state.fits(step)]
         if step.cube is None and reserved:
-            fitting = [state for state in fitting if not state.capacity.cubes & reserved]
+            fitting = [state for state in fitting if not _kept_for(state.capacity, reserved)]
         if not fitting:
             return None
         if self.policy == "fifo":
@@ -475,6 +470,14 @@ class Placer:
         )
 
 
+def _kept_for(node: NodeCapacity, waiting: list[StepDemand]) -> bool:
+    """Whether one of the waiting cube steps could run on ``node`` once it has room."""
+    return any(
+        step.cube in node.cubes and step.cpus <= node.cpus and step.memory_mib <= node.memory_mib
+        for step in waiting
+    )
+
+
 def run_schedule(
     placer: Placer,
     steps: Sequence[StepDemand],
@@ -484,39 +487,33 @@ def run_schedule(
 
     The event loop shared by :func:`place` (predicted durations) and
     :func:`zen.collective.simulate.simulate` (actual durations): submit everything at time 0,
-    start what fits, and each time a step ends, free its node and fill that node again.
+    start what fits, and each time steps end, free their nodes and start what fits again.
     """
     placer.submit(steps)
     assignments: list[Assignment] = []
     ends: list[tuple[float, int, str]] = []  # (end time, tie-break, step key)
     counter = itertools.count()
     now = 0.0
-    free: list[str] | None = None  # None: every node, for the first call
     while True:
-        for step, node in placer.next_for(free):
+        # Every node, as the Queen asks: a step's end can unblock a step on another node (a
+        # cube's quota, a cube node no longer kept for its waiting steps).
+        for step, node in placer.next_for():
             end = now + duration_s(step)
             assignments.append(Assignment(step, node, now, end))
             heapq.heappush(ends, (end, next(counter), step.key))
         if not ends:
             break
         now, _, key = heapq.heappop(ends)
-        freed = {placer.done(key)}
+        placer.done(key)
         # Steps ending at the same instant free their nodes together, so the policy chooses among
         # all of them rather than the first one popped.
         while ends and ends[0][0] <= now:
-            freed.add(placer.done(heapq.heappop(ends)[2]))
-        # A cube under quota may now start a step on a node that did not just free up.
-        free = None if placer.has_quotas else sorted(freed, key=_node_order(placer))
+            placer.done(heapq.heappop(ends)[2])
     if placer.pending:
-        # Unreachable by construction (submit refuses what fits nowhere); kept as a guard
-        # against an endless plan if a quota makes a step wait forever.
+        # Unreachable by construction (submit refuses what fits nowhere, and an idle cluster
+        # starts any step that fits it); kept so that a bug ends the plan instead of looping.
         raise PlacementError(f"{placer.pending} step(s) could never start")
     return assignments
-
-
-def _node_order(placer: Placer) -> Callable[[str], int]:
-    position = {node.name: i for i, node in enumerate(placer.nodes)}
-    return lambda name: position.get(name, len(position))
 
 
 def place(
