@@ -4,10 +4,10 @@
 step at time 0 to a :class:`~zen.collective.placement.Placer` (the same object, with the same
 :class:`~zen.collective.cubes.Matron` queues and quotas, that the Queen drives on a real cluster),
 starts what the Placer chooses, and each time steps end frees their nodes and asks the Placer
-again what to start, exactly as the Queen does when a step finishes. The Placer only ever sees the *predicted* run times in ``StepDemand.predicted_s``;
-the actual times decide when nodes free up. So the result measures what a policy gains with the
-cost model's real errors, and running it with ``predicted_s`` equal to the actual time gives the
-bound a perfect cost model would reach.
+again what to start, as the Queen does when a step finishes. The Placer only ever sees the
+*predicted* run times in ``StepDemand.predicted_s``; the actual times decide when nodes free up.
+So the result measures what a policy gains with the cost model's real errors, and running it
+with ``predicted_s`` equal to the actual time gives the bound a perfect cost model would reach.
 
 What it models: each node's CPUs and memory (a step holds its ``cpus`` and ``memory_mib`` until
 it ends), cubes (a step with a cube runs only on that cube's nodes) and cube CPU quotas, priorities,
