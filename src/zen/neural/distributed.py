@@ -241,16 +241,28 @@ class _WorkerTrainer(Trainer):
 
 
 class _EpochSync(Callback):
-    """End of every epoch: agree on stopping (rank 0 decides), report and checkpoint to Ray."""
+    """End of every epoch: agree on stopping and on checkpointing (rank 0 decides both)."""
+
+    def __init__(self) -> None:
+        self._last_checkpoint = time.monotonic()
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
         import torch.distributed as dist
 
-        decision = torch.tensor([1 if trainer._stop_requested else 0])
+        config = trainer.config
+        last_epoch = epoch >= config.max_epochs or (
+            config.max_steps is not None and trainer.step_ >= config.max_steps
+        )
+        due = time.monotonic() - self._last_checkpoint >= config.checkpoint_every_s
+        decision = torch.tensor([int(trainer._stop_requested), int(due and not last_epoch)])
         if dist.is_available() and dist.is_initialized():
             dist.broadcast(decision, src=0)
-        trainer._stop_agreed = trainer._stop_requested = bool(decision.item())
-        _report(trainer, {"epoch": epoch, "final": False})
+        stop, checkpoint_now = (bool(flag) for flag in decision.tolist())
+        trainer._stop_agreed = trainer._stop_requested = stop
+        # The fit's final report follows a last epoch, so that one is not saved twice.
+        if checkpoint_now and not stop:
+            _report(trainer, {"epoch": epoch, "final": False})
+            self._last_checkpoint = time.monotonic()
 
 
 def _report(trainer: _WorkerTrainer, metrics: dict[str, Any]) -> None:
