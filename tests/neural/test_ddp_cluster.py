@@ -140,7 +140,8 @@ def test_forecasting_and_graph_models_fit_with_ddp(ray_two_nodes: RayCluster) ->
                           num_workers=2).fit(
         sage, NeighborLoader(graph, [10, 5], batch_size=32), NodeLoader(graph, "val"))
     gcn = GCN(4, 16, num_layers=2, out_channels=4)
-    Trainer(max_epochs=30, lr=0.02, loss="cross_entropy", seed=0, strategy="ddp", checkpoint_every_s=60,
+    Trainer(max_epochs=30, lr=0.02, loss="cross_entropy", seed=0, strategy="ddp",
+            checkpoint_every_s=60,
             num_workers=2).fit(gcn, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
     print(json.dumps({
         "mae": errors, "forecast_steps": steps,
