@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from zen.errors import ConfigError
+from zen.errors import ConfigError, NotFittedError
 from zen.forecasting import NHITS
 from zen.forecasting.data import from_long
 from zen.forecasting.windows import WindowSampler
@@ -168,3 +168,12 @@ def test_backend_is_nccl_only_with_a_gpu_per_worker(
         assert distributed.choose_backend(2) == expected
     if not expected.use_gpu:
         assert "ddp on CPUs with gloo: 1 GPUs for 2 workers" in caplog.text
+
+
+def test_ddp_fit_refuses_unshardable_data_before_starting_workers() -> None:
+    trainer = Trainer(strategy="ddp", num_workers=2, loss="mse")
+    batches = [(torch.zeros(4, 3), torch.zeros(4))]
+    with pytest.raises(ConfigError, match=r"^train: strategy='ddp' needs data it can shard"):
+        trainer.fit(torch.nn.Linear(3, 1), batches)
+    with pytest.raises(NotFittedError, match="resume=True"):
+        trainer.fit(torch.nn.Linear(3, 1), np.zeros((4, 3)), np.zeros(4), resume=True)

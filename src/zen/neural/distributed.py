@@ -47,7 +47,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from zen.errors import ConfigError, ZenError
+from zen.errors import ConfigError, NotFittedError, ZenError
 from zen.neural.callbacks import Callback
 from zen.neural.data import TensorBatches
 from zen.neural.trainer import FitResult, StepOutput, Trainer, TrainerConfig
@@ -366,8 +366,17 @@ def fit_ddp(
     from ray.train.torch import TorchConfig, TorchTrainer
 
     config = trainer.config
+    if resume and trainer.optimizer_ is None and trainer._pending_optimizer_state is None:
+        raise NotFittedError("resume=True needs a trainer from Trainer.load() or a prior fit")
     if resume and trainer.model is not None and model is not trainer.model:
         raise ConfigError("resume=True continues training the same model: pass trainer.model")
+    # Bad data fails here, at once, rather than on every worker and again on every restart.
+    batches, _, _ = trainer._prepare_data(
+        train, y, val, torch.Generator().manual_seed(0), torch.device("cpu")
+    )
+    shard(batches, 0, config.num_workers, model)
+    if resume and trainer.optimizer_ is None:
+        trainer._build_optimizer(model)  # takes the state of Trainer.load() along
     storage = Path(
         tempfile.mkdtemp(prefix="zen-ddp-", dir=os.environ.get("ZEN_DDP_STORAGE") or None)
     )
