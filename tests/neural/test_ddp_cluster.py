@@ -98,7 +98,7 @@ def test_mlp_on_two_nodes_matches_local_accuracy_on_disjoint_shards(
 
 
 @pytest.mark.slow
-def test_forecasting_and_graph_models_fit_with_ddp(ray_two_nodes: RayCluster) -> None:
+def test_forecasting_and_graph_models_fit_with_ddp_and_errors_reach_the_caller(ray_two_nodes: RayCluster) -> None:
     code = """
     import json
     import numpy as np, pandas as pd, torch
@@ -143,8 +143,15 @@ def test_forecasting_and_graph_models_fit_with_ddp(ray_two_nodes: RayCluster) ->
     Trainer(max_epochs=30, lr=0.02, loss="cross_entropy", seed=0, strategy="ddp",
             checkpoint_every_s=60,
             num_workers=2).fit(gcn, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
+    from zen.errors import DataError
+    try:  # a zen error on the workers reaches the caller as itself, without retries
+        Trainer(max_epochs=3, lr=1e10, loss="mse", strategy="ddp", num_workers=2).fit(
+            torch.nn.Linear(4, 1), graph.x * 1e30, graph.x.sum(1))
+        diverged = ""
+    except DataError as error:
+        diverged = str(error)
     print(json.dumps({
-        "mae": errors, "forecast_steps": steps,
+        "mae": errors, "forecast_steps": steps, "diverged": diverged,
         "sage": float(accuracy(sage.predict(graph), graph.y, graph.test_mask)),
         "sage_epochs": sage_result.epochs, "sage_val": "val_accuracy" in sage_result.history,
         "gcn": float(accuracy(gcn.predict(graph), graph.y, graph.test_mask)),
@@ -156,6 +163,7 @@ def test_forecasting_and_graph_models_fit_with_ddp(ray_two_nodes: RayCluster) ->
     assert out["mae"]["ddp"] < 1.0 and out["mae"]["ddp"] < 2 * out["mae"]["local"] + 0.2
     assert out["sage_epochs"] == 15 and out["sage_val"]
     assert out["sage"] > 0.7 and out["gcn"] > 0.7  # chance: 0.25
+    assert out["diverged"].startswith("training diverged at epoch 1")
 
 
 FAULT = """

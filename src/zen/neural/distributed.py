@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -47,6 +48,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+import zen.errors
 from zen.errors import ConfigError, NotFittedError, ZenError
 from zen.neural.callbacks import Callback
 from zen.neural.data import TensorBatches
@@ -56,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 #: Folder of the Trainer checkpoint inside each Ray Train checkpoint.
 _STATE_DIR = "trainer"
+#: A zen error raised on the workers, reported in place of the final checkpoint.
+_ERROR_FILE = "error.json"
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,31 @@ def _report(trainer: _WorkerTrainer, metrics: dict[str, Any]) -> None:
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
+def _report_error(rank: int, error: ZenError) -> None:
+    import ray.train
+
+    if rank != 0:
+        ray.train.report({"final": True, "error": True})
+        return
+    with tempfile.TemporaryDirectory(prefix="zen-ddp-") as folder:
+        payload = {"type": type(error).__name__, "message": str(error)}
+        (Path(folder) / _ERROR_FILE).write_text(json.dumps(payload), encoding="utf-8")
+        checkpoint = ray.train.Checkpoint.from_directory(folder)
+        ray.train.report({"final": True, "error": True}, checkpoint=checkpoint)
+
+
+def _raise_reported_error(folder: Path) -> None:
+    """Raise the zen error a worker reported in checkpoint ``folder``, if any."""
+    path = folder / _ERROR_FILE
+    if not path.exists():
+        return
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    kind = getattr(zen.errors, payload["type"], ZenError)
+    if not (isinstance(kind, type) and issubclass(kind, ZenError)):
+        kind = ZenError
+    raise kind(payload["message"])
+
+
 def _worker_settings(config: TrainerConfig, device: torch.device, rank: int) -> dict[str, Any]:
     settings = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
     settings.update(
@@ -315,7 +344,13 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     if resume:
         logger.info("ddp worker %d resumes after epoch %d", rank, trainer.epoch_)
     started = time.perf_counter()
-    result = trainer.fit(model, job["train"], job["y"], job["val"], resume=resume)
+    try:
+        result = trainer.fit(model, job["train"], job["y"], job["val"], resume=resume)
+    except ZenError as error:
+        # A zen error (bad data, a diverged fit) would recur on every restart: hand it to the
+        # caller instead of failing the worker, which Ray would retry.
+        _report_error(rank, error)
+        return
     # The final state (early stopping may have restored the best epoch's weights).
     _report(
         trainer,
@@ -422,6 +457,7 @@ def fit_ddp(
         if result.checkpoint is None:
             raise ZenError("ddp: the workers reported no checkpoint; the fit did not run")
         with result.checkpoint.as_directory() as folder:
+            _raise_reported_error(Path(folder))
             _adopt(trainer, model, Path(folder) / _STATE_DIR)
         metrics = result.metrics or {}
     finally:
