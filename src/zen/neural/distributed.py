@@ -197,7 +197,7 @@ class _WorkerTrainer(Trainer):
     rank = 0
     world_size = 1
     # The model being fitted, for loaders that size their sampling to it (set before fit).
-    _pending_model: nn.Module | None = None
+    _fitting_model: nn.Module | None = None
 
     @property
     def should_stop(self) -> bool:
@@ -222,7 +222,7 @@ class _WorkerTrainer(Trainer):
         train_batches, val_batches, n_train = super()._prepare_data(
             train, y, val, generator, device
         )
-        model = self._pending_model if self._pending_model is not None else nn.Module()
+        model = self._fitting_model if self._fitting_model is not None else nn.Module()
         sharded = shard(train_batches, self.rank, self.world_size, model)
         n_shard = getattr(sharded, "num_samples", None) if n_train is not None else None
         return sharded, val_batches, n_shard
@@ -340,7 +340,7 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
         trainer = _WorkerTrainer(**settings)
     trainer.rank, trainer.world_size = rank, world_size
     trainer.callbacks = list(job["callbacks"]) if rank == 0 else []
-    trainer._pending_model = model
+    trainer._fitting_model = model
     if resume:
         logger.info("ddp worker %d resumes after epoch %d", rank, trainer.epoch_)
     started = time.perf_counter()
