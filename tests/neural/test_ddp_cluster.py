@@ -28,7 +28,7 @@ DIGITS = """
     import json, os, sys
     import numpy as np, torch
     from sklearn.datasets import load_digits
-    from zen.neural import MLP, Trainer
+    from zen.neural import MLP, Trainer, private_rng
 
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype("float32")
@@ -60,10 +60,12 @@ def test_mlp_on_two_nodes_matches_local_accuracy_on_disjoint_shards(
     settings = dict(max_epochs=15, batch_size=32, lr=3e-3, loss="cross_entropy", seed=0)
     accuracy = {{}}
     for strategy, workers in (("local", 1), ("ddp", 2)):
-        model = Recording([64, 64, 10], activation="relu")
+        with private_rng(0):  # the same initial weights for both
+            model = Recording([64, 64, 10], activation="relu")
+            reference = MLP([64, 64, 10], activation="relu")
         trainer = Trainer(strategy=strategy, num_workers=workers, **settings)
         if strategy == "local":
-            trainer_result = trainer.fit(MLP([64, 64, 10], activation="relu"), X_train, y_train)
+            trainer_result = trainer.fit(reference, X_train, y_train)
             model_out = trainer.model
         else:
             trainer_result = trainer.fit(model, np.hstack([X_train, ids]), y_train)
