@@ -9,6 +9,7 @@ same memory as a short one.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 
@@ -56,12 +57,31 @@ class WindowSampler:
         counts = data.lengths - end_trim - self.window + 1
         self.counts = torch.from_numpy(np.maximum(counts, 1).astype(np.int64))
         self.offsets = torch.arange(self.window)
+        self.rank, self.num_replicas = 0, 1
+
+    def shard(self, rank: int, num_replicas: int, model: object = None) -> WindowSampler:
+        """Worker ``rank``'s share for data-parallel training (``Trainer(strategy="ddp")``).
+
+        Every shard draws the same ``batch_size * num_replicas`` windows per step from a copy
+        of this sampler's generator and keeps every ``num_replicas``-th: the workers' batches
+        are disjoint and together make the batch one process would draw with that size.
+        ``model`` is unused (part of the loaders' ``shard`` protocol).
+        """
+        part = copy.copy(self)
+        part.generator = torch.Generator().manual_seed(0)
+        part.generator.set_state(self.generator.get_state())
+        part.rank, part.num_replicas = rank, num_replicas
+        return part
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         n_series = len(self.counts)
+        drawn = self.batch_size * self.num_replicas
         while True:
-            series = torch.randint(n_series, (self.batch_size,), generator=self.generator)
-            fraction = torch.rand(self.batch_size, generator=self.generator, dtype=torch.float64)
+            series = torch.randint(n_series, (drawn,), generator=self.generator)
+            fraction = torch.rand(drawn, generator=self.generator, dtype=torch.float64)
+            if self.num_replicas > 1:
+                series = series[self.rank :: self.num_replicas]
+                fraction = fraction[self.rank :: self.num_replicas]
             start = (fraction * self.counts[series]).long()
             index = (self.starts[series] + start).unsqueeze(1) + self.offsets
             batch = {"window": self.values[index]}

@@ -10,7 +10,7 @@ Example (node classification, full batch):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +50,10 @@ def split_mask(graph: Graph, split: str) -> torch.Tensor:
 class NodeLoader:
     """Yields the whole graph once per epoch with the mask of one split (full-batch training).
 
+    Full-batch training cannot be split across workers without each computing the whole graph,
+    so under ``Trainer(strategy="ddp")`` (see :meth:`shard`) each worker trains on sampled
+    mini-batches of its share of the split's nodes instead.
+
     Args:
         graph: a graph with labels ``y`` per node.
         split: ``train``, ``val`` or ``test`` (reads ``graph.<split>_mask``), or a boolean mask.
@@ -70,6 +74,26 @@ class NodeLoader:
 
     def __len__(self) -> int:
         return 1
+
+    def shard(
+        self, rank: int, num_replicas: int, model: object = None, batch_size: int = 512
+    ) -> Iterable[NodeSplit]:
+        """Worker ``rank``'s share for ``Trainer(strategy="ddp")``: sampled mini-batches.
+
+        A :class:`~zen.graph.neighbor.NeighborLoader` over this split's nodes, sharded
+        (disjoint seeds per worker), with every neighbour at each of ``model.num_layers`` hops
+        (2 when the model does not say): the seeds see their complete receptive field, but the
+        outermost nodes' own degrees are those of the sampled subgraph, so degree-normalised
+        layers (GCN) differ slightly from full-batch training.
+        """
+        from zen.graph.neighbor import NeighborLoader  # neighbor imports this module
+
+        hops = getattr(model, "num_layers", None)
+        hops = hops if isinstance(hops, int) and hops > 0 else 2
+        loader = NeighborLoader(
+            self.split.graph, [-1] * hops, batch_size=batch_size, split=self.split.mask
+        )
+        return loader.shard(rank, num_replicas)
 
 
 class GraphLoader:

@@ -21,6 +21,7 @@ paper too applies the trained aggregators to complete neighbourhoods where memor
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -152,6 +153,23 @@ class NeighborLoader:
         # The CSC layout is built once; every batch then samples by pure tensor indexing.
         self.indptr, self.perm = to_csc(graph.edge_index, graph.num_nodes)
         self._epoch = 0
+        self.rank, self.num_replicas = 0, 1
+
+    def shard(self, rank: int, num_replicas: int, model: object = None) -> NeighborLoader:
+        """Worker ``rank``'s share for data-parallel training (``Trainer(strategy="ddp")``).
+
+        All shards permute the seeds alike each epoch (same ``seed``) and shard ``rank`` keeps
+        every ``num_replicas``-th of them, as ``DistributedSampler`` does: disjoint, equally
+        many per worker (the last ``len(seeds) % num_replicas`` of each epoch's order wait for
+        the next). ``model`` is unused (part of the loaders' ``shard`` protocol).
+        """
+        if self.seeds.numel() < num_replicas:
+            raise ConfigError(
+                f"num_workers: {num_replicas} workers but only {self.seeds.numel()} seed nodes"
+            )
+        part = copy.copy(self)
+        part.rank, part.num_replicas = rank, num_replicas
+        return part
 
     def __iter__(self) -> Iterator[NodeSplit]:
         generator = torch.Generator().manual_seed(self.seed + self._epoch)
@@ -159,6 +177,9 @@ class NeighborLoader:
         seeds = self.seeds
         if self.shuffle:
             seeds = seeds[torch.randperm(seeds.numel(), generator=generator).to(seeds.device)]
+        if self.num_replicas > 1:
+            usable = seeds.numel() - seeds.numel() % self.num_replicas
+            seeds = seeds[self.rank : usable : self.num_replicas]
         for start in range(0, seeds.numel(), self.batch_size):
             batch = seeds[start : start + self.batch_size]
             subgraph = self.sample(batch, generator)
@@ -167,7 +188,7 @@ class NeighborLoader:
             yield NodeSplit(subgraph, mask)
 
     def __len__(self) -> int:
-        return -(-self.seeds.numel() // self.batch_size)
+        return -(-(self.seeds.numel() // self.num_replicas) // self.batch_size)
 
     def sample(self, seeds: torch.Tensor, generator: torch.Generator | None = None) -> Graph:
         """The sampled subgraph around ``seeds`` (distinct node ids), laid out as in the class

@@ -30,6 +30,7 @@ from zen.forecasting.losses import ForecastLoss, get_loss
 from zen.forecasting.scalers import WindowScaler
 from zen.forecasting.windows import WindowSampler, last_windows, validation_index
 from zen.neural import StepOutput, TimeLimit, Trainer, activations, private_rng
+from zen.neural.strategy import check_strategy
 from zen.registry import ModelSpec, register
 
 _PREDICT_CHUNK = 8192
@@ -151,6 +152,11 @@ class WindowModel(Estimator):
         stat_exog_list: columns of ``static_df`` (one row per series).
         callbacks: extra :class:`zen.neural.Callback` objects for the Trainer (e.g. Optuna
             pruning); not part of the model, so not saved (``unsaved_params``).
+        strategy: ``local`` or ``ddp``: train on ``num_workers`` Ray Train workers, each
+            drawing its own disjoint ``windows_batch_size`` windows per step
+            (:meth:`~zen.forecasting.windows.WindowSampler.shard`); how a model is trained,
+            not part of it, so not saved.
+        num_workers: workers for ``ddp``.
 
     The constructor stores the arguments as given (:class:`~zen.estimator.Estimator`: settings
     come from the signatures, subclasses pass the ones above through ``**base``) and checks
@@ -161,7 +167,7 @@ class WindowModel(Estimator):
     """
 
     EXOGENOUS: tuple[str, ...] = ()
-    unsaved_params = ("callbacks",)
+    unsaved_params = ("callbacks", "strategy", "num_workers")
 
     def __init__(
         self,
@@ -183,6 +189,8 @@ class WindowModel(Estimator):
         hist_exog_list: Sequence[str] | None = None,
         stat_exog_list: Sequence[str] | None = None,
         callbacks: Sequence[Any] = (),
+        strategy: str = "local",
+        num_workers: int = 1,
     ) -> None:
         self.h = h
         self.input_size = input_size
@@ -202,6 +210,8 @@ class WindowModel(Estimator):
         self.hist_exog_list = hist_exog_list
         self.stat_exog_list = stat_exog_list
         self.callbacks = callbacks
+        self.strategy = strategy
+        self.num_workers = num_workers
         self._check_params()
 
     # ------------------------------------------------------------------ to override
@@ -224,6 +234,7 @@ class WindowModel(Estimator):
             raise ConfigError(
                 f"learning_rate: expected a positive number, got {self.learning_rate!r}"
             )
+        check_strategy(self.strategy, self.num_workers)
         self._resolve_loss()
         WindowScaler(self.scaler_type)
         self._exogenous()
@@ -316,6 +327,8 @@ class WindowModel(Estimator):
             early_stopping=self.early_stop_patience_steps if early_stopping else None,
             seed=self.random_seed,
             progress=self.progress,
+            strategy=self.strategy,
+            num_workers=self.num_workers,
             callbacks=[
                 *([TimeLimit(self.max_time_s)] if self.max_time_s else []),
                 *self.callbacks,
