@@ -21,9 +21,10 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,6 +55,9 @@ class StepOutcome:
         traceback: the formatted traceback of the failure, for debugging.
         elapsed_s: wall time spent in the step function, excluding queueing.
         timed_out: the attempt was stopped by the step's ``timeout_s``.
+        node: where it ran, when the executor knows (a cluster node id); None: this machine.
+        attempts: how many times the executor itself started it (a cluster reruns a step whose
+            node was lost before the engine sees an outcome); the engine adds them to its own.
     """
 
     output: Any = None
@@ -61,6 +65,8 @@ class StepOutcome:
     traceback: str | None = None
     elapsed_s: float = 0.0
     timed_out: bool = False
+    node: str | None = None
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -87,6 +93,32 @@ class Executor(Protocol):
     def submit(self, step: Step, inputs: Mapping[str, Any]) -> Future[StepOutcome]: ...
 
     def shutdown(self) -> None: ...
+
+
+#: Builds the executor for a batch of ``n_steps`` steps (a cluster's, for example).
+ExecutorFactory = Callable[[int], Executor]
+
+_factory: ContextVar[ExecutorFactory | None] = ContextVar("zen_executor_factory", default=None)
+
+
+@contextlib.contextmanager
+def executor_factory(factory: ExecutorFactory | None) -> Iterator[None]:
+    """Within the block, jobs train their candidates with ``factory(n_steps)``'s executor.
+
+    This is the seam that lets a higher layer (``zen.collective``, the CLI's ``--cluster``)
+    hand the orchestrator a cluster executor without the orchestrator importing it. ``None``
+    keeps the default choice (:func:`zen.orchestrator.orchestration.choose_executor`).
+    """
+    token = _factory.set(factory)
+    try:
+        yield
+    finally:
+        _factory.reset(token)
+
+
+def current_executor_factory() -> ExecutorFactory | None:
+    """The factory set by :func:`executor_factory` in this context, if any."""
+    return _factory.get()
 
 
 def execute_step(step: Step, inputs: Mapping[str, Any]) -> StepOutcome:
