@@ -315,3 +315,69 @@ def test_cli_history_errors_are_one_line(recorded, arguments, message) -> None:
     result = runner.invoke(app, arguments)
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_cluster_fields_are_saved_when_the_run_ends_and_annotated_later(database) -> None:
+    with History() as runs:
+        with runs.record("forecasting", "nhits") as placed:
+            placed.node, placed.attempts = "node-b", 2
+        with pytest.raises(RuntimeError), runs.record("forecasting", "tcn") as lost:
+            lost.node = "node-a"
+            raise RuntimeError("node lost")
+        runs.annotate_run(placed.id, predicted_s=12.5, predicted_peak_mib=300)
+        runs.annotate_run(placed.id, peak_mib=np.float32(280.0))  # the others are kept
+        plain = runs.start_run("forecasting", "naive")
+        records = {run.model: run for run in runs.runs()}
+        as_json = runs.get(placed.id).to_json()
+    nhits = records["nhits"]
+    assert (nhits.node, nhits.attempts) == ("node-b", 2)
+    assert (nhits.predicted_s, nhits.predicted_peak_mib, nhits.peak_mib) == (12.5, 300.0, 280.0)
+    assert (records["tcn"].status, records["tcn"].node, records["tcn"].attempts) == (
+        "failed", "node-a", None
+    )  # fmt: skip
+    naive = records["naive"]
+    assert naive.id == plain and naive.node is None and naive.predicted_s is None
+    assert {"node", "attempts", "predicted_s", "predicted_peak_mib", "peak_mib"} <= set(as_json)
+
+
+@pytest.mark.parametrize(
+    ("fields", "argument"),
+    [({"node": ""}, "node"), ({"attempts": 0}, "attempts"), ({"attempts": 1.5}, "attempts"),
+     ({"predicted_s": -1.0}, "predicted_s"), ({"peak_mib": float("nan")}, "peak_mib"),
+     ({"predicted_peak_mib": "big"}, "predicted_peak_mib")],
+)  # fmt: skip
+def test_annotate_run_rejects_bad_values_naming_them(database, fields, argument) -> None:
+    with History() as runs:
+        run_id = runs.start_run("forecasting", "nhits")
+        with pytest.raises(ConfigError, match=f"^{argument}:"):
+            runs.annotate_run(run_id, **fields)
+        with pytest.raises(ConfigError, match=r"^run_id: no run 99"):
+            runs.annotate_run(99, node="node-a")
+
+
+def test_events_are_read_oldest_first_filtered_and_limited(database) -> None:
+    with History() as runs:
+        run_id = runs.start_run("forecasting", "nhits")
+        first = runs.record_event("node_joined", {"node": "a", "cpus": 2})
+        ids = [runs.record_event("step_progress", {"epoch": epoch}, run_id=run_id)
+               for epoch in range(5)]  # fmt: skip
+        last = runs.record_event("node_lost", {"node": "a"})
+        everything = runs.events()
+        assert [event.id for event in everything] == [first, *ids, last]
+        assert everything[0].payload == {"node": "a", "cpus": 2} and everything[0].run_id is None
+        assert everything[1].run_id == run_id and everything[1].at >= everything[0].at
+        assert [event.payload["epoch"] for event in runs.events(limit=3, kinds=["step_progress"])
+                ] == [2, 3, 4]  # fmt: skip
+        assert [event.id for event in runs.events(since_id=ids[-1])] == [last]
+        assert [event.kind for event in runs.events(kinds=["node_joined", "node_lost"])] == [
+            "node_joined", "node_lost"
+        ]  # fmt: skip
+        assert runs.events(kinds=[]) == []
+        assert json.loads(json.dumps(everything[0].to_json()))["kind"] == "node_joined"
+        for bad, argument in (({"limit": 0}, "limit"), ({"kinds": "node_lost"}, "kinds")):
+            with pytest.raises(ConfigError, match=f"^{argument}:"):
+                runs.events(**bad)
+        with pytest.raises(ConfigError, match=r"^kind:"):
+            runs.record_event("")
+        with pytest.raises(ConfigError, match=r"^payload: cannot be stored"):
+            runs.record_event("step_progress", {"model": object()})

@@ -29,12 +29,13 @@ import functools
 import importlib.metadata
 import json
 import logging
+import numbers
 import os
 import platform
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -90,6 +91,26 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN hostname TEXT;
     """,
+    # 3: where a run ran in a cluster and how the placement guessed, so that the cost model
+    # learns from its own errors; and the events of the cluster (its dashboard's history).
+    # events.run_id has no foreign key: an event may name a run of another database (a node
+    # that records locally), and an event log must never refuse an event.
+    """
+    ALTER TABLE runs ADD COLUMN node TEXT;
+    ALTER TABLE runs ADD COLUMN attempts INTEGER;
+    ALTER TABLE runs ADD COLUMN predicted_s REAL;
+    ALTER TABLE runs ADD COLUMN predicted_peak_mib REAL;
+    ALTER TABLE runs ADD COLUMN peak_mib REAL;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        run_id INTEGER,
+        payload TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_kind ON events (kind);
+    CREATE INDEX events_run_id ON events (run_id);
+    """,
 ]
 
 
@@ -118,6 +139,10 @@ class RunRecord:
             recorded devices and said ``"cpu"`` whatever it used).
         parent_id: the workflow run this candidate belongs to.
         pid, hostname: the process that records the run (used to detect crashes).
+        node: the cluster node the run ran on (``None`` outside a cluster).
+        attempts: how many times the run was started (retries after a lost node count).
+        predicted_s, predicted_peak_mib: what the cost model expected of its time and memory.
+        peak_mib: the peak memory the run measured.
     """
 
     id: int
@@ -138,20 +163,51 @@ class RunRecord:
     parent_id: int | None
     pid: int | None
     hostname: str | None
+    node: str | None = None
+    attempts: int | None = None
+    predicted_s: float | None = None
+    predicted_peak_mib: float | None = None
+    peak_mib: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict (what ``zen history --json`` prints)."""
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class EventRecord:
+    """One row of the ``events`` table: something that happened in a cluster.
+
+    Attributes:
+        id: the event's number; events are ordered by it.
+        at: ISO 8601 time in UTC.
+        kind: what happened, e.g. ``"step_started"`` or ``"node_lost"``.
+        run_id: the run it concerns, if any.
+        payload: the details (JSON).
+    """
+
+    id: int
+    at: str
+    kind: str
+    run_id: int | None
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict."""
+        return asdict(self)
+
+
 @dataclass
 class ActiveRun:
     """The run inside :meth:`History.record`: fill ``metrics``, and set ``device`` to the
-    device the model trained on once it is known; both are saved when the run ends."""
+    device the model trained on once it is known, ``node`` to the cluster node it ran on and
+    ``attempts`` to how many times it was started; all are saved when the run ends."""
 
     id: int
     metrics: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
+    node: str | None = None
+    attempts: int | None = None
 
 
 def zen_home() -> Path:
@@ -369,21 +425,45 @@ class History:
         return run_id
 
     def finish_run(
-        self, run_id: int, metrics: Mapping[str, Any] | None = None, *, device: str | None = None
+        self,
+        run_id: int,
+        metrics: Mapping[str, Any] | None = None,
+        *,
+        device: str | None = None,
+        node: str | None = None,
+        attempts: int | None = None,
     ) -> None:
         """Mark a run done, with its metrics (JSON-serialisable, e.g. ``{"r2": 0.91}``) and,
-        when given, the device it trained on (replaces the one recorded at the start)."""
-        self._end_run(run_id, "done", device, metrics=_to_json("metrics", metrics or {}))
+        when given, the device it trained on (replaces the one recorded at the start), the
+        cluster node it ran on and how many times it was started."""
+        self._end_run(
+            run_id, "done", device, _placement(node, attempts),
+            metrics=_to_json("metrics", metrics or {}),
+        )  # fmt: skip
 
     def fail_run(
-        self, run_id: int, error: str, status: str = "failed", *, device: str | None = None
+        self,
+        run_id: int,
+        error: str,
+        status: str = "failed",
+        *,
+        device: str | None = None,
+        node: str | None = None,
+        attempts: int | None = None,
     ) -> None:
         """Mark a run ``"failed"`` (or ``"interrupted"``) with the error that ended it."""
         if status not in ("failed", "interrupted"):
             raise expect_one_of("status", status, ["failed", "interrupted"])
-        self._end_run(run_id, status, device, error=str(error))
+        self._end_run(run_id, status, device, _placement(node, attempts), error=str(error))
 
-    def _end_run(self, run_id: int, status: str, device: str | None, **values: str) -> None:
+    def _end_run(
+        self,
+        run_id: int,
+        status: str,
+        device: str | None,
+        placement: Mapping[str, Any],
+        **values: Any,
+    ) -> None:
         if device is not None and (not isinstance(device, str) or not device.strip()):
             raise ConfigError(f"device: expected a device name such as 'cuda:0', got {device!r}")
         finished_at = _now()
@@ -412,6 +492,7 @@ class History:
                 duration_s = (
                     datetime.fromisoformat(finished_at) - datetime.fromisoformat(started_at)
                 ).total_seconds()
+            values.update(placement)
             assignments = "".join(f", {name} = :{name}" for name in values)
             connection.execute(
                 "UPDATE runs SET status = :status, finished_at = :finished_at,"
@@ -455,16 +536,124 @@ class History:
         except BaseException as error:
             self._record_failure(run, f"{type(error).__name__}: {error}", "failed")
             raise
-        self.finish_run(run.id, run.metrics, device=run.device)
+        self.finish_run(
+            run.id, run.metrics, device=run.device, node=run.node, attempts=run.attempts
+        )
 
     def _record_failure(self, run: ActiveRun, error: str, status: str) -> None:
         # The run's own exception is what the caller must see; a history problem is secondary.
         try:
-            self.fail_run(run.id, error, status, device=run.device)
+            self.fail_run(
+                run.id, error, status, device=run.device, node=run.node, attempts=run.attempts
+            )
         except Exception as history_error:
             logger.warning(
                 "history: could not record run %d as %s: %s", run.id, status, history_error
             )
+
+    def annotate_run(
+        self,
+        run_id: int,
+        *,
+        node: str | None = None,
+        attempts: int | None = None,
+        predicted_s: float | None = None,
+        predicted_peak_mib: float | None = None,
+        peak_mib: float | None = None,
+    ) -> None:
+        """Record where a run ran and what was predicted and measured of it; only the fields
+        given (not ``None``) change, whatever the run's status.
+
+        Args:
+            run_id: the run.
+            node: the cluster node it ran on.
+            attempts: how many times it was started (>= 1).
+            predicted_s: the run time the cost model predicted, in seconds.
+            predicted_peak_mib: the peak memory it predicted, in MiB.
+            peak_mib: the peak memory the run measured, in MiB.
+        """
+        values = dict(_placement(node, attempts))
+        for argument, amount in (("predicted_s", predicted_s),
+                                 ("predicted_peak_mib", predicted_peak_mib),
+                                 ("peak_mib", peak_mib)):  # fmt: skip
+            if amount is not None:
+                values[argument] = _non_negative(argument, amount)
+        with self._write() as connection:
+            if not self._exists(connection, run_id):
+                raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+            if values:
+                assignments = ", ".join(f"{name} = :{name}" for name in values)
+                connection.execute(
+                    f"UPDATE runs SET {assignments} WHERE id = :id", {**values, "id": run_id}
+                )
+
+    # -- events ----------------------------------------------------------------------------
+
+    def record_event(
+        self, kind: str, payload: Mapping[str, Any] | None = None, *, run_id: int | None = None
+    ) -> int:
+        """Append an event (something that happened in a cluster) and return its id.
+
+        Args:
+            kind: what happened, e.g. ``"step_started"`` (see ``zen.collective.events``).
+            payload: the details, JSON-serialisable.
+            run_id: the run it concerns, if any.
+        """
+        if not isinstance(kind, str) or not kind.strip():
+            raise ConfigError(f"kind: expected a non-empty string, got {kind!r}")
+        if run_id is not None and (isinstance(run_id, bool) or not isinstance(run_id, int)):
+            raise ConfigError(f"run_id: expected a run id (int) or None, got {run_id!r}")
+        row = {"at": _now(), "kind": kind, "run_id": run_id,
+               "payload": _to_json("payload", dict(payload or {}))}  # fmt: skip
+        with self._write() as connection:
+            cursor = connection.execute(
+                "INSERT INTO events (at, kind, run_id, payload)"
+                " VALUES (:at, :kind, :run_id, :payload)",
+                row,
+            )
+        event_id = cursor.lastrowid
+        assert event_id is not None  # an INSERT into a rowid table always sets it
+        return event_id
+
+    def events(
+        self,
+        *,
+        since_id: int | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int = 200,
+    ) -> list[EventRecord]:
+        """Recorded events, oldest first: the newest ``limit`` of those after ``since_id``.
+
+        Args:
+            since_id: only events with a larger id (what a poller saw last).
+            kinds: only events of these kinds.
+            limit: at most this many (the newest ones).
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"limit: expected a positive number of events, got {limit!r}")
+        if isinstance(kinds, str):
+            raise ConfigError(f"kinds: expected a list of event kinds, got the string {kinds!r}")
+        where: list[str] = []
+        parameters: list[Any] = []
+        if since_id is not None:
+            where.append("id > ?")
+            parameters.append(since_id)
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            parameters.extend(kinds)
+        sql = "SELECT id, at, kind, run_id, payload FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._read(sql + " ORDER BY id DESC LIMIT ?", [*parameters, limit])
+        return [
+            EventRecord(
+                row["id"], row["at"], row["kind"], row["run_id"], json.loads(row["payload"])
+            )
+            for row in reversed(rows)
+        ]
 
     # -- crashed runs ----------------------------------------------------------------------
 
@@ -598,6 +787,26 @@ def _record(row: sqlite3.Row) -> RunRecord:
     for column in ("hyperparameters", "profile", "metrics", "hardware"):
         values[column] = json.loads(values[column])
     return RunRecord(**values)
+
+
+def _placement(node: str | None, attempts: int | None) -> dict[str, Any]:
+    """The given ones of ``node`` and ``attempts``, checked, as column values."""
+    values: dict[str, Any] = {}
+    if node is not None:
+        if not isinstance(node, str) or not node.strip():
+            raise ConfigError(f"node: expected a node name, got {node!r}")
+        values["node"] = node
+    if attempts is not None:
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ConfigError(f"attempts: expected a count >= 1, got {attempts!r}")
+        values["attempts"] = attempts
+    return values
+
+
+def _non_negative(argument: str, amount: float) -> float:
+    if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not amount >= 0:
+        raise ConfigError(f"{argument}: expected a number >= 0, got {amount!r}")
+    return float(amount)
 
 
 def _to_json(argument: str, value: Any) -> str:
