@@ -1,8 +1,10 @@
-"""zen.collective: the same work on a Ray cluster (THE COLLECTIVE).
+"""zen.collective: the same work on Ray workers and machines (THE COLLECTIVE).
 
 * :class:`Cluster`: this machine or a Ray cluster; ``Cluster.resolve(--cluster option)``.
 * :class:`~zen.collective.executor.RayExecutor`: workflow steps as Ray tasks (Drones).
 * :mod:`zen.collective.events`: the event bus (in memory, or a Ray actor), persisted to History.
+* :mod:`zen.collective.queen`: the Queen, which places steps on cubes by predicted cost
+  (:mod:`~zen.collective.cost`, :mod:`~zen.collective.cubes`, :mod:`~zen.collective.placement`).
 
 Ray is imported only when a cluster is used (``pip install 'zen-neural[cluster]'``).
 """
