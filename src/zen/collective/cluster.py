@@ -114,21 +114,31 @@ class Cluster:
                     ) from error
         return ray
 
-    def executor(self, **resources: Any) -> Executor:
-        """An executor for workflow steps: a local process pool, or a
-        :class:`~zen.collective.executor.RayExecutor` with these options (``num_cpus``,
-        ``memory_mib``, ``max_retries``, ``cube``)."""
+    def executor(self, *, queen: bool = True, **resources: Any) -> Executor:
+        """An executor for workflow steps.
+
+        Args:
+            queen: on a cluster, place steps through a Queen by predicted cost
+                (:class:`~zen.collective.queen.QueenExecutor`); False: straight Ray tasks in
+                submission order (:class:`~zen.collective.executor.RayExecutor`).
+            **resources: ``num_cpus``, ``memory_mib``, ``max_retries``, ``cube`` per step (and
+                ``policy``, ``cubes`` for the Queen); locally, ``max_workers`` of the pool.
+        """
         if self.is_local:
             return LocalProcessExecutor(max_workers=resources.get("max_workers"))
+        if queen:
+            from zen.collective.queen import QueenExecutor
+
+            return QueenExecutor(self, **resources)
         from zen.collective.executor import RayExecutor
 
         return RayExecutor(self, **resources)
 
-    def factory(self, **resources: Any) -> ExecutorFactory | None:
+    def factory(self, **options: Any) -> ExecutorFactory | None:
         """What ``zen.orchestrator.fit(executor=...)`` takes; None for local (the default)."""
         if self.is_local:
             return None
-        build: Callable[[int], Executor] = lambda n_steps: self.executor(**resources)  # noqa: E731
+        build: Callable[[int], Executor] = lambda n_steps: self.executor(**options)  # noqa: E731
         return build
 
     def nodes(self) -> list[dict[str, Any]]:

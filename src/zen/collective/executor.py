@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import resource
 import threading
 import time
 import uuid
@@ -96,6 +97,8 @@ def _drone(
     ended = time.time()
     outcome.node = node
     outcome.attempts = attempt
+    # The worker process's peak so far: an upper bound on the step's, since Ray reuses workers.
+    outcome.notes["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return outcome, started, ended
 
 

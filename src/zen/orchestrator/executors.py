@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,6 +58,8 @@ class StepOutcome:
         node: where it ran, when the executor knows (a cluster node id); None: this machine.
         attempts: how many times the executor itself started it (a cluster reruns a step whose
             node was lost before the engine sees an outcome); the engine adds them to its own.
+        notes: what the executor learnt about the attempt for History (``predicted_s``,
+            ``predicted_peak_mib``, ``peak_mib``: the fields of ``History.annotate_run``).
     """
 
     output: Any = None
@@ -67,6 +69,7 @@ class StepOutcome:
     timed_out: bool = False
     node: str | None = None
     attempts: int = 1
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -115,6 +115,8 @@ STALE_CACHE_S = 7 * 24 * 3600.0
 RESUME_DIR = Path("cache") / "fit"
 #: Environment variable naming another folder for resume caches (shared by a cluster's nodes).
 FIT_CACHE_ENV = "ZEN_FIT_CACHE"
+#: What an executor may note about a candidate's attempt that History keeps with its run.
+RUN_NOTES = ("predicted_s", "predicted_peak_mib", "peak_mib")
 #: The file in a job's scratch directory that keeps the run key of its first attempt.
 RUN_KEY_FILE = "run-key"
 #: What a run key looks like (a run id such as ``20261125-013501-3fa2``); anything else in
@@ -495,7 +497,10 @@ def record_placement(parent_id: int, steps: Iterable[StepResult]) -> None:
                 run for run in history.runs(model=name, limit=20) if run.parent_id == parent_id
             ]
             if children:
-                history.annotate_run(children[0].id, node=step.node or here, attempts=step.attempts)
+                notes = {key: step.notes[key] for key in RUN_NOTES if key in step.notes}
+                history.annotate_run(
+                    children[0].id, node=step.node or here, attempts=step.attempts, **notes
+                )
 
 
 class CandidateProgress:

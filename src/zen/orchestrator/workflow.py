@@ -442,6 +442,7 @@ class StepResult:
         attempts: how many times it was started (the executor's own reruns included).
         cache_key: the content hash its output is cached under (None without a cache).
         node: where its last attempt ran, when the executor said (a cluster node id).
+        notes: what the executor noted about its last attempt (predicted cost, peak memory).
     """
 
     name: str
@@ -453,6 +454,7 @@ class StepResult:
     attempts: int = 0
     cache_key: str | None = None
     node: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -594,6 +596,7 @@ class _Run:
         self.attempts: dict[str, int] = {}
         self.reruns: dict[str, int] = {}  # attempts the executor made on its own (node loss)
         self.nodes: dict[str, str | None] = {}
+        self.notes: dict[str, dict[str, Any]] = {}
         self.elapsed: dict[str, float] = {}
         self.failures: dict[str, StepOutcome] = {}  # last failed attempt, kept while retrying
         self.deadline: float | None = None
@@ -702,6 +705,7 @@ class _Run:
         self.elapsed[name] = self.elapsed.get(name, 0.0) + outcome.elapsed_s
         self.reruns[name] = self.reruns.get(name, 0) + max(0, outcome.attempts - 1)
         self.nodes[name] = outcome.node
+        self.notes[name] = dict(outcome.notes)
         if outcome.ok:
             self.values[name] = outcome.output
             if self.cache is not None:
@@ -772,6 +776,7 @@ class _Run:
             attempts=self.attempts.get(name, 0) + self.reruns.get(name, 0),
             cache_key=self.keys.get(name),
             node=self.nodes.get(name),
+            notes=self.notes.get(name, {}),
         )
         self._emit(name, status)
 
