@@ -200,6 +200,16 @@ class Cluster:
         return "Cluster.local()" if self.is_local else f"Cluster.connect({self.address!r})"
 
 
+def control_options(ray: ModuleType) -> dict[str, Any]:
+    """Ray options for zen's small control actors (Queen, bus, attempt counter): no CPU, and on
+    the driver's node when it is part of the cluster, so that a lost worker node does not take
+    the run's bookkeeping with it."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = ray.get_runtime_context().get_node_id()
+    return {"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=True)}
+
+
 def cubes_of(resources: dict[str, float]) -> list[str]:
     """The cube names in a node's resources (``cube_graph`` -> ``graph``)."""
     return sorted(name[len(CUBE_PREFIX) :] for name in resources if name.startswith(CUBE_PREFIX))

@@ -192,6 +192,8 @@ class RayBus:
 
     @classmethod
     def get(cls, cluster: Cluster) -> RayBus:
+        from zen.collective.cluster import control_options
+
         ray = cluster.ray()
         actor = (
             ray.remote(_BusActor)
@@ -199,7 +201,7 @@ class RayBus:
                 name=BUS_ACTOR,
                 lifetime="detached",
                 get_if_exists=True,
-                num_cpus=0,
+                **control_options(ray),
                 max_restarts=-1,
                 max_task_retries=-1,
             )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zen import registry
-from zen.collective.cluster import CUBE_PREFIX, Cluster
+from zen.collective.cluster import CUBE_PREFIX, Cluster, control_options
 from zen.collective.events import Event, RayBus
 from zen.errors import ConfigError
 from zen.orchestrator.executors import StepOutcome, _require_importable, execute_step
@@ -139,7 +139,8 @@ class RayExecutor:
         self.cube = cube
         self.timings: list[StepTiming] = []
         self._ray = cluster.ray()
-        self._attempts = self._ray.remote(_Attempts).options(num_cpus=0).remote()
+        control = control_options(self._ray)
+        self._attempts = self._ray.remote(_Attempts).options(max_restarts=-1, **control).remote()
         self._bus = RayBus.get(cluster) if events else None
         self._remote = self._ray.remote(_drone)
         # id(value) -> (value, ref): the value is kept so its id is not reused while cached.

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from zen import registry
-from zen.collective.cluster import CUBE_PREFIX, Cluster, cubes_of
+from zen.collective.cluster import CUBE_PREFIX, Cluster, control_options, cubes_of
 from zen.collective.cost import CostModel
 from zen.collective.cubes import Cube
 from zen.collective.events import Event, RayBus
@@ -224,10 +224,11 @@ class QueenExecutor:
         self.timings: list[StepTiming] = []
         ray = self._ray = cluster.ray()
         bus = RayBus.get(cluster)  # the Queen and the Drones publish to it
-        self._attempts = ray.remote(_Attempts).options(num_cpus=0).remote()
+        control = control_options(ray)
+        self._attempts = ray.remote(_Attempts).options(max_restarts=-1, **control).remote()
         self.queen = (
             ray.remote(_Queen)
-            .options(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
+            .options(max_restarts=-1, max_task_retries=0, max_concurrency=1000, **control)
             .remote(policy, [(c.name, c.speciality, c.quota_cpus) for c in cubes], bus.actor)
         )
         self._refs: dict[int, tuple[Any, Any]] = {}
