@@ -330,7 +330,7 @@ def routed_candidates(
     known: Collection[str],
     *,
     policy: str = "learned",
-    limit: int = MAX_CANDIDATES,
+    limit: int | None = None,
     seed: int = 0,
     floor: Collection[str] = (),
 ) -> list[Candidate]:
@@ -339,7 +339,8 @@ def routed_candidates(
     The router learns from every finished run in History (``$ZEN_HOME/zen.db``).
 
     Args:
-        limit: how many to keep.
+        limit: how many to keep; None: :data:`MAX_CANDIDATES` (read at the call, so that a
+            benchmark can train more).
         seed: the router's seed: a run's :func:`exploration_seed`, not its training seed.
         floor: cheap reference models (statistical baselines): when none of the kept ones is
             among them, the best-ranked of them replaces the last kept one, so that every
@@ -351,6 +352,8 @@ def routed_candidates(
     with History() as history:
         ranked = route(profile, budget_s, history, policy=policy, seed=seed)
     usable = [candidate for candidate in ranked if candidate.name in known]
+    if limit is None:
+        limit = MAX_CANDIDATES
     chosen = usable[:limit]
     if not chosen:
         raise DataError(
