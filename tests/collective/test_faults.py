@@ -102,27 +102,34 @@ def test_a_killed_worker_node_reruns_its_step_elsewhere(tmp_path) -> None:
             if len(nodes) == 2:
                 break
         time.sleep(1.0)
-        worker.kill()
         killed_at = time.time()
+        worker.kill()
         rest = lines_until(process, "result", timeout_s=180)
         process.wait(timeout=30)
     result = rest[-1]
-    restarts = [e for e in rest if e["kind"] == "step_started" and e["attempt"] == 2]
+    # Every step had started before the kill: a start after it is the lost step's rerun (by
+    # Ray on the same Drone, or by the engine's retry through the Queen).
+    restarts = [e for e in rest if e["kind"] == "step_started"]
     assert restarts, rest
     recovery_s = restarts[0]["t"] - killed_at
     print(f"recovery after the node was killed: {recovery_s:.1f} s")
-    assert recovery_s < 30
+    assert 0 < recovery_s < 30
     steps = result["steps"]
     assert {name: value[:2] for name, value in steps.items()} == {
         f"s{i}": ["done", 70 + i] for i in range(3)
     }
-    assert sorted(value[2] for value in steps.values()) == [1, 1, 2]
+    # The lost step took two attempts or more: a rerun sent before Ray knew the node was dead
+    # can fail there once more.
+    attempts = sorted(value[2] for value in steps.values())
+    assert attempts[:2] == [1, 1] and attempts[2] >= 2
 
 
 def test_a_killed_queen_restarts_and_the_run_resumes_from_the_cache(tmp_path) -> None:
     kill = """
 def kill_queen():
-    time.sleep(3)
+    while not any(e.kind == "step_started" for e in bus.recent(100)):
+        time.sleep(0.1)
+    time.sleep(1)
     ray.kill(executor.queen, no_restart=False)
     print(json.dumps({"kind": "killed", "t": time.time()}), flush=True)
 threading.Thread(target=kill_queen, daemon=True).start()
