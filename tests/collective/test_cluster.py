@@ -42,6 +42,7 @@ def test_a_blank_address_is_refused_by_name() -> None:
         Cluster.local().ray()
 
 
+@pytest.mark.slow
 def test_status_lists_the_nodes_and_cubes_of_a_real_cluster(ray_two_nodes: RayCluster) -> None:
     done = ray_two_nodes.python(
         f"""

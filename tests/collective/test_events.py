@@ -34,6 +34,7 @@ def test_the_in_memory_bus_keeps_recent_events_and_persists_them(tmp_path: Path)
     assert saved[1].payload == {"cube": "graph", "queued": 2, "step": "b"}
 
 
+@pytest.mark.slow
 def test_the_ray_bus_takes_events_from_drones_and_saves_them(
     ray_two_nodes: RayCluster, tmp_path: Path
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cluster_harness import RayCluster
 
 
+@pytest.mark.slow
 def test_the_queen_refuses_queues_and_reports(ray_two_nodes: RayCluster) -> None:
     done = ray_two_nodes.python(
         f"""
