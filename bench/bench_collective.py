@@ -2,8 +2,9 @@
 2-node Ray cluster (head 1 CPU + worker 1 CPU, started with `zen cluster start` in a
 loopback-only network namespace), Ray's overhead per step, and recovery after a killed node.
 
-* **throughput**: the same `fit` (the bundled ILI series, h 12, 6 routed candidates, rules
-  policy, seed 0, a fresh History each) trained by the local pool (2 workers = the 2 cores) and
+* **throughput**: the same `zen fit` job (the bundled ILI series, h 12, 6 routed candidates,
+  rules policy, seed 0, a fresh History each, neural candidates held to `--max-steps`: 150,
+  `--quick` 30) trained by the local pool (2 workers = the 2 cores) and
   by the cluster through the Queen (2 nodes x 1 CPU). Ratio = local training wall time / the
   cluster's (target >= 0.9).
 * **overhead per step**: a chain of 20 tiny steps run one at a time; per step, the time from
@@ -14,7 +15,7 @@ loopback-only network namespace), Ray's overhead per step, and recovery after a 
   started; recovery = time from the kill to the lost step's second start on the head (Ray must
   first notice the node is gone). Median of 5 (`--quick`: 1); a new worker joins each time.
 
-    sudo python bench/bench_collective.py [--quick]
+    sudo python bench/bench_collective.py [--quick] [--max-steps N]
 """
 
 from __future__ import annotations
@@ -55,15 +56,15 @@ def _timed(executor: Any, seen: list[float]) -> Any:
     return executor
 
 
-def inner(mode: str, address: str) -> dict[str, Any]:
+def inner(mode: str, address: str, max_steps: int) -> dict[str, Any]:
     """One side of the comparison, run inside the namespace; prints its numbers as JSON."""
     import os
 
     os.environ["ZEN_HOME"] = tempfile.mkdtemp(prefix="zen-coll-bench-")
     import zen.orchestrator.orchestration as orchestration
     from zen.forecasting.datasets import load_ili
-    from zen.orchestrator import fit
-    from zen.orchestrator.executors import LocalProcessExecutor
+    from zen.orchestrator.executors import LocalProcessExecutor, executor_factory
+    from zen.orchestrator.jobs.forecast import forecast
     from zen.orchestrator.workflow import Step, Workflow, run_workflow
 
     orchestration.MAX_CANDIDATES = CANDIDATES
@@ -86,10 +87,12 @@ def inner(mode: str, address: str) -> dict[str, Any]:
         return result
 
     orchestration.run_workflow = timed_workflow  # type: ignore[assignment]
-    with tempfile.TemporaryDirectory() as runs:
+    with tempfile.TemporaryDirectory() as runs, executor_factory(build):
         started = time.perf_counter()
-        result = fit(load_ili(), horizon=12, budget_s=600, runs_dir=runs, seed=0,
-                     policy="rules", resume=False, progress=False, executor=build)  # fmt: skip
+        # A fixed amount of work per neural candidate (max_steps, a budget it never reaches),
+        # so that both sides do the same work and only the time differs.
+        result = forecast(load_ili(), 12, budget_s=3600, runs_dir=runs, seed=0, policy="rules",
+                          resume=False, progress=False, max_steps=max_steps)  # fmt: skip
         total = time.perf_counter() - started
     orchestration.run_workflow = original  # type: ignore[assignment]
 
@@ -122,13 +125,14 @@ flow = Workflow([Step(name=f"r{{i}}", fn=time.sleep, needs=("s",)) for i in rang
 bus = RayBus.find(cluster)
 head = ray.get_runtime_context().get_node_id()
 def watch():
-    seen = 0
+    # The bus outlives runs: only this run's starts count.
+    seen = {{(e.at, e.payload.get("step")) for e in bus.recent(1000)}}
     while True:
-        events = bus.recent(1000)
-        for event in events[seen:]:
-            if event.kind == "step_started":
+        for event in bus.recent(1000):
+            mark = (event.at, event.payload.get("step"))
+            if event.kind == "step_started" and mark not in seen:
+                seen.add(mark)
                 print(json.dumps({{**event.payload, "head": head, "t": time.time()}}), flush=True)
-        seen = len(events)
         time.sleep(0.1)
 threading.Thread(target=watch, daemon=True).start()
 run_workflow(flow, inputs={{"s": 8}}, executor=executor)
@@ -168,17 +172,20 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="recovery once instead of 5 times")
     parser.add_argument("--inner", choices=["local", "ray"], help=argparse.SUPPRESS)
     parser.add_argument("--address", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--max-steps", type=int, default=0, help="per neural candidate")
     args = parser.parse_args()
     if args.inner:
-        print(json.dumps(inner(args.inner, args.address)))
+        print(json.dumps(inner(args.inner, args.address, args.max_steps)))
         return 0
     info = machine_info()
     print_machine(info)
+    steps = args.max_steps or (30 if args.quick else 150)
     sides: dict[str, dict[str, Any]] = {}
     recoveries: list[float] = []
     with local_cluster(2) as cluster:
         for mode in ("local", "ray"):
-            argv = [sys.executable, __file__, "--inner", mode, "--address", cluster.address]
+            argv = [sys.executable, __file__, "--inner", mode, "--address", cluster.address,
+                    "--max-steps", str(steps)]  # fmt: skip
             done = cluster.run(argv)
             if done.returncode != 0:
                 raise SystemExit(f"{mode}: {done.stderr[-3000:]}")
@@ -205,6 +212,7 @@ def main() -> int:
     write_result("bench_collective", {
         "machine": info, "local": local, "ray": ray, "throughput_ratio": ratio,
         "recovery_s": recoveries, "recovery_median_s": median, "quick": args.quick,
+        "max_steps": steps,
     })  # fmt: skip
     return 0
 
