@@ -1,9 +1,12 @@
-"""History: runs recorded in SQLite, safe across processes, crashes and schema versions."""
+"""History: runs recorded in SQLite or PostgreSQL, safe across processes, crashes and schema
+versions; the generic tests run on both backends (``history_location``)."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +18,7 @@ from typer.testing import CliRunner
 
 from zen import ConfigError, DataError
 from zen.cli import app
-from zen.orchestrator import TaskProfile, history
+from zen.orchestrator import TaskProfile, history, history_db
 from zen.orchestrator.history import History
 
 runner = CliRunner()
@@ -46,7 +49,7 @@ def database(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def recorded(database):
+def recorded(history_location):
     """A History with three finished runs and one failed, oldest first."""
     with History() as runs:
         for kind, model, metrics in [
@@ -70,7 +73,7 @@ def _record_runs(path: str, worker: int, barrier, count: int) -> None:
                 run.metrics["loss"] = float(index)
 
 
-def test_a_run_round_trips_with_everything_recorded(database) -> None:
+def test_a_run_round_trips_with_everything_recorded(history_location) -> None:
     profile = TaskProfile(kind="regression", reason="fractional target", target="y", n_rows=150)
     with History() as runs:
         parent = runs.start_run("workflow", "fit", data="table.csv")
@@ -80,7 +83,6 @@ def test_a_run_round_trips_with_everything_recorded(database) -> None:
         )  # fmt: skip
         runs.finish_run(run_id, {"r2": np.float32(0.5), "rmse": 0.25})
         run = runs.get(run_id)
-    assert database.is_file()
     assert (run.kind, run.model, run.status, run.seed, run.data) == (
         "tabular regression", "mlp", "done", 7, "table.csv"
     )  # fmt: skip
@@ -97,7 +99,7 @@ def test_a_run_round_trips_with_everything_recorded(database) -> None:
     )
 
 
-def test_the_device_is_what_the_run_reports_not_a_guess_at_the_start(database) -> None:
+def test_the_device_is_what_the_run_reports_not_a_guess_at_the_start(history_location) -> None:
     with History() as runs:
         with runs.record("forecasting", "nhits") as trained:
             assert runs.get(trained.id).hardware["device"] is None  # not trained anywhere yet
@@ -150,7 +152,9 @@ def test_runs_rejects_bad_filters_naming_them(recorded, filters, argument) -> No
         (KeyboardInterrupt(), "interrupted", "interrupted (KeyboardInterrupt)"),
     ],
 )
-def test_record_marks_a_run_that_raises_and_reraises(database, raised, status, error) -> None:
+def test_record_marks_a_run_that_raises_and_reraises(
+    history_location, raised, status, error
+) -> None:
     with History() as runs:
         with pytest.raises(type(raised)), runs.record("forecasting", "nhits"):
             raise raised
@@ -160,7 +164,8 @@ def test_record_marks_a_run_that_raises_and_reraises(database, raised, status, e
 
 
 def test_unknown_run_ids_are_clear_errors(recorded) -> None:
-    with pytest.raises(ConfigError, match=r"^run_id: no run 99 in .*zen\.db"):
+    where = re.escape(str(recorded.path))
+    with pytest.raises(ConfigError, match=rf"^run_id: no run 99 in {where}$"):
         recorded.get(99)
     with pytest.raises(ConfigError, match=r"^run_id: no run 99"):
         recorded.finish_run(99, {})
@@ -168,16 +173,21 @@ def test_unknown_run_ids_are_clear_errors(recorded) -> None:
         recorded.start_run("forecasting", "nhits", parent=99)
 
 
-def test_values_that_are_not_json_are_rejected_naming_the_argument(database) -> None:
+def test_values_that_are_not_json_are_rejected_naming_the_argument(history_location) -> None:
     with History() as runs, pytest.raises(ConfigError, match=r"^hyperparameters: cannot be stored"):
         runs.start_run("forecasting", "nhits", {"activation": object()})
 
 
-def test_the_database_is_in_wal_mode_with_foreign_keys(recorded, database) -> None:
-    connection = recorded._connection
-    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+def test_the_default_is_a_sqlite_file_in_zen_home_in_wal_mode(database) -> None:
+    with History() as runs:
+        runs.start_run("forecasting", "nhits")
+        connection = runs._db.connection
+        assert (runs.path, runs.url) == (database, f"sqlite:///{database}")
+        assert runs.optuna_storage() == f"sqlite:///{database.resolve()}"
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+    assert database.is_file()
 
 
 def test_a_version_1_database_is_migrated_keeping_its_runs(database) -> None:
@@ -234,7 +244,7 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(database) -> None:
     assert database.read_bytes() == before
 
 
-def test_a_run_whose_process_crashed_is_marked_failed_on_opening(database) -> None:
+def test_a_run_whose_process_crashed_is_marked_failed_on_opening(history_location) -> None:
     script = (
         "import os, sys\n"
         "from zen.orchestrator.history import History\n"
@@ -242,7 +252,10 @@ def test_a_run_whose_process_crashed_is_marked_failed_on_opening(database) -> No
         "os._exit(3)\n"
     )
     crashed = subprocess.run(
-        [sys.executable, "-c", script, str(database)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script, history_location],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert crashed.returncode == 3, crashed.stderr
     with History() as runs:
@@ -251,25 +264,26 @@ def test_a_run_whose_process_crashed_is_marked_failed_on_opening(database) -> No
     assert f"process {run.pid} " in (run.error or "") and "crashed" in (run.error or "")
 
 
-def test_stale_runs_of_other_hosts_are_marked_failed_but_live_ones_kept(database) -> None:
+def test_stale_runs_of_other_hosts_are_marked_failed_but_live_ones_kept(history_location) -> None:
     with History() as runs:
         mine = runs.start_run("forecasting", "nhits")
         elsewhere = runs.start_run("forecasting", "nbeats")
-        runs._connection.execute(
-            "UPDATE runs SET hostname = 'other-host' WHERE id = ?", (elsewhere,)
-        )
+        with runs._write() as transaction:
+            transaction.execute(
+                "UPDATE runs SET hostname = 'other-host' WHERE id = ?", (elsewhere,)
+            )
         assert runs.mark_stale_running(older_than_s=3600) == []
         assert runs.mark_stale_running(older_than_s=0) == [elsewhere]
         assert runs.get(mine).status == "running"
         assert runs.get(elsewhere).status == "failed"
 
 
-def test_two_processes_record_at_once(database) -> None:
+def test_two_processes_record_at_once(history_location) -> None:
     History().close()  # create it first, so the workers race on writes rather than on creation
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
     workers = [
-        context.Process(target=_record_runs, args=(str(database), worker, barrier, 50))
+        context.Process(target=_record_runs, args=(history_location, worker, barrier, 50))
         for worker in range(2)
     ]
     for worker in workers:
@@ -281,7 +295,32 @@ def test_two_processes_record_at_once(database) -> None:
         recorded = runs.runs(status="done")
         assert len(recorded) == 100
         assert {run.model for run in recorded} == {"worker-0", "worker-1"}
-        assert runs._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert len({run.id for run in recorded}) == 100
+        if history_location.endswith(".db"):
+            assert runs._db.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open_and_record(location: str, barrier) -> None:
+    """A node that opens a History nobody created yet, at the same moment as the others."""
+    barrier.wait()
+    with History(location) as runs:
+        runs.record_event("node_joined", {"pid": os.getpid()})
+
+
+def test_nodes_opening_a_new_database_together_migrate_it_once(history_location) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3)
+    nodes = [
+        context.Process(target=_open_and_record, args=(history_location, barrier)) for _ in range(3)
+    ]
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        node.join(timeout=90)
+    assert [node.exitcode for node in nodes] == [0, 0, 0]
+    with History() as runs:
+        assert len(runs.events(kinds=["node_joined"])) == 3
+        assert runs._db.version() == len(history.MIGRATIONS)
 
 
 def test_cli_history_json_lists_runs(recorded) -> None:
@@ -317,7 +356,7 @@ def test_cli_history_errors_are_one_line(recorded, arguments, message) -> None:
     assert message in result.output and len(result.output.strip().splitlines()) == 1
 
 
-def test_cluster_fields_are_saved_when_the_run_ends_and_annotated_later(database) -> None:
+def test_cluster_fields_are_saved_when_the_run_ends_and_annotated_later(history_location) -> None:
     with History() as runs:
         with runs.record("forecasting", "nhits") as placed:
             placed.node, placed.attempts = "node-b", 2
@@ -346,7 +385,7 @@ def test_cluster_fields_are_saved_when_the_run_ends_and_annotated_later(database
      ({"predicted_s": -1.0}, "predicted_s"), ({"peak_mib": float("nan")}, "peak_mib"),
      ({"predicted_peak_mib": "big"}, "predicted_peak_mib")],
 )  # fmt: skip
-def test_annotate_run_rejects_bad_values_naming_them(database, fields, argument) -> None:
+def test_annotate_run_rejects_bad_values_naming_them(history_location, fields, argument) -> None:
     with History() as runs:
         run_id = runs.start_run("forecasting", "nhits")
         with pytest.raises(ConfigError, match=f"^{argument}:"):
@@ -355,7 +394,7 @@ def test_annotate_run_rejects_bad_values_naming_them(database, fields, argument)
             runs.annotate_run(99, node="node-a")
 
 
-def test_events_are_read_oldest_first_filtered_and_limited(database) -> None:
+def test_events_are_read_oldest_first_filtered_and_limited(history_location) -> None:
     with History() as runs:
         run_id = runs.start_run("forecasting", "nhits")
         first = runs.record_event("node_joined", {"node": "a", "cpus": 2})
@@ -381,3 +420,116 @@ def test_events_are_read_oldest_first_filtered_and_limited(database) -> None:
             runs.record_event("")
         with pytest.raises(ConfigError, match=r"^payload: cannot be stored"):
             runs.record_event("step_progress", {"model": object()})
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def test_zen_history_names_the_database_and_overrides_zen_home(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ZEN_HISTORY", str(tmp_path / "shared" / "cluster.db"))
+    with History() as runs:
+        runs.start_run("forecasting", "nhits")
+        assert runs.path == tmp_path / "shared" / "cluster.db"
+    with History(f"sqlite:///{tmp_path / 'shared' / 'cluster.db'}") as same:
+        assert [run.model for run in same.runs()] == ["nhits"]
+    with pytest.raises(ConfigError, match="expected a SQLite file path or a postgresql:// URL"):
+        History("mysql://root:secret@db/zen")
+
+
+def test_a_postgres_history_hides_its_password_and_serves_optuna(fresh_postgres) -> None:
+    url = fresh_postgres
+    with History(url.replace("postgresql://postgres@", "postgresql+psycopg://postgres:s3cret@")):
+        pass  # trust authentication: the password is accepted and ignored
+    with_password = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@")
+    with History(with_password) as runs:
+        assert runs.url == url.replace("postgres@", "postgres:***@") and "s3cret" not in repr(runs)
+        assert runs.optuna_storage() == with_password.replace("postgresql", "postgresql+psycopg")
+        assert runs._db.version() == len(history.MIGRATIONS)
+
+
+def test_a_postgres_server_that_does_not_answer_is_a_clear_error(postgres) -> None:
+    closed = postgres.url.replace(str(postgres.port), str(_closed_port()))
+    closed = closed.replace("postgres@", "postgres:s3cret@")
+    hidden = re.escape("cannot connect to postgresql://postgres:***@")
+    with pytest.raises(DataError, match=hidden) as error:
+        History(closed)
+    assert "s3cret" not in str(error.value)
+
+
+def test_a_postgres_database_from_a_newer_zen_is_refused_untouched(fresh_postgres) -> None:
+    import psycopg
+
+    url = fresh_postgres
+    History(url).close()
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE zen_schema_version SET version = version + 1")
+    with pytest.raises(DataError, match="created by a newer zen; upgrade zen or open another"):
+        History(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        [(version,)] = connection.execute("SELECT version FROM zen_schema_version").fetchall()
+    assert version == len(history.MIGRATIONS) + 1
+
+
+def test_a_failing_postgres_migration_is_rolled_back(fresh_postgres, monkeypatch) -> None:
+    import psycopg
+
+    url = fresh_postgres
+    History(url).close()
+    version = len(history.MIGRATIONS)
+    broken = "ALTER TABLE runs ADD COLUMN note TEXT; ALTER TABLE nowhere ADD COLUMN x TEXT;"
+    monkeypatch.setattr(history, "MIGRATIONS", [*history.MIGRATIONS, broken])
+    failed = f"version {version + 1} failed .*left at version {version}"
+    with pytest.raises(DataError, match=failed):
+        History(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        columns = [row[0] for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+        )]  # fmt: skip
+        [(stored,)] = connection.execute("SELECT version FROM zen_schema_version").fetchall()
+    assert stored == version and "note" not in columns and "peak_mib" in columns
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_postgres_history_reconnects_after_its_connection_was_cut(fresh_postgres) -> None:
+    import psycopg
+
+    with History(fresh_postgres) as runs:
+        before = runs.start_run("forecasting", "nhits")
+        backend = runs._db.connection.info.backend_pid
+        with psycopg.connect(fresh_postgres, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        with pytest.raises(DataError, match=r"^history: postgresql://"):
+            runs.runs()  # the statement that meets the cut fails, naming the database
+        runs.finish_run(before, {"mae": 1.0})
+        assert runs.get(before).status == "done"
+        assert runs._db.connection.info.backend_pid != backend
+
+
+def test_a_postgres_url_without_psycopg_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what a missing package looks like
+    with pytest.raises(
+        ConfigError, match=r"needs psycopg; install it with pip install 'zen-neural\[cluster\]'"
+    ) as error:
+        History("postgresql://zen:s3cret@db.example:5432/zen")
+    assert "s3cret" not in str(error.value) and "zen:***@db.example" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://zen:s3cret@db:5432/zen", "postgresql://zen:***@db:5432/zen"),
+        ("postgresql://zen@db/zen?password=s3cret&sslmode=require",
+         "postgresql://zen@db/zen?password=***&sslmode=require"),
+        ("postgresql://zen@/zen?host=/run/postgresql&port=5433",
+         "postgresql://zen@/zen?host=/run/postgresql&port=5433"),  # left as written
+    ],
+)  # fmt: skip
+def test_urls_are_shown_without_their_password(url, shown) -> None:
+    assert history_db.hide_password(url) == shown

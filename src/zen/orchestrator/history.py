@@ -1,19 +1,22 @@
-"""History: every run zen trains, recorded in SQLite so that routing can learn from it.
+"""History: every run zen trains, recorded in a database so that routing can learn from it.
 
-One file, ``$ZEN_HOME/zen.db`` (``ZEN_HOME`` defaults to ``~/.zen``), holds a ``runs`` table:
-what was trained (kind, model, hyperparameters, task profile), how it went (status, metrics,
-error, duration) and where (hardware, seed, zen version, data). A workflow run is the parent of
-its candidate runs.
+By default one SQLite file, ``$ZEN_HOME/zen.db`` (``ZEN_HOME`` defaults to ``~/.zen``); a
+cluster shares one PostgreSQL database instead (``ZEN_HISTORY=postgresql://user@host/db``, or
+``History(url)``), so that the router learns from the runs of every node. A ``runs`` table
+holds what was trained (kind, model, hyperparameters, task profile), how it went (status,
+metrics, error, duration), where (hardware, node, seed, zen version, data) and what the
+placement predicted of it; an ``events`` table holds what happened in the cluster. A workflow
+run is the parent of its candidate runs.
 
 Several processes may record at once (two ``zen fit`` in two shells, workflow steps in worker
-processes): the database runs in WAL mode, so readers never wait for writers, and every write is
-one short ``BEGIN IMMEDIATE`` transaction that other writers wait for (``busy_timeout``) instead
-of failing. A run whose process died is marked failed the next time History is opened on the
-same host, so no crashed run is left ``running``.
+processes, the nodes of a cluster): every write is one short transaction that other writers
+wait for instead of failing, and readers never wait (see :mod:`~zen.orchestrator.history_db`).
+A run whose process died is marked failed the next time History is opened on the same host, so
+no crashed run is left ``running``.
 
-The schema is versioned with ``PRAGMA user_version`` and grows by appending to
-:data:`MIGRATIONS`. A database from a newer zen, or a file that is not SQLite, is refused with a
-:class:`~zen.errors.DataError` and never modified.
+The schema is versioned and grows by appending to :data:`MIGRATIONS`. A database from a newer
+zen, or a file that is not SQLite, is refused with a :class:`~zen.errors.DataError` and never
+modified.
 
 >>> import tempfile, pathlib
 >>> with History(pathlib.Path(tempfile.mkdtemp()) / "zen.db") as history:
@@ -33,9 +36,8 @@ import numbers
 import os
 import platform
 import socket
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +45,13 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import zen
-from zen.errors import ConfigError, DataError, expect_one_of
+from zen.errors import ConfigError, expect_one_of
+from zen.orchestrator.history_db import (
+    Migration,
+    SQLiteDatabase,
+    Transaction,
+    open_database,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +59,12 @@ ENV_VAR = "ZEN_HOME"
 DEFAULT_HOME = "~/.zen"
 DATABASE_FILE = "zen.db"
 STATUSES = ("running", "done", "failed", "interrupted")
-#: How long a write waits for another process's transaction; writes take milliseconds, so
-#: reaching this means a process holds the database and is stuck.
-BUSY_TIMEOUT_S = 30.0
+#: A path or URL of the History database, overriding ``$ZEN_HOME/zen.db``.
+HISTORY_ENV_VAR = "ZEN_HISTORY"
 
-Migration = str | Callable[[sqlite3.Connection], None]
-
-#: Schema changes in order: migration ``i`` takes the database from ``user_version`` ``i`` to
-#: ``i + 1``. A released migration is never edited, only followed by a new one.
+#: Schema changes in order: migration ``i`` takes the database from schema version ``i`` to
+#: ``i + 1``. Written in SQLite's dialect (:mod:`~zen.orchestrator.history_db` translates
+#: them for PostgreSQL). A released migration is never edited, only followed by a new one.
 MIGRATIONS: list[Migration] = [
     # 1: what a run is. JSON columns hold what differs between model families and would
     # otherwise need one table each; the indexes serve the filters of History.runs().
@@ -221,107 +227,64 @@ def default_path() -> Path:
 
 
 class History:
-    """The run history in one SQLite file; open one per process (and close it, or use ``with``).
+    """The run history: one SQLite file, or a PostgreSQL database shared by a cluster; open one
+    per process (and close it, or use ``with``).
 
     Args:
-        path: the database file; default :func:`default_path` (``$ZEN_HOME/zen.db``). Its folder
-            is created if needed. Keep it on a local disk: WAL mode needs shared memory that
-            network file systems do not provide.
+        path: where the history is: a SQLite file path, or a URL
+            ``postgresql://user@host:port/db`` (``postgresql+psycopg://`` too; needs
+            ``pip install 'zen-neural[cluster]'``). ``None``: ``$ZEN_HISTORY`` when set (a path
+            or a URL), else :func:`default_path` (``$ZEN_HOME/zen.db``). A SQLite file's folder
+            is created if needed; keep it on a local disk: WAL mode needs shared memory that
+            network file systems do not provide (a cluster shares PostgreSQL instead).
+
+    Attributes:
+        path: the SQLite file, or for PostgreSQL its URL with the password hidden (for display).
 
     Raises:
-        DataError: the file is not an SQLite database, or was written by a newer zen.
+        DataError: the database cannot be opened, is not a History database, or was written by a
+            newer zen.
+        ConfigError: a URL of another kind, or psycopg missing for a PostgreSQL URL.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_path()
+        if path is not None:
+            location: str | Path = path
+            hint = "open another database"
+        elif os.environ.get(HISTORY_ENV_VAR):
+            location = os.environ[HISTORY_ENV_VAR]
+            hint = f"point {HISTORY_ENV_VAR} elsewhere"
+        else:
+            location = default_path()
+            hint = f"point {ENV_VAR} elsewhere"
         self._owner_pid = os.getpid()
         # Monotonic start times of the runs this object started: immune to clock changes.
         self._started_monotonic: dict[int, float] = {}
-        self._connection = self._open()
+        self._db = open_database(location, hint)
+        self.path: Path | str = (
+            self._db.path if isinstance(self._db, SQLiteDatabase) else self._db.url
+        )
         try:
+            self._db.migrate(MIGRATIONS)
             self.recover_crashed_runs()
         except BaseException:
-            self._connection.close()
+            self._db.close()
             raise
 
-    # -- opening ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Where the history is, as a URL: ``sqlite:////abs/zen.db`` or the PostgreSQL URL with
+        its password hidden."""
+        return self._db.url
 
-    def _open(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise DataError(f"history: {self.path} is a directory; expected a database file path")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, because a deferred
-        # transaction that later upgrades to a write lock fails with SQLITE_BUSY at once instead
-        # of waiting for busy_timeout.
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            # Read the version before anything that writes (journal_mode does): a newer or
-            # foreign file must be left exactly as it was.
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise DataError(
-                    f"history: {self.path} has schema version {version} but this zen"
-                    f" ({zen.__version__}) knows up to {len(MIGRATIONS)}: it was created by a"
-                    f" newer zen; upgrade zen or point {ENV_VAR} elsewhere"
-                )
-            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is safe from corruption in WAL mode; only the last commits may be lost on
-            # power failure, which for a run log beats an fsync per write.
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            self._migrate(connection)
-        except sqlite3.Error as error:
-            connection.close()
-            raise self._data_error(error) from None
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    def _migrate(self, connection: sqlite3.Connection) -> None:
-        """Apply the missing migrations, each in its own transaction with its version bump."""
-        for target, migration in enumerate(MIGRATIONS, start=1):
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                # Re-read under the write lock: another process may have just migrated.
-                if connection.execute("PRAGMA user_version").fetchone()[0] >= target:
-                    connection.execute("COMMIT")
-                    continue
-                if isinstance(migration, str):
-                    for statement in _statements(migration):
-                        connection.execute(statement)
-                else:
-                    migration(connection)
-                connection.execute(f"PRAGMA user_version = {target}")
-                connection.execute("COMMIT")
-            except BaseException as error:
-                connection.rollback()
-                if isinstance(error, sqlite3.Error):
-                    raise DataError(
-                        f"history: migrating {self.path} to schema version {target} failed"
-                        f" ({error}); the database was left at version {target - 1}"
-                    ) from None
-                raise
-            logger.info("history: %s migrated to schema version %d", self.path, target)
-
-    def _data_error(self, error: sqlite3.Error) -> DataError:
-        name = getattr(error, "sqlite_errorname", "")
-        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-            return DataError(
-                f"history: {self.path} is not a readable SQLite database ({error}); move it"
-                f" aside or point {ENV_VAR} elsewhere (zen does not delete it)"
-            )
-        if name == "SQLITE_BUSY":
-            return DataError(
-                f"history: {self.path} stayed locked by another process for"
-                f" {BUSY_TIMEOUT_S:.0f} s ({error})"
-            )
-        return DataError(f"history: {self.path}: {error}")
+    def optuna_storage(self) -> str:
+        """The storage URL for Optuna studies in this same database (SQLAlchemy form; it
+        carries the password of a PostgreSQL URL, so do not print it)."""
+        return self._db.optuna_url()
 
     def close(self) -> None:
         """Close the database connection."""
-        self._connection.close()
+        self._db.close()
 
     def __enter__(self) -> History:
         return self
@@ -335,35 +298,25 @@ class History:
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Transaction]:
         """One write transaction; other processes' writes wait for it, never interleave."""
-        connection = self._checked_connection()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._data_error(error) from None
+        self._check_process()
+        with self._db.write() as transaction:
+            yield transaction
 
     @staticmethod
-    def _exists(connection: sqlite3.Connection, run_id: int) -> bool:
-        return (
-            connection.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
-        )
+    def _exists(transaction: Transaction, run_id: int) -> bool:
+        found = transaction.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return found is not None
 
-    def _checked_connection(self) -> sqlite3.Connection:
-        # A connection copied into a forked child shares locks and file offsets with the
-        # parent's; using it from both can corrupt the database.
+    def _check_process(self) -> None:
+        # A connection copied into a forked child shares locks and file offsets (or a server
+        # session) with the parent's; using it from both can corrupt the database.
         if os.getpid() != self._owner_pid:
             raise ConfigError(
                 "history: this History was opened in another process (before a fork);"
                 " open a new History in each process"
             )
-        return self._connection
 
     def start_run(
         self,
@@ -415,12 +368,8 @@ class History:
         with self._write() as connection:
             # Checked here for a clear message; the foreign key is the backstop.
             if parent is not None and not self._exists(connection, parent):
-                raise ConfigError(f"parent: no run {parent!r} in {self.path}")
-            cursor = connection.execute(
-                f"INSERT INTO runs ({columns}) VALUES ({placeholders})", row
-            )
-        run_id = cursor.lastrowid
-        assert run_id is not None  # an INSERT into a rowid table always sets it
+                raise ConfigError(f"parent: no run {parent!r} in {self._db}")
+            run_id = connection.insert(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", row)
         self._started_monotonic[run_id] = time.monotonic()
         return run_id
 
@@ -472,7 +421,7 @@ class History:
                 "SELECT status, started_at, hardware FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
             if found is None:
-                raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+                raise ConfigError(f"run_id: no run {run_id!r} in {self._db}")
             previous, started_at, hardware = found
             if device is not None:
                 # Read and rewritten inside this write transaction: no other writer interleaves.
@@ -580,7 +529,7 @@ class History:
                 values[argument] = _non_negative(argument, amount)
         with self._write() as connection:
             if not self._exists(connection, run_id):
-                raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+                raise ConfigError(f"run_id: no run {run_id!r} in {self._db}")
             if values:
                 assignments = ", ".join(f"{name} = :{name}" for name in values)
                 connection.execute(
@@ -606,14 +555,11 @@ class History:
         row = {"at": _now(), "kind": kind, "run_id": run_id,
                "payload": _to_json("payload", dict(payload or {}))}  # fmt: skip
         with self._write() as connection:
-            cursor = connection.execute(
+            return connection.insert(
                 "INSERT INTO events (at, kind, run_id, payload)"
                 " VALUES (:at, :kind, :run_id, :payload)",
                 row,
             )
-        event_id = cursor.lastrowid
-        assert event_id is not None  # an INSERT into a rowid table always sets it
-        return event_id
 
     def events(
         self,
@@ -669,7 +615,7 @@ class History:
         running = self._read(
             "SELECT id, pid FROM runs WHERE status = 'running' AND hostname = ?", [host]
         )
-        dead = [(run_id, pid) for run_id, pid in running if not _process_alive(pid)]
+        dead = [(row["id"], row["pid"]) for row in running if not _process_alive(row["pid"])]
         if dead:
             with self._write() as connection:
                 connection.executemany(
@@ -704,7 +650,9 @@ class History:
                 if not (hostname == host and _process_alive(pid))
             ]
             connection.executemany(
-                "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+                # status = 'running' again: on PostgreSQL the owner may finish it meanwhile
+                # (SQLite's write lock already excludes that).
+                "UPDATE runs SET status = 'failed', error = ? WHERE id = ? AND status = 'running'",
                 [(f"still running after {older_than_s:g} s; presumed lost", run_id)
                  for run_id in stale],
             )  # fmt: skip
@@ -755,34 +703,18 @@ class History:
         """The run with this id; a :class:`~zen.errors.ConfigError` if there is none."""
         rows = self._read("SELECT * FROM runs WHERE id = ?", [run_id])
         if not rows:
-            raise ConfigError(f"run_id: no run {run_id!r} in {self.path}")
+            raise ConfigError(f"run_id: no run {run_id!r} in {self._db}")
         return _record(rows[0])
 
-    def _read(self, sql: str, parameters: list[Any]) -> list[sqlite3.Row]:
-        connection = self._checked_connection()
-        try:
-            cursor = connection.execute(sql, parameters)
-            cursor.row_factory = sqlite3.Row
-            return cursor.fetchall()
-        except sqlite3.Error as error:
-            raise self._data_error(error) from None
+    def _read(self, sql: str, parameters: list[Any]) -> list[Any]:
+        self._check_process()
+        return self._db.read(sql, parameters)
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _statements(script: str) -> Iterator[str]:
-    """The SQL statements of a script, split where SQLite itself sees a statement end."""
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n\t;"):
-                yield pending.strip()
-            pending = ""
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
+def _record(row: Mapping[str, Any]) -> RunRecord:
     values = dict(row)
     for column in ("hyperparameters", "profile", "metrics", "hardware"):
         values[column] = json.loads(values[column])

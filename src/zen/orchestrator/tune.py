@@ -11,11 +11,14 @@ Training reports the monitored validation value after every epoch through
 than the median of the completed trials at the same epoch (Golovin et al., "Google Vizier",
 KDD 2017), so bad configurations cost a few epochs instead of a full fit.
 
-Studies are stored by default in the History database (``$ZEN_HOME/zen.db``) next to its
-``runs`` table: Optuna's tables (``studies``, ``trials``, ...) have other names, its schema is
-versioned in its own ``alembic_version`` table rather than ``PRAGMA user_version``, and the file
-stays in WAL mode, so both keep working on the same file. A study with the same name continues
-where it stopped (``load_if_exists``).
+Studies are stored by default in the History database (``$ZEN_HOME/zen.db``, or the
+PostgreSQL database of ``$ZEN_HISTORY``) next to its ``runs`` table: Optuna's tables
+(``studies``, ``trials``, ...) have other names and its schema is versioned in its own
+``alembic_version`` table, so both keep working in the same database (a SQLite file stays in WAL
+mode). A study with the same name continues where it stopped (``load_if_exists``).
+
+With ``cluster=`` the trials run in parallel as Ray tasks on the nodes of a cluster, all against
+the same study (see :mod:`~zen.orchestrator.tune_distributed`).
 
 >>> def objective(trial):
 ...     x = trial.suggest_float("x", -2.0, 2.0)
@@ -33,6 +36,7 @@ import hashlib
 import logging
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +48,20 @@ import torch
 from zen import registry
 from zen.errors import BackendUnavailable, ConfigError, DataError, expect_one_of
 from zen.neural import Callback, TimeLimit, Trainer, private_rng
-from zen.orchestrator import history
+from zen.orchestrator import history, history_db
 from zen.orchestrator.search_spaces import SearchSpace, canonical_model
+from zen.orchestrator.tune_distributed import (
+    JOURNAL_SUFFIX,
+    NODE_ATTR,
+    SharedStorage,
+    StudySettings,
+    make_pruner,
+    make_sampler,
+    rdb_storage,
+    resolve_cluster,
+    run_on_cluster,
+    shared_storage,
+)
 
 try:
     import optuna
@@ -155,6 +171,8 @@ class TuneResult:
             decoded, fixed settings included); else equal to ``best_params``.
         n_trials: trials in the study; ``n_complete``, ``n_pruned``, ``n_failed`` by state.
         n_new_trials: trials this call ran.
+        nodes: trials per cluster node (trial user attribute ``node``) in the whole study;
+            empty when no trial ran on a cluster.
         time_saved_s: estimated training time pruning saved: for each pruned trial, the epochs it
             did not run times its median epoch time. An upper bound when early stopping would
             have ended a trial anyway.
@@ -174,6 +192,7 @@ class TuneResult:
     n_new_trials: int
     time_saved_s: float
     elapsed_s: float
+    nodes: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict."""
@@ -195,6 +214,8 @@ def tune(
     pruner_startup_trials: int = 5,
     warmup_epochs: int = 1,
     verbose: bool = False,
+    cluster: str | None = None,
+    parallel: int | None = None,
 ) -> TuneResult:
     """Run ``n_trials`` more trials of a study (TPE sampler, median pruner); return the best.
 
@@ -204,8 +225,9 @@ def tune(
             :class:`OptunaPruningCallback`, and returns the validation score.
         n_trials: trials to run in this call (a resumed study keeps its earlier ones).
         timeout_s: stop starting trials after this many seconds; the running one finishes.
-        storage: a SQLite file path, a database URL, or an Optuna storage; ``None`` is the
-            History database, ``$ZEN_HOME/zen.db``.
+        storage: a SQLite file path, a database URL (``postgresql://...``), an Optuna journal
+            file (``*.journal``), or an Optuna storage; ``None`` is the History database
+            (``$ZEN_HISTORY``, else ``$ZEN_HOME/zen.db``).
         study_name: the study to create or continue; ``None`` starts a study with a fresh name.
         seed: seeds the sampler (offset by the number of earlier trials, so a resumed study
             does not replay its random start).
@@ -217,12 +239,23 @@ def tune(
         pruner_startup_trials: completed trials before any trial is pruned.
         warmup_epochs: epochs every trial trains before it may be pruned.
         verbose: keep Optuna's per-trial INFO logging.
+        cluster: run the trials as Ray tasks on this cluster: a Ray address, or ``"auto"``
+            (``$RAY_ADDRESS``, else a Ray running here; a ``ray.init`` of the caller is used as
+            it is); ``None`` or ``"local"``: in this process. On a cluster the study lives where
+            every node reaches it: the storage's PostgreSQL database, or else a journal file
+            beside the SQLite file (``zen-studies.journal``), whose folder the nodes must
+            share. Each trial records its node (user attribute ``node``), and a lost node's
+            trial is marked failed while Ray runs the rest of its share elsewhere.
+            ``objective`` must pickle (cloudpickle) with its data.
+        parallel: Ray tasks at once (each runs its share of ``n_trials``); ``None``: one per
+            CPU of the cluster. Needs ``cluster``.
 
     Raises:
         ConfigError: an invalid setting (named), or a stored study of the other direction.
         DataError: the storage file is not a usable database, or no trial completed.
     """
     check_budget(n_trials, timeout_s)
+    cluster = resolve_cluster(cluster, parallel)
     if direction not in DIRECTIONS:
         raise expect_one_of("direction", direction, DIRECTIONS)
     for name, value in (("sampler_startup_trials", sampler_startup_trials),
@@ -232,7 +265,12 @@ def tune(
             raise ConfigError(f"{name}: expected an integer >= 0, got {value!r}")
 
     started = time.perf_counter()
-    opened, description = open_storage(storage)
+    shared: SharedStorage | None = None
+    if cluster is not None:
+        shared = shared_storage(storage)
+        opened, description = shared.open(), shared.describe()
+    else:
+        opened, description = open_storage(storage)
     first_error: list[BaseException] = []
 
     def recorded(trial: optuna.Trial) -> float:
@@ -249,10 +287,7 @@ def tune(
                 study_name=study_name,
                 direction=optuna.study.StudyDirection[direction.upper()],
                 load_if_exists=True,
-                # Median rule; n_warmup_steps counts reported steps, which start at epoch 1.
-                pruner=optuna.pruners.MedianPruner(
-                    n_startup_trials=pruner_startup_trials, n_warmup_steps=warmup_epochs + 1
-                ),
+                pruner=make_pruner(pruner_startup_trials, warmup_epochs),
             )
             stored = study.direction.name.lower()
             if stored != direction:
@@ -261,12 +296,21 @@ def tune(
                     f" {stored}; pass direction={stored!r} or another study_name"
                 )
             existing = len(study.trials)
-            # Set after loading: the seed is offset by the trials already run, otherwise a
-            # resumed study would draw the same random startup points again.
-            study.sampler = optuna.samplers.TPESampler(
-                seed=seed + existing, n_startup_trials=sampler_startup_trials
-            )
-            study.optimize(recorded, n_trials=n_trials, timeout=timeout_s, catch=catch)
+            # Seeded after loading, offset by the trials already run: otherwise a resumed
+            # study would draw the same random startup points again.
+            if shared is not None and cluster is not None:
+                settings = StudySettings(study.study_name, seed + existing,
+                                         sampler_startup_trials, pruner_startup_trials,
+                                         warmup_epochs, catch, total_trials=existing + n_trials,
+                                         call_id=uuid.uuid4().hex)  # fmt: skip
+                deadline = time.time() + timeout_s if timeout_s is not None else None
+                first_error += run_on_cluster(
+                    objective, shared, settings, n_trials=n_trials, deadline=deadline,
+                    cluster=cluster, parallel=parallel,
+                )  # fmt: skip
+            else:
+                study.sampler = make_sampler(seed + existing, sampler_startup_trials)
+                study.optimize(recorded, n_trials=n_trials, timeout=timeout_s, catch=catch)
             return _result(study, description, space, existing, first_error, started)
     finally:
         if isinstance(opened, optuna.storages.RDBStorage):
@@ -286,40 +330,29 @@ def check_budget(n_trials: int, timeout_s: float | None) -> None:
 
 
 def open_storage(storage: Storage) -> tuple[optuna.storages.BaseStorage, str]:
-    """The Optuna storage for ``storage`` (see :func:`tune`) and a description for messages.
+    """The Optuna storage for ``storage`` (see :func:`tune`) and a description for messages
+    (without a password).
 
-    A file path is opened as History first: that checks the file (a foreign or newer database
-    is refused with History's message, untouched), creates the ``runs`` table and turns on WAL
-    mode, which SQLite keeps in the file, so Optuna's connections use it too.
+    A file path, and ``None``, are opened as History first: that checks the database (a
+    foreign or newer one is refused with History's message, untouched), creates the ``runs``
+    table and, for SQLite, turns on WAL mode, which SQLite keeps in the file, so Optuna's
+    connections use it too.
     """
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage, type(storage).__name__
-    if isinstance(storage, str) and "://" in storage:
-        return _rdb_storage(storage, storage), storage
+    if isinstance(storage, str) and history_db.is_url(storage):
+        return rdb_storage(storage), history_db.hide_password(storage)
     if storage is not None and not isinstance(storage, (str, Path)):
         raise ConfigError(
             "storage: expected a file path, a database URL or an optuna storage, got"
             f" {type(storage).__name__}"
         )
-    path = Path(storage).expanduser() if storage is not None else history.default_path()
-    history.History(path).close()
-    url = f"sqlite:///{path.resolve()}"
-    return _rdb_storage(url, str(path)), url
-
-
-def _rdb_storage(url: str, description: str) -> optuna.storages.RDBStorage:
-    import sqlalchemy.exc
-
-    options: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # Wait for History's (and other processes') write transactions like History does,
-        # instead of failing with "database is locked" after pysqlite's default 5 s.
-        options["connect_args"] = {"timeout": history.BUSY_TIMEOUT_S}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=options)
-    except (sqlalchemy.exc.SQLAlchemyError, RuntimeError) as error:
-        # RuntimeError: Optuna's schema check (a study database written by a newer Optuna).
-        raise DataError(f"storage: cannot keep studies in {description}: {error}") from None
+    if storage is not None and Path(storage).suffix == JOURNAL_SUFFIX:
+        journal = SharedStorage(journal=str(Path(storage).expanduser().absolute()))
+        return journal.open(), journal.describe()
+    with history.History(storage) as opened:
+        url, description = opened.optuna_storage(), opened.url
+    return rdb_storage(url), description
 
 
 @contextlib.contextmanager
@@ -357,6 +390,11 @@ def _result(
         )
     best = study.best_trial
     params = dict(best.params)
+    nodes: dict[str, int] = {}
+    for trial in trials:
+        node = trial.user_attrs.get(NODE_ATTR)
+        if node is not None:
+            nodes[node] = nodes.get(node, 0) + 1
     return TuneResult(
         study_name=study.study_name,
         storage=description,
@@ -371,6 +409,7 @@ def _result(
         n_new_trials=len(trials) - existing,
         time_saved_s=pruning_savings_s(trials),
         elapsed_s=time.perf_counter() - started,
+        nodes=nodes,
     )
 
 
@@ -386,10 +425,14 @@ def pruning_savings_s(trials: Sequence[optuna.trial.FrozenTrial]) -> float:
 
 
 def _time_limit(deadline: float | None) -> list[Callback]:
-    """A TimeLimit for the rest of the budget: Optuna only checks its timeout between trials."""
+    """A TimeLimit for the rest of the budget: Optuna only checks its timeout between trials.
+
+    ``deadline`` is wall-clock time (``time.time()``): a trial may run on another machine,
+    whose monotonic clock has another origin.
+    """
     if deadline is None:
         return []
-    return [TimeLimit(max(deadline - time.monotonic(), 1e-3))]
+    return [TimeLimit(max(deadline - time.time(), 1e-3))]
 
 
 def _digest(*parts: Any) -> str:
@@ -455,6 +498,8 @@ def tune_forecaster(
     study_name: str | None = None,
     seed: int = 0,
     verbose: bool = False,
+    cluster: str | None = None,
+    parallel: int | None = None,
 ) -> TuneResult:
     """Tune a neural forecaster on the last ``h`` points of every series.
 
@@ -475,7 +520,7 @@ def tune_forecaster(
             sampled ones.
         study_name: default: the model, horizon and a hash of data and settings, so a re-run
             on the same data continues its study and other data get their own.
-        n_trials, timeout_s, storage, seed, verbose: as :func:`tune`.
+        n_trials, timeout_s, storage, seed, verbose, cluster, parallel: as :func:`tune`.
     """
     from zen.forecasting.data import SeriesData, check_min_length, from_long
 
@@ -523,7 +568,7 @@ def tune_forecaster(
             )
         return {**values, **fixed}
 
-    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+    deadline = time.time() + timeout_s if timeout_s is not None else None
 
     def objective(trial: optuna.Trial) -> float:
         score = _HeldOutScore(train, truth, metric, season_length)
@@ -554,6 +599,8 @@ def tune_forecaster(
         # A diverged fit (DataError from the Trainer) fails its trial, not the study.
         catch=(DataError,),
         verbose=verbose,
+        cluster=cluster,
+        parallel=parallel,
     )
 
 
@@ -573,6 +620,8 @@ def tune_node_classifier(
     study_name: str | None = None,
     seed: int = 0,
     verbose: bool = False,
+    cluster: str | None = None,
+    parallel: int | None = None,
 ) -> TuneResult:
     """Tune a GNN for node classification on the graph's validation nodes.
 
@@ -587,7 +636,8 @@ def tune_node_classifier(
         model: ``GCN``, ``GAT`` or ``GraphSAGE``.
         max_epochs, patience: epochs per trial, and epochs without improvement before stopping.
         metric: ``accuracy`` (maximised) or ``loss`` (cross-entropy, minimised).
-        n_trials, timeout_s, storage, study_name, seed, verbose: as :func:`tune_forecaster`.
+        n_trials, timeout_s, storage, study_name, seed, verbose, cluster, parallel: as
+            :func:`tune`.
     """
     from zen.graph import NodeLoader
     from zen.graph.sampling import random_node_split
@@ -605,7 +655,7 @@ def tune_node_classifier(
     space = spec.search_space
     if space is None:  # pragma: no cover - canonical_model names tunable models only
         raise ConfigError(f"model: {name} declares no search space")
-    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+    deadline = time.time() + timeout_s if timeout_s is not None else None
 
     def objective(trial: optuna.Trial) -> float:
         settings = space(trial)
@@ -642,6 +692,8 @@ def tune_node_classifier(
         space=space,
         catch=(DataError,),
         verbose=verbose,
+        cluster=cluster,
+        parallel=parallel,
     )
 
 
@@ -658,6 +710,8 @@ def tune_tabular(
     study_name: str | None = None,
     seed: int = 0,
     verbose: bool = False,
+    cluster: str | None = None,
+    parallel: int | None = None,
 ) -> TuneResult:
     """Tune a :class:`~zen.tabular.TabularModel` (the ``MLP`` space) on its validation split.
 
@@ -668,7 +722,8 @@ def tune_tabular(
     Args:
         frame, target, task: as :meth:`TabularModel.fit` and its constructor.
         max_epochs, patience: epochs per trial, and epochs without improvement before stopping.
-        n_trials, timeout_s, storage, study_name, seed, verbose: as :func:`tune_forecaster`.
+        n_trials, timeout_s, storage, study_name, seed, verbose, cluster, parallel: as
+            :func:`tune`.
     """
     import pandas as pd
 
@@ -687,7 +742,7 @@ def tune_tabular(
     def space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return {**sample(trial), **fixed}
 
-    deadline = time.monotonic() + timeout_s if timeout_s is not None else None
+    deadline = time.time() + timeout_s if timeout_s is not None else None
 
     def objective(trial: optuna.Trial) -> float:
         callbacks = [OptunaPruningCallback(trial, "val_loss"), *_time_limit(deadline)]
@@ -709,4 +764,6 @@ def tune_tabular(
         space=space,
         catch=(DataError,),
         verbose=verbose,
+        cluster=cluster,
+        parallel=parallel,
     )
