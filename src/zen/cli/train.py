@@ -169,6 +169,7 @@ def fit(
         resume=resume,
         series_options=series_options,
         executor=cluster_executor(cluster),
+        cluster=None if cluster in (None, "local") else cluster,
         max_epochs=epochs,
     )
     if json_output:

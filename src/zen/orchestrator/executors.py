@@ -119,6 +119,25 @@ def executor_factory(factory: ExecutorFactory | None) -> Iterator[None]:
         _factory.reset(token)
 
 
+_tuning_cluster: ContextVar[str | None] = ContextVar("zen_tuning_cluster", default=None)
+
+
+@contextlib.contextmanager
+def tuning_on(cluster: str | None) -> Iterator[None]:
+    """Within the block, ``--tune`` runs its trials on ``cluster`` (a Ray address or
+    ``"auto"``; None: in this process), passed as ``cluster=`` to :mod:`zen.orchestrator.tune`."""
+    token = _tuning_cluster.set(cluster)
+    try:
+        yield
+    finally:
+        _tuning_cluster.reset(token)
+
+
+def tuning_cluster() -> str | None:
+    """The cluster set by :func:`tuning_on` in this context, if any."""
+    return _tuning_cluster.get()
+
+
 def current_executor_factory() -> ExecutorFactory | None:
     """The factory set by :func:`executor_factory` in this context, if any."""
     return _factory.get()

@@ -17,7 +17,7 @@ import pandas as pd
 
 import zen
 from zen.graph.datasets import graph_source, load_graph
-from zen.orchestrator.executors import ExecutorFactory, executor_factory
+from zen.orchestrator.executors import ExecutorFactory, executor_factory, tuning_on
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.jobs.forecast import ForecastRunResult
 from zen.orchestrator.jobs.forecast import forecast as _forecast
@@ -78,6 +78,7 @@ def fit(
     resume: bool = True,
     series_options: Mapping[str, Any] | None = None,
     executor: ExecutorFactory | None = None,
+    cluster: str | None = None,
     **model_options: Any,
 ) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
@@ -113,10 +114,11 @@ def fit(
         executor: builds the executor that trains the candidates, given their number (for
             example a cluster's: ``zen.collective.Cluster.executor``); None: this machine's
             process pool or this process (``workers``).
+        cluster: where ``tune`` runs its trials (a Ray address or ``"auto"``); None: here.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
-    if executor is not None:
-        with executor_factory(executor):
+    if executor is not None or cluster is not None:
+        with executor_factory(executor), tuning_on(cluster):
             return fit(
                 data, target, edges=edges, nodes=nodes, horizon=horizon, budget_s=budget_s,
                 task=task, test_size=test_size, runs_dir=runs_dir, seed=seed, progress=progress,
