@@ -201,13 +201,15 @@ class Cluster:
 
 
 def control_options(ray: ModuleType) -> dict[str, Any]:
-    """Ray options for zen's small control actors (Queen, bus, attempt counter): no CPU, and on
-    the driver's node when it is part of the cluster, so that a lost worker node does not take
-    the run's bookkeeping with it."""
+    """Ray options for zen's small control actors (Queen, bus, attempt counter): no CPU, pinned
+    to the driver's node, so that a lost worker node does not take the run's bookkeeping with
+    it (with a soft preference Ray sometimes placed them on a worker, and killing that worker
+    failed every step)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = ray.get_runtime_context().get_node_id()
-    return {"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(here, soft=True)}
+    pinned = NodeAffinitySchedulingStrategy(here, soft=False)
+    return {"num_cpus": 0, "scheduling_strategy": pinned}
 
 
 def cubes_of(resources: dict[str, float]) -> list[str]:
