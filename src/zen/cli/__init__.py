@@ -8,6 +8,7 @@ one area and registers them on import.
 from __future__ import annotations
 
 from zen.cli import (  # noqa: F401  (importing registers their commands)
+    cluster,
     export,
     flow,
     info,

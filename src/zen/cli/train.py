@@ -121,6 +121,14 @@ def fit(
             rich_help_panel="Time series",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ZEN_CLUSTER",
+            help="Train candidates on a Ray cluster: an address (127.0.0.1:6379), auto (a"
+            " running one), or local (this machine, the default).",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, json_option("the run's summary (with --explain: the profile and candidates)")
     ] = False,
@@ -160,6 +168,8 @@ def fit(
         policy=policy,
         resume=resume,
         series_options=series_options,
+        executor=cluster_executor(cluster),
+        cluster=None if cluster in (None, "local") else cluster,
         max_epochs=epochs,
     )
     if json_output:
@@ -171,6 +181,15 @@ def fit(
         _show_graph_run(result)
     else:
         _show_table_run(result, data)
+
+
+def cluster_executor(option: str | None) -> Any:
+    """The executor factory ``--cluster`` asks for; None runs on this machine (no Ray)."""
+    if option is None or option == "local":
+        return None
+    from zen.collective import Cluster
+
+    return Cluster.resolve(option).factory()
 
 
 def _columns(values: list[str] | None) -> tuple[str, ...]:

@@ -21,10 +21,11 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,6 +55,11 @@ class StepOutcome:
         traceback: the formatted traceback of the failure, for debugging.
         elapsed_s: wall time spent in the step function, excluding queueing.
         timed_out: the attempt was stopped by the step's ``timeout_s``.
+        node: where it ran, when the executor knows (a cluster node id); None: this machine.
+        attempts: how many times the executor itself started it (a cluster reruns a step whose
+            node was lost before the engine sees an outcome); the engine adds them to its own.
+        notes: what the executor learnt about the attempt for History (``predicted_s``,
+            ``predicted_peak_mib``, ``peak_mib``: the fields of ``History.annotate_run``).
     """
 
     output: Any = None
@@ -61,6 +67,9 @@ class StepOutcome:
     traceback: str | None = None
     elapsed_s: float = 0.0
     timed_out: bool = False
+    node: str | None = None
+    attempts: int = 1
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -87,6 +96,51 @@ class Executor(Protocol):
     def submit(self, step: Step, inputs: Mapping[str, Any]) -> Future[StepOutcome]: ...
 
     def shutdown(self) -> None: ...
+
+
+#: Builds the executor for a batch of ``n_steps`` steps (a cluster's, for example).
+ExecutorFactory = Callable[[int], Executor]
+
+_factory: ContextVar[ExecutorFactory | None] = ContextVar("zen_executor_factory", default=None)
+
+
+@contextlib.contextmanager
+def executor_factory(factory: ExecutorFactory | None) -> Iterator[None]:
+    """Within the block, jobs train their candidates with ``factory(n_steps)``'s executor.
+
+    This is the seam that lets a higher layer (``zen.collective``, the CLI's ``--cluster``)
+    hand the orchestrator a cluster executor without the orchestrator importing it. ``None``
+    keeps the default choice (:func:`zen.orchestrator.orchestration.choose_executor`).
+    """
+    token = _factory.set(factory)
+    try:
+        yield
+    finally:
+        _factory.reset(token)
+
+
+_tuning_cluster: ContextVar[str | None] = ContextVar("zen_tuning_cluster", default=None)
+
+
+@contextlib.contextmanager
+def tuning_on(cluster: str | None) -> Iterator[None]:
+    """Within the block, ``--tune`` runs its trials on ``cluster`` (a Ray address or
+    ``"auto"``; None: in this process), passed as ``cluster=`` to :mod:`zen.orchestrator.tune`."""
+    token = _tuning_cluster.set(cluster)
+    try:
+        yield
+    finally:
+        _tuning_cluster.reset(token)
+
+
+def tuning_cluster() -> str | None:
+    """The cluster set by :func:`tuning_on` in this context, if any."""
+    return _tuning_cluster.get()
+
+
+def current_executor_factory() -> ExecutorFactory | None:
+    """The factory set by :func:`executor_factory` in this context, if any."""
+    return _factory.get()
 
 
 def execute_step(step: Step, inputs: Mapping[str, Any]) -> StepOutcome:

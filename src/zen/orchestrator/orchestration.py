@@ -46,8 +46,10 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -72,12 +74,20 @@ from zen.orchestrator.executors import (
     Executor,
     InlineExecutor,
     LocalProcessExecutor,
+    current_executor_factory,
     usable_cores,
 )
 from zen.orchestrator.history import ActiveRun, History, zen_home
 from zen.orchestrator.meta_learning import relative_scores
 from zen.orchestrator.router import POLICIES, Candidate, route
-from zen.orchestrator.workflow import Step, StepStatus, Workflow, fingerprint, run_workflow
+from zen.orchestrator.workflow import (
+    Step,
+    StepResult,
+    StepStatus,
+    Workflow,
+    fingerprint,
+    run_workflow,
+)
 from zen.profile import TaskProfile
 
 logger = logging.getLogger(__name__)
@@ -103,6 +113,10 @@ MIN_GRACE_S = 30.0
 STALE_CACHE_S = 7 * 24 * 3600.0
 #: Where unfinished jobs keep their candidates, under ``$ZEN_HOME``.
 RESUME_DIR = Path("cache") / "fit"
+#: Environment variable naming another folder for resume caches (shared by a cluster's nodes).
+FIT_CACHE_ENV = "ZEN_FIT_CACHE"
+#: What an executor may note about a candidate's attempt that History keeps with its run.
+RUN_NOTES = ("predicted_s", "predicted_peak_mib", "peak_mib")
 #: The file in a job's scratch directory that keeps the run key of its first attempt.
 RUN_KEY_FILE = "run-key"
 #: What a run key looks like (a run id such as ``20261125-013501-3fa2``); anything else in
@@ -231,6 +245,18 @@ def job_key(**parts: Any) -> str:
     return fingerprint(encoded, "job")
 
 
+def resume_root() -> Path:
+    """Where unfinished jobs keep their candidates: ``$ZEN_FIT_CACHE`` when set, else
+    ``$ZEN_HOME/cache/fit``.
+
+    On a cluster, point ``ZEN_FIT_CACHE`` at a folder every node mounts (NFS, a shared disk):
+    candidates save their models there from whichever node trains them, and a job resumed from
+    another machine finds the finished ones.
+    """
+    shared = os.environ.get(FIT_CACHE_ENV)
+    return Path(shared).expanduser() if shared else zen_home() / RESUME_DIR
+
+
 @contextmanager
 def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Path]:
     """Where a job's candidates save their models and the workflow caches their outcomes.
@@ -242,14 +268,14 @@ def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Path]
     """
     if key is None or not resume:
         if key is not None:
-            shutil.rmtree(zen_home() / RESUME_DIR / key[:32], ignore_errors=True)
+            shutil.rmtree(resume_root() / key[:32], ignore_errors=True)
         folder = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    root = zen_home() / RESUME_DIR
+    root = resume_root()
     _remove_stale(root)
     folder = root / key[:32]
     resuming = folder.is_dir()
@@ -304,7 +330,7 @@ def routed_candidates(
     known: Collection[str],
     *,
     policy: str = "learned",
-    limit: int = MAX_CANDIDATES,
+    limit: int | None = None,
     seed: int = 0,
     floor: Collection[str] = (),
 ) -> list[Candidate]:
@@ -313,7 +339,8 @@ def routed_candidates(
     The router learns from every finished run in History (``$ZEN_HOME/zen.db``).
 
     Args:
-        limit: how many to keep.
+        limit: how many to keep; None: :data:`MAX_CANDIDATES` (read at the call, so that a
+            benchmark can train more).
         seed: the router's seed: a run's :func:`exploration_seed`, not its training seed.
         floor: cheap reference models (statistical baselines): when none of the kept ones is
             among them, the best-ranked of them replaces the last kept one, so that every
@@ -325,6 +352,8 @@ def routed_candidates(
     with History() as history:
         ranked = route(profile, budget_s, history, policy=policy, seed=seed)
     usable = [candidate for candidate in ranked if candidate.name in known]
+    if limit is None:
+        limit = MAX_CANDIDATES
     chosen = usable[:limit]
     if not chosen:
         raise DataError(
@@ -344,9 +373,15 @@ def choose_executor(workers: int | None, n_steps: int, data_bytes: int) -> Execu
         workers: processes to use; None: the usable cores, at most one per step.
         n_steps: candidate steps to run.
         data_bytes: approximate size of what each step receives.
+
+    Inside :func:`~zen.orchestrator.executors.executor_factory` (a cluster), that factory's
+    executor is used whatever the size of the data: the cluster's object store carries it.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"workers: expected a positive integer, got {workers!r}")
+    factory = current_executor_factory()
+    if factory is not None:
+        return factory(n_steps)
     wanted = min(usable_cores(), n_steps) if workers is None else min(workers, n_steps)
     if wanted <= 1:
         return InlineExecutor()
@@ -433,6 +468,7 @@ def train_candidates(
             )
     finally:
         executor.shutdown()
+    record_placement(parent_id, [result[candidate.name] for candidate in candidates])
     outcomes = []
     for candidate in candidates:
         step = result[candidate.name]
@@ -447,6 +483,27 @@ def train_candidates(
             output = {**output, "resumed": True}
         outcomes.append({**output, "reason": candidate.reason})
     return outcomes
+
+
+def record_placement(parent_id: int, steps: Iterable[StepResult]) -> None:
+    """Note in History where each candidate that ran trained (``node``) and in how many
+    attempts: a cluster's node id, else this machine's name; resumed candidates keep theirs."""
+    ran = {
+        step.name: step for step in steps if step.status is not StepStatus.CACHED and step.attempts
+    }
+    if not ran:
+        return
+    here = socket.gethostname()
+    with History() as history:
+        for name, step in ran.items():
+            children = [
+                run for run in history.runs(model=name, limit=20) if run.parent_id == parent_id
+            ]
+            if children:
+                notes = {key: step.notes[key] for key in RUN_NOTES if key in step.notes}
+                history.annotate_run(
+                    children[0].id, node=step.node or here, attempts=step.attempts, **notes
+                )
 
 
 class CandidateProgress:

@@ -439,8 +439,10 @@ class StepResult:
         error: why it failed, timed out or was skipped.
         traceback: the last failure's traceback, for debugging.
         duration_s: time spent in the step function over all attempts (0 when cached).
-        attempts: how many times it was started.
+        attempts: how many times it was started (the executor's own reruns included).
         cache_key: the content hash its output is cached under (None without a cache).
+        node: where its last attempt ran, when the executor said (a cluster node id).
+        notes: what the executor noted about its last attempt (predicted cost, peak memory).
     """
 
     name: str
@@ -451,6 +453,8 @@ class StepResult:
     duration_s: float = 0.0
     attempts: int = 0
     cache_key: str | None = None
+    node: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -590,6 +594,9 @@ class _Run:
         self.running: dict[Future[StepOutcome], tuple[str, float]] = {}  # -> (step, started)
         self.retry_due: dict[str, float] = {}  # step -> monotonic time of its next attempt
         self.attempts: dict[str, int] = {}
+        self.reruns: dict[str, int] = {}  # attempts the executor made on its own (node loss)
+        self.nodes: dict[str, str | None] = {}
+        self.notes: dict[str, dict[str, Any]] = {}
         self.elapsed: dict[str, float] = {}
         self.failures: dict[str, StepOutcome] = {}  # last failed attempt, kept while retrying
         self.deadline: float | None = None
@@ -696,6 +703,9 @@ class _Run:
         except (Exception, CancelledError) as error:  # the executor, not the step, failed
             outcome = StepOutcome(error=f"{type(error).__name__}: {error}")
         self.elapsed[name] = self.elapsed.get(name, 0.0) + outcome.elapsed_s
+        self.reruns[name] = self.reruns.get(name, 0) + max(0, outcome.attempts - 1)
+        self.nodes[name] = outcome.node
+        self.notes[name] = dict(outcome.notes)
         if outcome.ok:
             self.values[name] = outcome.output
             if self.cache is not None:
@@ -763,8 +773,10 @@ class _Run:
             error=error,
             traceback=traceback,
             duration_s=self.elapsed.get(name, 0.0),
-            attempts=self.attempts.get(name, 0),
+            attempts=self.attempts.get(name, 0) + self.reruns.get(name, 0),
             cache_key=self.keys.get(name),
+            node=self.nodes.get(name),
+            notes=self.notes.get(name, {}),
         )
         self._emit(name, status)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 import zen
 from zen.graph.datasets import graph_source, load_graph
+from zen.orchestrator.executors import ExecutorFactory, executor_factory, tuning_on
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.jobs.forecast import ForecastRunResult
 from zen.orchestrator.jobs.forecast import forecast as _forecast
@@ -76,6 +77,8 @@ def fit(
     policy: str = "learned",
     resume: bool = True,
     series_options: Mapping[str, Any] | None = None,
+    executor: ExecutorFactory | None = None,
+    cluster: str | None = None,
     **model_options: Any,
 ) -> RunResult | ForecastRunResult | GraphRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
@@ -108,8 +111,20 @@ def fit(
         series_options: how time series are read: ``freq``, ``date_format``, ``fill``,
             ``hist_exog``, ``futr_exog``, ``static`` (see
             :func:`~zen.orchestrator.jobs.forecast.forecast`).
+        executor: builds the executor that trains the candidates, given their number (for
+            example a cluster's: ``zen.collective.Cluster.executor``); None: this machine's
+            process pool or this process (``workers``).
+        cluster: where ``tune`` runs its trials (a Ray address or ``"auto"``); None: here.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
+    if executor is not None or cluster is not None:
+        with executor_factory(executor), tuning_on(cluster):
+            return fit(
+                data, target, edges=edges, nodes=nodes, horizon=horizon, budget_s=budget_s,
+                task=task, test_size=test_size, runs_dir=runs_dir, seed=seed, progress=progress,
+                workers=workers, tune=tune, policy=policy, resume=resume,
+                series_options=series_options, **model_options,
+            )  # fmt: skip
     series_only = sorted(name for name, value in (series_options or {}).items() if value)
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
         _refuse_series_options(series_only, "a graph")

@@ -30,6 +30,7 @@ from zen.forecasting import Ensemble, Forecaster
 from zen.forecasting.candidate import ForecastSettings
 from zen.forecasting.data import SeriesData
 from zen.neural.checkpoint import write_atomic, write_json
+from zen.orchestrator.executors import tuning_cluster
 from zen.orchestrator.forecast_eval import (
     ENSEMBLE,
     HoldOut,
@@ -408,6 +409,7 @@ def _tune(
             input_size=hold.input_size,
             n_trials=20,
             timeout_s=timeout_s,
+            cluster=tuning_cluster(),
             max_steps=min(settings.max_steps, 300),
             season_length=season,
             seed=settings.random_seed,

@@ -25,6 +25,7 @@ from zen import registry
 from zen.errors import ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import write_json
+from zen.orchestrator.executors import tuning_cluster
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
@@ -266,7 +267,7 @@ class GraphJob(CandidateJob):
         from zen.orchestrator.tune import tune_node_classifier
 
         found = tune_node_classifier(self.graph, name, n_trials=20, timeout_s=timeout_s,
-                                     seed=self.seed)  # fmt: skip
+                                     seed=self.seed, cluster=tuning_cluster())  # fmt: skip
         chosen = dict(found.best_hyperparameters)
         summary = {"model": name, "study_name": found.study_name,
                    "best_value": found.best_value, "n_trials": found.n_trials,

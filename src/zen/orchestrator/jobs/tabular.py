@@ -21,6 +21,7 @@ import pandas as pd
 import zen
 from zen import registry
 from zen.errors import DataError, ZenError
+from zen.orchestrator.executors import tuning_cluster
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
@@ -228,7 +229,8 @@ class TableJob(CandidateJob):
         from zen.orchestrator.tune import tune_tabular
 
         found = tune_tabular(self.train, self.target, task=self.profile.kind, n_trials=20,
-                             timeout_s=timeout_s, seed=self.seed)  # fmt: skip
+                             timeout_s=timeout_s, seed=self.seed,
+                             cluster=tuning_cluster())  # fmt: skip
         chosen = {k: v for k, v in found.best_hyperparameters.items() if k != "seed"}
         summary = {"model": name, "study_name": found.study_name,
                    "best_value": found.best_value, "n_trials": found.n_trials,

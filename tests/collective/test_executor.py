@@ -1,0 +1,65 @@
+"""The Ray executor end to end: ``zen fit --cluster`` on a real two-node cluster gives the local
+leaderboard, and History says on which node and in how many attempts each candidate trained."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cluster_harness import RayCluster
+
+
+def small_table(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(240, 4))
+    frame = pd.DataFrame(features, columns=["a", "b", "c", "d"])
+    frame["y"] = features @ [1.0, -2.0, 0.5, 0.0] + rng.normal(scale=0.1, size=240)
+    path = folder / "table.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def fit(cluster: RayCluster, data: Path, home: Path, *extra: str) -> dict:
+    argv = [sys.executable, "-m", "zen.cli", "fit", str(data), "--target", "y", "--epochs", "4",
+            "--policy", "rules", "--seed", "3", "--no-progress", "--json",
+            "--runs-dir", str(home / "runs"), *extra]  # fmt: skip
+    done = cluster.run(argv, env={"ZEN_HOME": str(home)}, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def history(cluster: RayCluster, home: Path) -> list[dict]:
+    argv = [sys.executable, "-m", "zen.cli", "history", "--json"]
+    done = cluster.run(argv, env={"ZEN_HOME": str(home)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_fit_on_the_cluster_matches_the_local_leaderboard(
+    ray_two_nodes: RayCluster, tmp_path: Path
+) -> None:
+    data = small_table(tmp_path)
+    local = fit(ray_two_nodes, data, tmp_path / "local", "--cluster", "local")
+    remote = fit(ray_two_nodes, data, tmp_path / "ray", "--cluster", ray_two_nodes.address)
+
+    def board(summary: dict) -> list[tuple[str, float]]:
+        return [(row["model"], row["test_metrics"]["rmse"]) for row in summary["leaderboard"]]
+
+    assert [name for name, _ in board(remote)] == [name for name, _ in board(local)]
+    for (_, mine), (_, theirs) in zip(board(remote), board(local), strict=True):
+        assert mine == pytest.approx(theirs, rel=1e-3)
+
+    runs = history(ray_two_nodes, tmp_path / "ray")
+    children = [run for run in runs if run["parent_id"] is not None]
+    assert len(children) == len(remote["leaderboard"])
+    assert all(run["attempts"] == 1 for run in children)
+    nodes = {run["node"] for run in children}
+    # Ray node ids (56 hex digits), not this machine's name: the steps ran as Drones.
+    assert all(len(node) == 56 for node in nodes), nodes
+    local_children = [r for r in history(ray_two_nodes, tmp_path / "local") if r["parent_id"]]
+    assert {run["attempts"] for run in local_children} == {1}
