@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,27 @@ def test_status_lists_the_nodes_and_cubes_of_a_real_cluster(ray_two_nodes: RayCl
     assert [cube["name"] for cube in status["cubes"]] == ["graph"]
     assert status["cubes"][0]["cpus"] == 1.0 and status["cubes"][0]["free"] == 1.0
     assert set(status) >= {"address", "nodes", "cubes", "queues", "running", "events"}
+
+
+def test_an_unreachable_cluster_is_a_clear_error_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+    import time
+
+    from zen.collective.cluster import require_reachable
+
+    # A port nobody listens on: bind one, then close it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"no Ray head answers at 127.0.0.1:{port}"):
+        require_reachable(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 5
+    with pytest.raises(ConfigError, match="expected HOST:PORT"):
+        require_reachable("nonsense")
+    # "auto" reads where `ray start --head` records the address; none recorded here.
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    with pytest.raises(ConfigError, match="no running Ray cluster found"):
+        require_reachable("auto")

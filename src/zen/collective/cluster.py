@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -98,6 +101,7 @@ class Cluster:
         ray = import_ray()
         with _connect_lock:
             if not ray.is_initialized():
+                require_reachable(self.address or "auto")
                 try:
                     ray.init(
                         address=self.address,
@@ -198,6 +202,34 @@ class Cluster:
 
     def __repr__(self) -> str:
         return "Cluster.local()" if self.is_local else f"Cluster.connect({self.address!r})"
+
+
+def require_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Fail fast, naming the address, when no Ray head answers there.
+
+    Without this, ``ray.init`` retries an address that is gone (a stale ``auto`` entry left by a
+    stopped cluster, a typo) for minutes, printing warnings. ``"auto"`` is looked up where
+    ``ray start --head`` records it (``<tmp>/ray/ray_current_cluster``).
+    """
+    if address == "auto":
+        record = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        try:
+            address = record.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise ConfigError(
+                "cluster: no running Ray cluster found on this machine; start one with"
+                " `zen cluster start --head`, or pass --cluster HOST:PORT"
+            ) from None
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"cluster: expected HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConfigError(
+            f"cluster: no Ray head answers at {address} ({error.strerror or error}); is the"
+            " cluster running? (`zen cluster start --head`)"
+        ) from None
 
 
 def control_options(ray: ModuleType) -> dict[str, Any]:
