@@ -8,6 +8,7 @@ import pytest
 
 from zen import ConfigError, DataError
 from zen.orchestrator import fit
+from zen.orchestrator.history import History
 from zen.orchestrator.jobs import tabular as jobs
 
 
@@ -26,6 +27,13 @@ def test_regression_run_beats_the_mean_baseline(frame, tmp_path) -> None:
     assert result.metrics["r2"] > 0.8 > result.baseline["r2"]
     assert result.n_train + result.n_test == 150
     assert (result.model_dir / "model.safetensors").is_file()
+    # The run's start and end are on the event log, with the parent run's id.
+    events = History().events(kinds=["run_started", "run_finished", "run_failed"])
+    assert [(e.kind, e.run_id) for e in events] == [
+        ("run_started", result.history_id),
+        ("run_finished", result.history_id),
+    ]
+    assert events[1].payload["metrics"]["r2"] == pytest.approx(result.metrics["r2"])
 
 
 def test_a_failure_while_saving_leaves_no_half_written_run(frame, tmp_path, monkeypatch) -> None:
@@ -36,6 +44,8 @@ def test_a_failure_while_saving_leaves_no_half_written_run(frame, tmp_path, monk
     with pytest.raises(OSError, match="no space"):
         fit(frame, "y", runs_dir=tmp_path, max_epochs=2)
     assert list(tmp_path.iterdir()) == []
+    last = History().events(kinds=["run_started", "run_finished", "run_failed"])[-1]
+    assert last.kind == "run_failed" and "no space left" in last.payload["error"]
 
 
 def test_too_few_rows(tmp_path) -> None:

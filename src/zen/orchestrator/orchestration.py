@@ -690,7 +690,19 @@ def parent_run(
             data=data,
         ) as run,
     ):
-        yield run
+        # The run's life on the event log too (zen cluster status, the collective's bus read
+        # it): History has the run itself; these say when it started and how it ended.
+        history.record_event(
+            "run_started", {"family": profile.family, "data": data, "policy": policy}, run_id=run.id
+        )
+        try:
+            yield run
+        except BaseException as error:
+            history.record_event(
+                "run_failed", {"error": f"{type(error).__name__}: {error}"}, run_id=run.id
+            )
+            raise
+        history.record_event("run_finished", {"metrics": dict(run.metrics)}, run_id=run.id)
 
 
 @contextmanager
