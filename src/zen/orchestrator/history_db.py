@@ -23,6 +23,7 @@ import functools
 import logging
 import re
 import sqlite3
+import time
 import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -232,8 +233,7 @@ class SQLiteDatabase(Database):
             version = self.version()
             if version > len(migrations):
                 raise self._newer(version, len(migrations))
-            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal()
             # NORMAL is safe from corruption in WAL mode; only the last commits may be lost on
             # power failure, which for a run log beats an fsync per write.
             connection.execute("PRAGMA synchronous = NORMAL")
@@ -242,6 +242,29 @@ class SQLiteDatabase(Database):
                 self._apply(target, migration)
         except sqlite3.Error as error:
             raise self._data_error(error) from None
+
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL, in short tries, then set the full busy timeout.
+
+        The switch needs an exclusive lock. While another process migrates a new file (still
+        in rollback-journal mode), waiting for it with the full busy timeout can deadlock: the
+        waiting statement holds a shared lock that the other process's COMMIT waits for, and
+        both wait 30 s. A failed short try releases that lock, so the other side can commit.
+        """
+        connection = self.connection
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        connection.execute("PRAGMA busy_timeout = 50")
+        try:
+            while True:
+                try:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    return
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
     def _apply(self, target: int, migration: Migration) -> None:
         connection = self.connection
