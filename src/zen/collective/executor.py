@@ -17,7 +17,7 @@ import resource
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -102,7 +102,101 @@ def _drone(
     return outcome, started, ended
 
 
-class RayExecutor:
+class _RaySteps:
+    """What both Ray executors share: checked settings, each input in the object store once,
+    a step's task options, and the futures of the steps in flight."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        num_cpus: float,
+        memory_mib: float | None,
+        max_retries: int,
+        cube: str | None,
+    ) -> None:
+        if cluster.is_local:
+            raise ConfigError(
+                f"cluster: {type(self).__name__} needs a Ray cluster, not Cluster.local()"
+            )
+        if not isinstance(num_cpus, int | float) or num_cpus <= 0:
+            raise ConfigError(f"num_cpus: expected a positive number, got {num_cpus!r}")
+        if memory_mib is not None and (not isinstance(memory_mib, int | float) or memory_mib <= 0):
+            raise ConfigError(f"memory_mib: expected a positive number or None, got {memory_mib!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigError(f"max_retries: expected an integer >= 0, got {max_retries!r}")
+        self.cluster = cluster
+        self.num_cpus = float(num_cpus)
+        self.memory_mib = memory_mib
+        self.max_retries = max_retries
+        self.cube = cube
+        self.timings: list[StepTiming] = []
+        self._ray = cluster.ray()
+        control = control_options(self._ray)
+        self._attempts = self._ray.remote(_Attempts).options(max_restarts=-1, **control).remote()
+        # id(value) -> (value, ref): the value is kept so its id is not reused while cached.
+        self._refs: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+        self._pending: set[Any] = set()
+
+    def _ref(self, value: Any) -> Any:
+        with self._lock:
+            held = self._refs.get(id(value))
+            if held is None or held[0] is not value:
+                held = (value, self._ray.put(value))
+                self._refs[id(value)] = held
+            return held[1]
+
+    def _task_options(self) -> dict[str, Any]:
+        """The Ray options of one step's task: its CPUs, memory, retries and cube."""
+        options: dict[str, Any] = {"num_cpus": self.num_cpus, "max_retries": self.max_retries}
+        if self.memory_mib is not None:
+            options["memory"] = int(self.memory_mib * 2**20)
+        if self.cube is not None:
+            options["resources"] = {CUBE_PREFIX + self.cube: 0.001}
+        return options
+
+    def _watch(
+        self,
+        ref: Any,
+        name: str,
+        submitted: float,
+        after: Callable[[StepOutcome | None, BaseException | None], None] | None = None,
+    ) -> Future[StepOutcome]:
+        """The future of the task ``ref`` (resolving to ``(outcome, started, ended)``); ``after``
+        sees the outcome, or the error when the step's node died for good, first."""
+        with self._lock:
+            self._pending.add(ref)
+        result: Future[StepOutcome] = Future()
+        result.set_running_or_notify_cancel()
+
+        def deliver(done: Future[Any]) -> None:
+            with self._lock:
+                self._pending.discard(ref)
+            try:
+                outcome, started, ended = done.result()
+            except BaseException as error:  # the Drone (or the Queen) died more than allowed
+                if after is not None:
+                    after(None, error)
+                result.set_exception(error)
+                return
+            self.timings.append(StepTiming(name, submitted, started, ended, time.time()))
+            if after is not None:
+                after(outcome, None)
+            result.set_result(outcome)
+
+        ref.future().add_done_callback(deliver)
+        return result
+
+    def _forget(self) -> list[Any]:
+        """Drop the cached inputs; the steps still in flight."""
+        with self._lock:
+            pending, self._pending = list(self._pending), set()
+            self._refs.clear()
+        return pending
+
+
+class RayExecutor(_RaySteps):
     """Runs each step as a Ray task with declared resources.
 
     Args:
@@ -124,81 +218,38 @@ class RayExecutor:
         cube: str | None = None,
         events: bool = True,
     ) -> None:
-        if cluster.is_local:
-            raise ConfigError("cluster: RayExecutor needs a Ray cluster, not Cluster.local()")
-        if not isinstance(num_cpus, int | float) or num_cpus <= 0:
-            raise ConfigError(f"num_cpus: expected a positive number, got {num_cpus!r}")
-        if memory_mib is not None and (not isinstance(memory_mib, int | float) or memory_mib <= 0):
-            raise ConfigError(f"memory_mib: expected a positive number or None, got {memory_mib!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigError(f"max_retries: expected an integer >= 0, got {max_retries!r}")
-        self.cluster = cluster
-        self.num_cpus = float(num_cpus)
-        self.memory_mib = memory_mib
-        self.max_retries = max_retries
-        self.cube = cube
-        self.timings: list[StepTiming] = []
-        self._ray = cluster.ray()
-        control = control_options(self._ray)
-        self._attempts = self._ray.remote(_Attempts).options(max_restarts=-1, **control).remote()
+        super().__init__(
+            cluster, num_cpus=num_cpus, memory_mib=memory_mib, max_retries=max_retries, cube=cube
+        )
         self._bus = RayBus.get(cluster) if events else None
         self._remote = self._ray.remote(_drone)
-        # id(value) -> (value, ref): the value is kept so its id is not reused while cached.
-        self._refs: dict[int, tuple[Any, Any]] = {}
-        self._lock = threading.Lock()
-        self._pending: set[Any] = set()
-
-    def _ref(self, value: Any) -> Any:
-        with self._lock:
-            held = self._refs.get(id(value))
-            if held is None or held[0] is not value:
-                held = (value, self._ray.put(value))
-                self._refs[id(value)] = held
-            return held[1]
 
     def submit(self, step: Step, inputs: Mapping[str, Any]) -> Future[StepOutcome]:
         """Send ``step`` to a Drone; its inputs go to the object store once per value."""
         _require_importable(step)
         names = tuple(inputs)
         refs = [self._ref(inputs[name]) for name in names]
-        options: dict[str, Any] = {"num_cpus": self.num_cpus, "max_retries": self.max_retries}
-        if self.memory_mib is not None:
-            options["memory"] = int(self.memory_mib * 2**20)
-        if self.cube is not None:
-            options["resources"] = {CUBE_PREFIX + self.cube: 0.001}
         token = uuid.uuid4().hex
         submitted = time.time()
         bus_actor = None if self._bus is None else self._bus.actor
         modules = tuple(registry.declaring_modules())
-        ref = self._remote.options(**options).remote(
+        ref = self._remote.options(**self._task_options()).remote(
             step, token, self._attempts, bus_actor, modules, names, *refs
         )
         if self._bus is not None:
             self._bus.publish(Event("step_placed", {"step": step.name, "cube": self.cube}))
-        with self._lock:
-            self._pending.add(ref)
-        result: Future[StepOutcome] = Future()
-        result.set_running_or_notify_cancel()
 
-        def deliver(done: Future[Any]) -> None:
-            with self._lock:
-                self._pending.discard(ref)
-            try:
-                outcome, started, ended = done.result()
-            except BaseException as error:  # the Drone's node died more than max_retries times
-                result.set_exception(error)
+        def publish(outcome: StepOutcome | None, error: BaseException | None) -> None:
+            if outcome is None:
                 self._publish("step_finished", {"step": step.name, "error": str(error)[:200]})
                 return
-            self.timings.append(StepTiming(step.name, submitted, started, ended, time.time()))
             self._publish(
                 "step_finished",
                 {"step": step.name, "node": outcome.node, "attempts": outcome.attempts,
                  "seconds": round(outcome.elapsed_s, 3), "error": outcome.error},
             )  # fmt: skip
-            result.set_result(outcome)
 
-        ref.future().add_done_callback(deliver)
-        return result
+        return self._watch(ref, step.name, submitted, publish)
 
     def _publish(self, kind: str, payload: dict[str, Any]) -> None:
         if self._bus is not None:
@@ -209,10 +260,7 @@ class RayExecutor:
 
     def shutdown(self) -> None:
         """Cancel the steps still running (the engine abandoned them) and free the inputs."""
-        with self._lock:
-            pending, self._pending = list(self._pending), set()
-            self._refs.clear()
-        for ref in pending:
+        for ref in self._forget():
             try:
                 self._ray.cancel(ref, force=True)
             except Exception as error:  # already finished or its node is gone

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,11 +27,11 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from zen import registry
-from zen.collective.cluster import CUBE_PREFIX, Cluster, control_options, cubes_of
+from zen.collective.cluster import Cluster, control_options, cubes_of
 from zen.collective.cost import CostModel
 from zen.collective.cubes import Cube
 from zen.collective.events import Event, RayBus
-from zen.collective.executor import MAX_RETRIES, StepTiming, _Attempts, _drone
+from zen.collective.executor import MAX_RETRIES, _drone, _RaySteps
 from zen.collective.placement import NodeCapacity, PlacementError, Placer, StepDemand
 from zen.errors import ConfigError
 from zen.orchestrator.executors import StepOutcome, _require_importable
@@ -188,7 +187,7 @@ class _Queen:
         return {"cubes": self.placer.load(), "nodes": [n.name for n in self.placer.nodes]}
 
 
-class QueenExecutor:
+class QueenExecutor(_RaySteps):
     """Runs workflow steps through a Queen actor (cost-predicted placement on cubes).
 
     Args:
@@ -210,38 +209,17 @@ class QueenExecutor:
         policy: str = "cost",
         cubes: tuple[Cube, ...] = (),
     ) -> None:
-        if cluster.is_local:
-            raise ConfigError("cluster: QueenExecutor needs a Ray cluster, not Cluster.local()")
-        if not isinstance(num_cpus, int | float) or num_cpus <= 0:
-            raise ConfigError(f"num_cpus: expected a positive number, got {num_cpus!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigError(f"max_retries: expected an integer >= 0, got {max_retries!r}")
-        self.cluster = cluster
-        self.num_cpus = float(num_cpus)
-        self.memory_mib = memory_mib
-        self.max_retries = max_retries
-        self.cube = cube
-        self.timings: list[StepTiming] = []
-        ray = self._ray = cluster.ray()
+        super().__init__(
+            cluster, num_cpus=num_cpus, memory_mib=memory_mib, max_retries=max_retries, cube=cube
+        )
+        ray = self._ray
         bus = RayBus.get(cluster)  # the Queen and the Drones publish to it
         control = control_options(ray)
-        self._attempts = ray.remote(_Attempts).options(max_restarts=-1, **control).remote()
         self.queen = (
             ray.remote(_Queen)
             .options(max_restarts=-1, max_task_retries=0, max_concurrency=1000, **control)
             .remote(policy, [(c.name, c.speciality, c.quota_cpus) for c in cubes], bus.actor)
         )
-        self._refs: dict[int, tuple[Any, Any]] = {}
-        self._lock = threading.Lock()
-        self._pending: set[Any] = set()
-
-    def _ref(self, value: Any) -> Any:
-        with self._lock:
-            held = self._refs.get(id(value))
-            if held is None or held[0] is not value:
-                held = (value, self._ray.put(value))
-                self._refs[id(value)] = held
-            return held[1]
 
     def submit(self, step: Step, inputs: Mapping[str, Any]) -> Future[StepOutcome]:
         """Ask the Queen to admit ``step`` (a ConfigError when it fits no node), then run it."""
@@ -260,32 +238,14 @@ class QueenExecutor:
             raise
         names = tuple(inputs)
         refs = [self._ref(inputs[name]) for name in names]
-        options: dict[str, Any] = {"num_cpus": self.num_cpus, "max_retries": self.max_retries}
-        if self.memory_mib is not None:
-            options["memory"] = int(self.memory_mib * 2**20)
-        if self.cube is not None:
-            options["resources"] = {CUBE_PREFIX + self.cube: 0.001}
         submitted = time.time()
-        ref = self.queen.run.remote(key, step, self._attempts, names, refs, options)
-        with self._lock:
-            self._pending.add(ref)
-        result: Future[StepOutcome] = Future()
-        result.set_running_or_notify_cancel()
+        ref = self.queen.run.remote(key, step, self._attempts, names, refs, self._task_options())
 
-        def deliver(done: Future[Any]) -> None:
-            with self._lock:
-                self._pending.discard(ref)
-            try:
-                outcome, started, ended = done.result()
-            except BaseException as error:  # the Queen or the Drone died for good
-                result.set_exception(error)
-                return
-            outcome.notes["predicted_peak_mib"] = predicted["predicted_peak_mib"]
-            self.timings.append(StepTiming(step.name, submitted, started, ended, time.time()))
-            result.set_result(outcome)
+        def note(outcome: StepOutcome | None, error: BaseException | None) -> None:
+            if outcome is not None:
+                outcome.notes["predicted_peak_mib"] = predicted["predicted_peak_mib"]
 
-        ref.future().add_done_callback(deliver)
-        return result
+        return self._watch(ref, step.name, submitted, note)
 
     def load(self) -> dict[str, Any]:
         """The Queen's view: each cube's queue and the nodes it places on."""
@@ -293,9 +253,7 @@ class QueenExecutor:
 
     def shutdown(self) -> None:
         """Stop the Queen (its Drones with it) and free the inputs."""
-        with self._lock:
-            self._refs.clear()
-            self._pending.clear()
+        self._forget()
         with contextlib.suppress(Exception):
             self._ray.kill(self.queen, no_restart=True)
 
