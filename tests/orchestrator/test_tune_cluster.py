@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -23,6 +24,39 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 def quadratic(trial: optuna.Trial) -> float:
     x = trial.suggest_float("x", -2.0, 2.0)
     return (x - 1.0) ** 2
+
+
+def tune_on_cluster(
+    cluster: Any, epochs: int, call: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``tune(objective, <call>)`` in the cluster's namespace on a pruned quadratic with
+    ``epochs`` reports; the TuneResult as JSON."""
+    done = cluster.python(
+        f"""
+        import json, optuna, ray
+        # The nodes import this checkout's zen (the installed one may be another branch).
+        ray.init(address="{cluster.address}", logging_level="ERROR",
+                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
+        from zen.orchestrator.tune import tune
+
+        def objective(trial):
+            x = trial.suggest_float("x", -2.0, 2.0)
+            for epoch in range(1, {epochs + 1}):
+                trial.report((x - 1.0) ** 2 + 1.0 / epoch, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return (x - 1.0) ** 2
+
+        result = tune(objective, {call})
+        print(json.dumps(result.to_json()))
+        """,
+        env={"PYTHONPATH": str(SRC), **(env or {})},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(
+        json.loads(next(line for line in reversed(done.stdout.splitlines()) if line[:1] == "{"))
+    )
 
 
 def test_studies_live_in_the_postgres_history_that_zen_history_names(
@@ -85,33 +119,11 @@ def test_the_local_cluster_tunes_in_this_process() -> None:
 @pytest.mark.slow  # the Ray workers import zen and torch: ~12 s here after the cluster starts
 def test_trials_run_in_parallel_on_both_nodes_against_one_study(ray_two_nodes, tmp_path) -> None:
     journal = tmp_path / "studies.journal"
-    done = ray_two_nodes.python(
-        f"""
-        import json, optuna, ray
-        # The nodes import this checkout's zen (the installed one may be another branch).
-        ray.init(address="{ray_two_nodes.address}", logging_level="ERROR",
-                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
-        from zen.orchestrator.tune import tune
-
-        def objective(trial):
-            x = trial.suggest_float("x", -2.0, 2.0)
-            for epoch in range(1, 6):
-                trial.report((x - 1.0) ** 2 + 1.0 / epoch, epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-            return (x - 1.0) ** 2
-
-        result = tune(objective, n_trials=10, storage="{journal}", study_name="spread",
-                      cluster="auto", parallel=2, pruner_startup_trials=2, warmup_epochs=0)
-        print(json.dumps(result.to_json()))
-        """,
-        env={"PYTHONPATH": str(SRC)},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(
-        next(line for line in reversed(done.stdout.splitlines()) if line[:1] == "{")
-    )
+    result = tune_on_cluster(
+        ray_two_nodes, 5,
+        f'n_trials=10, storage="{journal}", study_name="spread", cluster="auto", parallel=2,'
+        " pruner_startup_trials=2, warmup_epochs=0",
+    )  # fmt: skip
     study = optuna.load_study(
         study_name="spread",
         storage=optuna.storages.JournalStorage(
@@ -186,32 +198,12 @@ def test_with_history_on_postgres_the_nodes_tune_one_study_in_it(
     database = fresh_postgres.rsplit("/", 1)[1]
     socket_url = (f"postgresql://postgres@/{database}"
                   f"?host={postgres.folder / 'sock'}&port={postgres.port}")  # fmt: skip
-    done = ray_two_nodes.python(
-        f"""
-        import json, optuna, ray
-        ray.init(address="{ray_two_nodes.address}", logging_level="ERROR",
-                 runtime_env={{"env_vars": {{"PYTHONPATH": "{SRC}"}}}})
-        from zen.orchestrator.tune import tune
-
-        def objective(trial):
-            x = trial.suggest_float("x", -2.0, 2.0)
-            for epoch in range(1, 4):
-                trial.report((x - 1.0) ** 2 + 1.0 / epoch, epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-            return (x - 1.0) ** 2
-
-        result = tune(objective, n_trials=6, study_name="in-postgres", cluster="auto",
-                      parallel=2, pruner_startup_trials=2, warmup_epochs=0)
-        print(json.dumps(result.to_json()))
-        """,
-        env={"PYTHONPATH": str(SRC), "ZEN_HISTORY": socket_url},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(
-        next(line for line in reversed(done.stdout.splitlines()) if line[:1] == "{")
-    )
+    result = tune_on_cluster(
+        ray_two_nodes, 3,
+        'n_trials=6, study_name="in-postgres", cluster="auto", parallel=2,'
+        " pruner_startup_trials=2, warmup_epochs=0",
+        env={"ZEN_HISTORY": socket_url},
+    )  # fmt: skip
     assert result["storage"] == socket_url
     with History(fresh_postgres) as runs:
         study = optuna.load_study(study_name="in-postgres", storage=runs.optuna_storage())
