@@ -67,7 +67,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     best model's scores from the leaderboard, held-out tables' metrics prefixed ``test_``;
     forecasts: the chosen model's test-window scores, as the report gives them);
     ``baseline`` (tables); ``leaderboard``; ``files`` (absolute paths by role);
-    ``history_run_id``; ``zen_version``.
+    ``history_run_id``; ``zen_version``; ``tuning`` (what ``--tune`` found, when asked).
 
     Raises:
         DataError: ``run_dir`` has no readable ``report.json``.
@@ -115,8 +115,9 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
         "history_run_id": report.get("history_run_id"),
         "zen_version": report.get("zen_version"),
     }
-    if "baseline" in report:
-        summary["baseline"] = report["baseline"]
+    for optional in ("baseline", "tuning"):  # tables only; runs with --tune only
+        if report.get(optional) is not None:
+            summary[optional] = report[optional]
     return summary
 
 

@@ -63,3 +63,39 @@ def test_fit_on_the_cluster_matches_the_local_leaderboard(
     assert all(len(node) == 56 for node in nodes), nodes
     local_children = [r for r in history(ray_two_nodes, tmp_path / "local") if r["parent_id"]]
     assert {run["attempts"] for run in local_children} == {1}
+
+
+def zen_json(cluster: RayCluster, home: Path, *argv: str) -> dict:
+    done = cluster.run([sys.executable, "-m", "zen.cli", *argv, "--json"],
+                       env={"ZEN_HOME": str(home)}, timeout=400)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout))
+
+
+@pytest.mark.slow  # the workers import zen and torch, then train 6 small MLPs
+def test_zen_tune_runs_its_trials_on_both_nodes_in_one_study(
+    ray_two_nodes: RayCluster, tmp_path: Path
+) -> None:
+    data = small_table(tmp_path)
+    found = zen_json(ray_two_nodes, tmp_path, "tune", str(data), "--target", "y", "--trials",
+                     "6", "--cluster", ray_two_nodes.address, "--parallel", "2")  # fmt: skip
+    assert found["n_trials"] == 6 and found["n_failed"] == 0
+    # On a cluster a SQLite History shares its studies through a journal file beside it.
+    assert found["storage"] == f"journal:{tmp_path / 'zen-studies.journal'}"
+    assert len(found["nodes"]) == 2 and sum(found["nodes"].values()) == 6
+
+
+@pytest.mark.slow  # tuning on the cluster, then the candidates
+def test_fit_tune_on_the_cluster_tunes_there_and_trains_with_what_it_found(
+    ray_two_nodes: RayCluster, tmp_path: Path
+) -> None:
+    data = small_table(tmp_path)
+    summary = zen_json(ray_two_nodes, tmp_path, "fit", str(data), "--target", "y", "--epochs",
+                       "4", "--budget", "60s", "--tune", "--no-progress", "--runs-dir",
+                       str(tmp_path / "runs"), "--cluster", ray_two_nodes.address)  # fmt: skip
+    tuning = summary["tuning"]
+    assert tuning["n_trials"] >= 2 and len(tuning["nodes"]) >= 1
+    assert sum(tuning["nodes"].values()) == tuning["n_trials"]
+    runs = history(ray_two_nodes, tmp_path)
+    (tuned,) = [run for run in runs if run["parent_id"] and run["model"] == tuning["model"]]
+    assert tuned["hyperparameters"]["lr"] == pytest.approx(tuning["best_hyperparameters"]["lr"])

@@ -17,6 +17,7 @@ from zen.cli import (  # noqa: F401  (importing registers their commands)
     runtime,
     serve,
     train,
+    tune,
 )
 from zen.cli._shell import app, console, errors, parse_duration, reports_errors
 

@@ -9,6 +9,25 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from zen.cli._data_options import (
+    Data,
+    DateFormat,
+    Edges,
+    Fill,
+    Freq,
+    FutrExog,
+    HistExog,
+    Horizon,
+    Nodes,
+    Policy,
+    Seed,
+    Static,
+    Target,
+    Task,
+    TestSize,
+    cluster_option,
+    series_options,
+)
 from zen.cli._shell import (
     app,
     console,
@@ -24,30 +43,21 @@ from zen.reports import run_summary
 @app.command()
 @reports_errors
 def fit(
-    data: Annotated[
-        Path | None,
-        typer.Argument(help="CSV file (a table or time series) or a Planetoid graph folder."),
-    ] = None,
-    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
-    edges: Annotated[
-        Path | None, typer.Option(help="Graph as an edge-list CSV (with --nodes, --target).")
-    ] = None,
-    nodes: Annotated[
-        Path | None, typer.Option(help="Node CSV of --edges: id, features and the label.")
-    ] = None,
-    horizon: Annotated[
-        int | None, typer.Option("--horizon", "-H", help="Steps to forecast (time series).")
-    ] = None,
+    data: Data = None,
+    target: Target = None,
+    edges: Edges = None,
+    nodes: Nodes = None,
+    horizon: Horizon = None,
     budget: Annotated[
         str, typer.Option(help="Training time budget for time series and graphs: 90s, 5m, 1h.")
     ] = "5m",
-    task: Annotated[str, typer.Option(help="auto, classification or regression.")] = "auto",
+    task: Task = "auto",
     epochs: Annotated[int, typer.Option(help="Maximum training epochs.")] = 300,
-    test_size: Annotated[float, typer.Option(help="Share of rows held out for scoring.")] = 0.2,
+    test_size: TestSize = 0.2,
     runs_dir: Annotated[Path, typer.Option(help="Where run directories are created.")] = Path(
         "runs"
     ),
-    seed: Annotated[int, typer.Option(help="Seed for the split and training.")] = 0,
+    seed: Seed = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     explain: Annotated[
         bool,
@@ -60,13 +70,7 @@ def fit(
         int | None,
         typer.Option(help="Processes training candidates side by side (default: the cores)."),
     ] = None,
-    policy: Annotated[
-        str,
-        typer.Option(
-            help="Router policy: default, rules, learned, thompson, or ab (drawn per run"
-            " between rules and learned, for `zen router compare`)."
-        ),
-    ] = "learned",
+    policy: Policy = "learned",
     resume: Annotated[
         bool,
         typer.Option(
@@ -74,61 +78,13 @@ def fit(
             " trained (--no-resume trains all afresh)."
         ),
     ] = True,
-    freq: Annotated[
-        str | None,
-        typer.Option(
-            help="Time series: pandas frequency of the dates (h, D, B, W, MS, 15min...);"
-            " default: the most common spacing.",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    date_format: Annotated[
-        str | None,
-        typer.Option(
-            help="Time series: strftime format of the dates, e.g. '%d/%m/%Y'; default: ISO"
-            " 8601, or day-/month-first when a day above 12 tells.",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    fill: Annotated[
-        str | None,
-        typer.Option(
-            help="Time series: fill gaps and empty values by interpolate, zero or drop;"
-            " default: zero for intermittent counts, else interpolate.",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    hist_exog: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Time series: a column known only up to now (e.g. a measured temperature);"
-            " repeat or comma-separate.",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    futr_exog: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Time series: a column known in advance (calendar, prices, plans); its future"
-            " values come from rows after each series' end with the target empty.",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    static: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Time series: a column with one value per series (a store's size...).",
-            rich_help_panel="Time series",
-        ),
-    ] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            envvar="ZEN_CLUSTER",
-            help="Train candidates on a Ray cluster: an address (127.0.0.1:6379), auto (a"
-            " running one), or local (this machine, the default).",
-        ),
-    ] = None,
+    freq: Freq = None,
+    date_format: DateFormat = None,
+    fill: Fill = None,
+    hist_exog: HistExog = None,
+    futr_exog: FutrExog = None,
+    static: Static = None,
+    cluster: Annotated[str | None, cluster_option("the candidates (and --tune's trials)")] = None,
     json_output: Annotated[
         bool, json_option("the run's summary (with --explain: the profile and candidates)")
     ] = False,
@@ -138,18 +94,11 @@ def fit(
     from zen.orchestrator.jobs.forecast import ForecastRunResult
     from zen.orchestrator.jobs.graph import GraphRunResult
 
-    series_options = {
-        "freq": _parse_freq(freq),
-        "date_format": date_format,
-        "fill": fill,
-        "hist_exog": _columns(hist_exog),
-        "futr_exog": _columns(futr_exog),
-        "static": _columns(static),
-    }
+    options = series_options(freq, date_format, fill, hist_exog, futr_exog, static)
     if explain:
         budget_s = parse_duration(budget)
         _explain(data, target, edges, nodes, horizon, task, budget_s, policy, seed,
-                 series_options, json_output)  # fmt: skip
+                 options, json_output)  # fmt: skip
         return
     result = run_fit(
         data,
@@ -167,7 +116,7 @@ def fit(
         tune=tune,
         policy=policy,
         resume=resume,
-        series_options=series_options,
+        series_options=options,
         executor=cluster_executor(cluster),
         cluster=None if cluster in (None, "local") else cluster,
         max_epochs=epochs,
@@ -190,22 +139,6 @@ def cluster_executor(option: str | None) -> Any:
     from zen.collective import Cluster
 
     return Cluster.resolve(option).factory()
-
-
-def _columns(values: list[str] | None) -> tuple[str, ...]:
-    """Column names from repeated and/or comma-separated option values."""
-    return tuple(
-        name.strip() for value in values or () for name in value.split(",") if name.strip()
-    )
-
-
-def _parse_freq(text: str | None) -> str | int | None:
-    """``--freq``: a pandas frequency, or a whole number for integer time steps."""
-    if text is None:
-        return None
-    from zen.profile.calendar import check_freq
-
-    return check_freq(int(text) if text.strip().isdigit() else text.strip())
 
 
 def _explain(

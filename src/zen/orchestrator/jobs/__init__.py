@@ -15,12 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-import zen
-from zen.graph.datasets import graph_source, load_graph
 from zen.orchestrator.executors import ExecutorFactory, executor_factory, tuning_on
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.jobs.dispatch import make_job
 from zen.orchestrator.jobs.forecast import ForecastRunResult
-from zen.orchestrator.jobs.forecast import forecast as _forecast
 from zen.orchestrator.jobs.graph import GraphRunResult, fit_graph
 from zen.orchestrator.jobs.tabular import (
     CONFUSION_FILE,
@@ -29,7 +27,7 @@ from zen.orchestrator.jobs.tabular import (
     tabular_candidates,
     train_tabular_candidate,
 )
-from zen.profile import is_time_series
+from zen.orchestrator.jobs.tuning import tune_data
 from zen.tabular import read_table
 
 # Not re-exported: ``forecast`` here is the submodule (``jobs.forecast.forecast`` is the job).
@@ -44,19 +42,13 @@ __all__ = [
     "fit",
     "fit_graph",
     "learn_table",
+    "make_job",
     "read_table",
     "run_job",
     "tabular_candidates",
     "train_tabular_candidate",
+    "tune_data",
 ]
-
-
-def _refuse_series_options(names: list[str], what: str) -> None:
-    if names:
-        raise zen.ConfigError(
-            f"{', '.join(names)}: options for time series, but the data are {what}; pass"
-            " --horizon to forecast"
-        )
 
 
 def fit(
@@ -125,38 +117,12 @@ def fit(
                 workers=workers, tune=tune, policy=policy, resume=resume,
                 series_options=series_options, **model_options,
             )  # fmt: skip
-    series_only = sorted(name for name, value in (series_options or {}).items() if value)
-    if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
-        _refuse_series_options(series_only, "a graph")
-        folder = None if data is None else Path(data)
-        edge_csv = None if edges is None else Path(edges)
-        node_csv = None if nodes is None else Path(nodes)
-        graph, name = load_graph(folder, edges=edge_csv, nodes=node_csv, target=target)
-        return fit_graph(
-            graph, name, budget_s=budget_s, runs_dir=runs_dir, seed=seed, progress=progress,
-            workers=workers, tune=tune, policy=policy, resume=resume,
-            source=graph_source(folder, edges=edge_csv, nodes=node_csv, target=target),
-        )  # fmt: skip
-    if data is None:
-        raise zen.ConfigError("data: pass a CSV file, a graph folder, or --edges/--nodes")
-    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
-    source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
-    series, _ = is_time_series(frame, horizon)
-    if series:
-        if horizon is None:
-            raise zen.ConfigError(
-                "horizon: the data are time series (unique_id, ds, y); pass --horizon STEPS"
-            )
-        return _forecast(
-            frame, horizon, target=target, budget_s=budget_s, runs_dir=runs_dir, seed=seed,
-            progress=progress, source=source, workers=workers, tune=tune, policy=policy,
-            resume=resume, **(series_options or {}),
-        )  # fmt: skip
-    _refuse_series_options(series_only, "a table (no --horizon, no unique_id/ds/y columns)")
-    if target is None:
-        raise zen.ConfigError("target: name the column to predict (--target COLUMN)")
-    return learn_table(
-        frame, target, budget_s=budget_s, task=task, test_size=test_size, runs_dir=runs_dir,
-        seed=seed, progress=progress, workers=workers, tune=tune, policy=policy, resume=resume,
-        source=source, **model_options,
+    job = make_job(
+        data, target, edges=edges, nodes=nodes, horizon=horizon, budget_s=budget_s, task=task,
+        test_size=test_size, seed=seed, progress=progress, tune=tune,
+        series_options=series_options, **model_options,
+    )  # fmt: skip
+    return run_job(
+        job, budget_s=budget_s, policy=policy, seed=seed, runs_dir=runs_dir, workers=workers,
+        tune=tune, resume=resume,
     )  # fmt: skip

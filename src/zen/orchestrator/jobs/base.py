@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zen import registry
 from zen.neural.checkpoint import atomic_directory, write_json
@@ -29,6 +29,9 @@ from zen.orchestrator.orchestration import (
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile
 from zen.reports import HTML_FILE, REPORT_FILE, write_html_report
+
+if TYPE_CHECKING:
+    from zen.orchestrator.tune import TuneResult
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +115,15 @@ class CandidateJob(ABC):
         self.key_parts = dict(key_parts)
         self.floor = tuple(floor)
 
-    def tune(self, name: str, timeout_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Tune candidate ``name`` on data the job never scores: ``(summary, options)``."""
+    def tune(
+        self, name: str, timeout_s: float | None, *, n_trials: int = 20, **study: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Tune candidate ``name`` on data the job never scores: ``(summary, options)``.
+
+        ``study`` goes to the family's ``tune_*`` function (``storage``, ``study_name``,
+        ``parallel``, ``cluster``...); without ``cluster`` the trials run where
+        :func:`~zen.orchestrator.executors.tuning_on` says.
+        """
         return {"model": name, "skipped": f"{name} has no hyperparameters to tune"}, {}
 
     @abstractmethod
@@ -191,3 +201,28 @@ def run_job(
             write_html_report(staging / HTML_FILE, report, images)
     logger.info("run %s saved to %s", job.run_id, job.run_dir)
     return result
+
+
+def tuning_summary(
+    name: str, found: TuneResult, dropped: Sequence[str] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(summary, options)`` of a tuning: what reports show, and the model's arguments it
+    found without the ``dropped`` ones (settings the job fixes itself: seeds, horizons...)."""
+    chosen = {k: v for k, v in found.best_hyperparameters.items() if k not in dropped}
+    summary = {
+        "model": name,
+        "study_name": found.study_name,
+        "storage": found.storage,
+        "best_value": found.best_value,
+        "direction": found.direction,
+        "n_trials": found.n_trials,
+        "n_new_trials": found.n_new_trials,
+        "n_complete": found.n_complete,
+        "n_pruned": found.n_pruned,
+        "n_failed": found.n_failed,
+        "nodes": found.nodes,
+        "time_saved_s": found.time_saved_s,
+        "elapsed_s": found.elapsed_s,
+        "best_hyperparameters": chosen,
+    }
+    return summary, chosen

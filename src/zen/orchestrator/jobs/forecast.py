@@ -41,7 +41,7 @@ from zen.orchestrator.forecast_eval import (
     score_windows,
 )
 from zen.orchestrator.forecast_predict import FORECAST_FILE, FUTURE_FILE, forecast_frame
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.orchestrator.series_input import (
@@ -233,19 +233,42 @@ def forecast(
         hist_exog, futr_exog, static: exogenous columns (historic, known in advance, one
             value per series) for the candidates that take them.
     """
-    profile, series, fill_reason = read_series_table(
-        frame, horizon, target=target, freq=freq, date_format=date_format, fill=fill,
-        hist_exog=hist_exog, futr_exog=futr_exog, static=static,
-    )  # fmt: skip
-    job = ForecastJob(
-        profile, series, fill_reason, horizon=horizon, target=target, budget_s=budget_s,
-        seed=seed, progress=progress, max_steps=max_steps, source=source, tune=tune,
+    job = forecast_job(
+        frame, horizon, target=target, budget_s=budget_s, seed=seed, progress=progress,
+        max_steps=max_steps, source=source, tune=tune, freq=freq, date_format=date_format,
+        fill=fill, hist_exog=hist_exog, futr_exog=futr_exog, static=static,
     )  # fmt: skip
     result: ForecastRunResult = run_job(
         job, budget_s=budget_s, policy=policy, seed=seed, runs_dir=runs_dir, workers=workers,
         tune=tune, resume=resume,
     )  # fmt: skip
     return result
+
+
+def forecast_job(
+    frame: pd.DataFrame,
+    horizon: int,
+    *,
+    target: str | None = None,
+    budget_s: float = 300.0,
+    seed: int = 0,
+    progress: bool = False,
+    max_steps: int = 1000,
+    source: str = "<DataFrame>",
+    tune: bool = False,
+    **series_options: Any,
+) -> ForecastJob:
+    """The job :func:`forecast` runs: series read and windows held out, nothing trained yet.
+
+    ``series_options`` are :func:`forecast`'s ``freq``, ``date_format``, ``fill``,
+    ``hist_exog``, ``futr_exog`` and ``static``.
+    """
+    profile, series, fill_reason = read_series_table(frame, horizon, target=target,
+                                                     **series_options)  # fmt: skip
+    return ForecastJob(
+        profile, series, fill_reason, horizon=horizon, target=target, budget_s=budget_s,
+        seed=seed, progress=progress, max_steps=max_steps, source=source, tune=tune,
+    )  # fmt: skip
 
 
 def _spec(name: str) -> ModelSpec:
@@ -388,7 +411,14 @@ def _future_forecast(final: Forecaster, series: SeriesInput) -> tuple[pd.DataFra
 
 
 def _tune(
-    name: str, hold: HoldOut, season: int, timeout_s: float, settings: ForecastSettings
+    name: str,
+    hold: HoldOut,
+    season: int,
+    timeout_s: float | None,
+    settings: ForecastSettings,
+    *,
+    n_trials: int = 20,
+    study: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tune ``name`` on the history before the validation window (never on a scored one)."""
     from zen.orchestrator.tune import tune_forecaster
@@ -401,32 +431,26 @@ def _tune(
         for key, value in settings.window_arguments(spec.model_class).items()
         if key.endswith("_exog_list")
     }
+    options = {"cluster": tuning_cluster(), **(study or {})}
     try:
         found = tune_forecaster(
             hold.fit,
             name,
             h=hold.horizon,
             input_size=hold.input_size,
-            n_trials=20,
+            n_trials=n_trials,
             timeout_s=timeout_s,
-            cluster=tuning_cluster(),
             max_steps=min(settings.max_steps, 300),
             season_length=season,
             seed=settings.random_seed,
             model_kwargs=exogenous or None,
+            **options,
         )
     except DataError as error:
         return {"model": name, "skipped": str(error)}, {}
-    fixed = ("h", "max_steps", "val_check_steps", "random_seed", *exogenous)
-    chosen = {k: v for k, v in found.best_hyperparameters.items() if k not in fixed}
-    summary = {
-        "model": name,
-        "study_name": found.study_name,
-        "best_value": found.best_value,
-        "n_trials": found.n_trials,
-        "best_hyperparameters": chosen,
-    }
-    return summary, chosen
+    return tuning_summary(
+        name, found, dropped=("h", "max_steps", "val_check_steps", "random_seed", *exogenous)
+    )
 
 
 def plot_forecasts(
@@ -528,9 +552,12 @@ class ForecastJob(CandidateJob):
         self.metric = "smape"
         self.final: Forecaster | None = None
 
-    def tune(self, name: str, timeout_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    def tune(
+        self, name: str, timeout_s: float | None, *, n_trials: int = 20, **study: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Tune ``name`` on the history before the validation window (never on a scored one)."""
-        return _tune(name, self.hold, self.season, timeout_s, self.model_settings)
+        return _tune(name, self.hold, self.season, timeout_s, self.model_settings,
+                     n_trials=n_trials, study=study)  # fmt: skip
 
     def task(self, remaining_s: float, candidates: Sequence[Candidate]) -> dict[str, Any]:
         neural = sum(_spec(candidate.name).neural for candidate in candidates)

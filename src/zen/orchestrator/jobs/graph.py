@@ -26,7 +26,7 @@ from zen.errors import ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import write_json
 from zen.orchestrator.executors import tuning_cluster
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_graph
@@ -137,20 +137,8 @@ def fit_graph(
         source: how ``graph`` was read (:func:`~zen.graph.datasets.graph_source`), recorded
             with the model so that ``zen predict RUN`` can read it again.
     """
-    from zen.graph.sampling import random_node_split
-
-    profile = profile_graph(graph, name)
-    if all(getattr(graph, mask, None) is not None for mask in ("train_mask", "val_mask")):
-        split = "the dataset's own split"
-    else:
-        graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
-        split = "a random 60/20/20 split of the labelled nodes"
-    job = GraphJob(
-        profile, graph, name, split, graph_source=source, seed=seed, progress=progress,
-        settings={"budget_s": budget_s, "tune": tune},
-        key_parts={"graph": graph_digest(graph), "budget_s": budget_s, "seed": seed,
-                   "version": zen.__version__},
-    )  # fmt: skip
+    job = graph_job(graph, name, budget_s=budget_s, seed=seed, progress=progress, tune=tune,
+                    source=source)  # fmt: skip
     result: GraphRunResult = run_job(
         job,
         budget_s=budget_s,
@@ -162,6 +150,33 @@ def fit_graph(
         resume=resume,
     )
     return result
+
+
+def graph_job(
+    graph: Any,
+    name: str,
+    *,
+    budget_s: float = 300.0,
+    seed: int = 0,
+    progress: bool = False,
+    tune: bool = False,
+    source: dict[str, Any] | None = None,
+) -> GraphJob:
+    """The job :func:`fit_graph` runs: ``graph`` profiled and split, nothing trained yet."""
+    from zen.graph.sampling import random_node_split
+
+    profile = profile_graph(graph, name)
+    if all(getattr(graph, mask, None) is not None for mask in ("train_mask", "val_mask")):
+        split = "the dataset's own split"
+    else:
+        graph = random_node_split(graph, train=0.6, val=0.2, seed=seed)
+        split = "a random 60/20/20 split of the labelled nodes"
+    return GraphJob(
+        profile, graph, name, split, graph_source=source, seed=seed, progress=progress,
+        settings={"budget_s": budget_s, "tune": tune},
+        key_parts={"graph": graph_digest(graph), "budget_s": budget_s, "seed": seed,
+                   "version": zen.__version__},
+    )  # fmt: skip
 
 
 def train_graph_candidate(
@@ -263,16 +278,16 @@ class GraphJob(CandidateJob):
         self.graph, self.name, self.split = graph, name, split
         self.graph_source, self.seed, self.progress = graph_source, seed, progress
 
-    def tune(self, name: str, timeout_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    def tune(
+        self, name: str, timeout_s: float | None, *, n_trials: int = 20, **study: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Tune ``name`` on the training nodes, scored on the validation nodes (never test)."""
         from zen.orchestrator.tune import tune_node_classifier
 
-        found = tune_node_classifier(self.graph, name, n_trials=20, timeout_s=timeout_s,
-                                     seed=self.seed, cluster=tuning_cluster())  # fmt: skip
-        chosen = dict(found.best_hyperparameters)
-        summary = {"model": name, "study_name": found.study_name,
-                   "best_value": found.best_value, "n_trials": found.n_trials,
-                   "best_hyperparameters": chosen}  # fmt: skip
-        return summary, chosen
+        study.setdefault("cluster", tuning_cluster())
+        found = tune_node_classifier(self.graph, name, n_trials=n_trials, timeout_s=timeout_s,
+                                     seed=self.seed, **study)  # fmt: skip
+        return tuning_summary(name, found)
 
     def task(self, remaining_s: float, candidates: Sequence[Candidate]) -> dict[str, Any]:
         return {"family": self.profile.family, "profile": self.profile.to_json(),

@@ -22,7 +22,7 @@ import zen
 from zen import registry
 from zen.errors import DataError, ZenError
 from zen.orchestrator.executors import tuning_cluster
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_table
@@ -106,6 +106,30 @@ def learn_table(
     next to a baseline (majority class or training mean). Arguments as :func:`~zen.
     orchestrator.jobs.fit`; ``model_options`` go to every :class:`~zen.tabular.TabularModel`.
     """
+    job = table_job(frame, target, budget_s=budget_s, task=task, test_size=test_size,
+                    seed=seed, progress=progress, tune=tune, source=source,
+                    **model_options)  # fmt: skip
+    result: RunResult = run_job(
+        job, budget_s=budget_s, policy=policy, seed=seed, runs_dir=runs_dir, workers=workers,
+        tune=tune, resume=resume,
+    )  # fmt: skip
+    return result
+
+
+def table_job(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    budget_s: float = 300.0,
+    task: str = "auto",
+    test_size: float = 0.2,
+    seed: int = 0,
+    progress: bool = False,
+    tune: bool = False,
+    source: str = "<DataFrame>",
+    **model_options: Any,
+) -> TableJob:
+    """The job :func:`learn_table` runs: ``frame`` profiled and split, nothing trained yet."""
     if not 0.0 < test_size < 1.0:
         raise zen.ConfigError(f"test_size: expected a fraction in (0, 1), got {test_size!r}")
     profile = profile_table(frame, target, task)
@@ -117,7 +141,7 @@ def learn_table(
         raise DataError(
             f"data: {len(frame)} usable rows are too few to train and evaluate; need at least 13"
         )
-    job = TableJob(
+    return TableJob(
         profile, frame, frame.iloc[train_rows], frame.iloc[test_rows], target, seed=seed,
         progress=progress, source=source, model_options=model_options,
         settings={"budget_s": budget_s, "tune": tune, **model_options},
@@ -125,11 +149,6 @@ def learn_table(
                    "test_size": test_size, "seed": seed, "budget_s": budget_s,
                    "options": model_options, "version": zen.__version__},
     )  # fmt: skip
-    result: RunResult = run_job(
-        job, budget_s=budget_s, policy=policy, seed=seed, runs_dir=runs_dir, workers=workers,
-        tune=tune, resume=resume,
-    )  # fmt: skip
-    return result
 
 
 def tabular_candidates() -> list[str]:
@@ -224,18 +243,16 @@ class TableJob(CandidateJob):
         self.seed, self.progress = seed, progress
         self.model_options = dict(model_options)
 
-    def tune(self, name: str, timeout_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    def tune(
+        self, name: str, timeout_s: float | None, *, n_trials: int = 20, **study: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Tune the MLP on the training rows (its own validation split scores the trials)."""
         from zen.orchestrator.tune import tune_tabular
 
-        found = tune_tabular(self.train, self.target, task=self.profile.kind, n_trials=20,
-                             timeout_s=timeout_s, seed=self.seed,
-                             cluster=tuning_cluster())  # fmt: skip
-        chosen = {k: v for k, v in found.best_hyperparameters.items() if k != "seed"}
-        summary = {"model": name, "study_name": found.study_name,
-                   "best_value": found.best_value, "n_trials": found.n_trials,
-                   "best_hyperparameters": chosen}  # fmt: skip
-        return summary, chosen
+        study.setdefault("cluster", tuning_cluster())
+        found = tune_tabular(self.train, self.target, task=self.profile.kind, n_trials=n_trials,
+                             timeout_s=timeout_s, seed=self.seed, **study)  # fmt: skip
+        return tuning_summary(name, found, dropped=("seed",))
 
     def task(self, remaining_s: float, candidates: Sequence[Candidate]) -> dict[str, Any]:
         return {
