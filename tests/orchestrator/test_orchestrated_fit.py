@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from zen.orchestrator import fit, orchestration
 from zen.orchestrator.executors import InlineExecutor, LocalProcessExecutor
 from zen.orchestrator.history import History
 from zen.orchestrator.jobs import tabular as jobs
+from zen.orchestrator.locations import Location
 from zen.orchestrator.orchestration import (
     MAX_PICKLED_BYTES,
     choose_executor,
@@ -309,7 +311,16 @@ def test_router_regret_is_the_first_choices_relative_score_minus_one() -> None:
     assert router_regret(ranked, {"B": 0.1}, "mase") is None  # the first choice failed
 
 
-def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, monkeypatch):
+@pytest.mark.parametrize("cache", ["zen-home", "memory-url", "file-url"])
+def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, monkeypatch, cache):
+    # With $ZEN_FIT_CACHE at a URL, the models are not kept on this machine between the runs:
+    # the resumed run finds them in the cached outcomes, as a run on another node would.
+    url = {"memory-url": f"memory://zen-fit-{uuid.uuid4().hex}",
+           "file-url": (tmp_path / "shared").as_uri()}.get(cache)  # fmt: skip
+    if url is not None:
+        monkeypatch.setenv("ZEN_FIT_CACHE", url)
+    tmp_path = tmp_path / "runs"
+    tmp_path.mkdir()
     real_copytree = jobs.shutil.copytree
 
     def crash(*args, **kwargs):
@@ -322,6 +333,8 @@ def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, 
         first = {run.model: run.status for run in history.runs()}
     assert first["zen fit"] == "interrupted"
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+    if url is not None:
+        assert Location(url).exists()  # the finished candidates wait there
 
     monkeypatch.setattr(jobs.shutil, "copytree", real_copytree)
     calls = []
@@ -337,6 +350,8 @@ def test_a_rerun_after_a_crash_resumes_the_finished_candidates(frame, tmp_path, 
     assert all(row.get("resumed") for row in result.leaderboard)
     assert (result.model_dir / "config.json").is_file() or any(result.model_dir.iterdir())
     # Once the job succeeded its cache is gone: the next run trains afresh.
+    if url is not None:
+        assert not Location(url).exists() or not any(Location(url).fs.ls(Location(url).root))
     fit(frame, "kind", runs_dir=tmp_path, max_epochs=3, workers=1)
     assert len(calls) == 3
 

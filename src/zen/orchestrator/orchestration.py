@@ -61,7 +61,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zen.atomic import write_atomic
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.orchestrator.ab_test import (
     ARMS_KEY,
@@ -78,8 +77,10 @@ from zen.orchestrator.executors import (
     usable_cores,
 )
 from zen.orchestrator.history import ActiveRun, History, zen_home
+from zen.orchestrator.locations import Location, is_url
 from zen.orchestrator.meta_learning import relative_scores
 from zen.orchestrator.router import POLICIES, Candidate, route
+from zen.orchestrator.shipping import shipped_step, step_reference, unpack_model
 from zen.orchestrator.workflow import (
     Step,
     StepResult,
@@ -162,21 +163,21 @@ def exploration_seed(run_key: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def run_key(scratch: Path, run_id: str) -> str:
+def run_key(state: Path | Location, run_id: str) -> str:
     """The key that seeds a run's random routing: the run id of the job's first attempt.
 
-    The first attempt writes its ``run_id`` to ``scratch`` (the job's resume directory,
-    :func:`scratch_directory`); a resumed attempt finds it there and reuses it, so it keeps its
-    A/B policy and its exploration draw. A fresh scratch directory means a fresh key.
+    The first attempt writes its ``run_id`` to ``state`` (the job's resume folder,
+    :attr:`Scratch.state`); a resumed attempt finds it there and reuses it, so it keeps its
+    A/B policy and its exploration draw. A fresh folder means a fresh key.
     """
-    path = scratch / RUN_KEY_FILE
+    folder = state if isinstance(state, Location) else Location(state)
     try:
-        found = path.read_text(encoding="utf-8").strip()
+        found = (folder.read_bytes(RUN_KEY_FILE) or b"").decode("utf-8").strip()
     except (OSError, UnicodeDecodeError):
         found = ""
     if _RUN_KEY.fullmatch(found):
         return found
-    write_atomic(path, lambda temporary: temporary.write_text(run_id, encoding="utf-8"))
+    folder.write_bytes(RUN_KEY_FILE, run_id.encode("utf-8"))
     return run_id
 
 
@@ -245,37 +246,65 @@ def job_key(**parts: Any) -> str:
     return fingerprint(encoded, "job")
 
 
-def resume_root() -> Path:
-    """Where unfinished jobs keep their candidates: ``$ZEN_FIT_CACHE`` when set, else
-    ``$ZEN_HOME/cache/fit``.
+def resume_root() -> str | Path:
+    """Where unfinished jobs keep their candidates: ``$ZEN_FIT_CACHE`` when set (a folder or
+    an fsspec URL), else ``$ZEN_HOME/cache/fit``.
 
-    On a cluster, point ``ZEN_FIT_CACHE`` at a folder every node mounts (NFS, a shared disk):
-    candidates save their models there from whichever node trains them, and a job resumed from
-    another machine finds the finished ones.
+    On a cluster, point ``ZEN_FIT_CACHE`` at a folder every node mounts (NFS, a shared disk) or
+    at a URL every node reaches (``s3://bucket/zen-fit``, with ``s3fs`` installed): candidates'
+    outcomes and models are cached there, and a job resumed from another machine finds the
+    finished ones.
     """
     shared = os.environ.get(FIT_CACHE_ENV)
+    if shared and is_url(shared):
+        return shared.rstrip("/")
     return Path(shared).expanduser() if shared else zen_home() / RESUME_DIR
 
 
+@dataclass(frozen=True)
+class Scratch:
+    """A job's working folders (see :func:`scratch_directory`).
+
+    Attributes:
+        models: a local folder where the candidates' models are unpacked.
+        state: where the workflow caches the candidates' outcomes (models included) and the
+            run key is kept: ``models`` itself, or a folder at ``$ZEN_FIT_CACHE``'s URL.
+    """
+
+    models: Path
+    state: Location
+
+
 @contextmanager
-def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Path]:
+def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Scratch]:
     """Where a job's candidates save their models and the workflow caches their outcomes.
 
-    With a ``key`` and ``resume``, the directory is ``$ZEN_HOME/cache/fit/<key>``: kept when
-    the block fails or is interrupted, so that the same job run again finds the finished
-    candidates; removed when it succeeds. ``resume=False`` starts such a directory afresh.
-    Without a key, a temporary directory, always removed.
+    With a ``key`` and ``resume``, the folder is ``<resume_root()>/<key>``: kept when the block
+    fails or is interrupted, so that the same job run again finds the finished candidates;
+    removed when it succeeds. ``resume=False`` starts such a folder afresh. Without a key, a
+    temporary folder, always removed. When the resume root is a URL, the models go to a local
+    temporary folder and only the cached outcomes (which hold them) to the URL; runs of the same
+    job at the same time are then not kept apart (no lock on a URL), which is harmless: their
+    cached outcomes are the same.
     """
+    root = resume_root()
     if key is None or not resume:
         if key is not None:
-            shutil.rmtree(resume_root() / key[:32], ignore_errors=True)
+            Location(root, FIT_CACHE_ENV).child(key[:32]).remove()
         folder = Path(tempfile.mkdtemp(prefix="zen-candidates-"))
         try:
-            yield folder
+            yield Scratch(folder, Location(folder))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    root = resume_root()
+    if isinstance(root, str):  # a URL
+        state = Location(root, FIT_CACHE_ENV).child(key[:32])
+        if state.exists():
+            logger.info("resuming from %s (an earlier run of this job did not finish)", state.url)
+        with scratch_directory(None) as local:
+            yield Scratch(local.models, state)
+        state.remove()
+        return
     _remove_stale(root)
     folder = root / key[:32]
     resuming = folder.is_dir()
@@ -288,7 +317,7 @@ def scratch_directory(key: str | None, *, resume: bool = True) -> Iterator[Path]
             return
         if resuming:
             logger.info("resuming from %s (an earlier run of this job did not finish)", folder)
-        yield folder  # an exception propagates from here and leaves the folder for the next run
+        yield Scratch(folder, Location(folder))  # an exception leaves the folder for next time
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -408,6 +437,7 @@ def train_candidates(
     hyperparameters: Mapping[str, Mapping[str, Any]] | None = None,
     budget_s: float | None = None,
     task_key: str | None = None,
+    state: Location | None = None,
 ) -> list[dict[str, Any]]:
     """Train every candidate as an independent workflow step; their outcomes in ``candidates``
     order.
@@ -421,23 +451,28 @@ def train_candidates(
         budget_s: the job's training budget; the workflow stops at it plus a grace period and
             skips the candidates it could not start (their outcome says so).
         task_key: the task's content key (:func:`job_key`); with it, outcomes are cached in
-            ``scratch`` and a re-run with the same key loads the finished ones (their outcome
-            has ``"resumed": True``).
+            ``state`` (default: ``scratch``) and a re-run with the same key loads the finished
+            ones (their outcome has ``"resumed": True``).
+        state: where outcomes are cached (:attr:`Scratch.state`); the models themselves are
+            unpacked into ``scratch/<candidate>``.
     """
     flow = Workflow(inputs=["task"])
+    reference = step_reference(fn)
     for candidate in candidates:
         options = dict(candidate.options)
         options.update((hyperparameters or {}).get(candidate.name, {}))
         flow.add(
             Step(
                 name=candidate.name,
-                fn=fn,
+                # Wherever the step runs, its model comes back inside its outcome (and so
+                # inside the cache), then is unpacked into scratch below.
+                fn=shipped_step,
                 needs=("task",),
                 params={
+                    "step": reference,
                     "name": candidate.name,
                     "options": options,
                     "parent_id": parent_id,
-                    "model_dir": str(scratch / candidate.name),
                 },
                 retries=CANDIDATE_RETRIES,
                 backoff_s=RETRY_BACKOFF_S,
@@ -447,6 +482,7 @@ def train_candidates(
         )
     executor = choose_executor(workers, len(candidates), data_bytes)
     logger.info("training %d candidate(s) with %r", len(candidates), executor)
+    steps = (state or Location(scratch)).child("steps")
     hard_stop = None if budget_s is None else budget_s + max(MIN_GRACE_S, BUDGET_GRACE * budget_s)
     shown = dict(task)
     board: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -461,7 +497,7 @@ def train_candidates(
                 flow,
                 inputs={"task": shown},
                 executor=executor,
-                cache_dir=None if task_key is None else scratch / "steps",
+                cache_dir=None if task_key is None else steps.url,
                 budget_s=hard_stop,
                 on_event=on_event,
                 input_keys=None if task_key is None else {"task": task_key},
@@ -479,8 +515,10 @@ def train_candidates(
                 error = f"{error} (after {step.attempts} attempts)"
             logger.warning("candidate %s: %s", candidate.name, error)
             output = {"model": candidate.name, "error": error}
-        elif step.status is StepStatus.CACHED:
-            output = {**output, "resumed": True}
+        else:
+            output = unpack_model(output, scratch / candidate.name)
+            if step.status is StepStatus.CACHED:
+                output = {**output, "resumed": True}
         outcomes.append({**output, "reason": candidate.reason})
     return outcomes
 
@@ -561,7 +599,8 @@ class Job:
         ab_test: whether ``policy`` was drawn for an A/B test.
         candidates: the router's candidates the job trains, best first.
         key: the job's content key (data and settings, not the router's choice).
-        scratch: where candidates save their models and the workflow caches outcomes.
+        scratch: the local folder where the candidates' models are (one folder each).
+        state: where the workflow caches the candidates' outcomes (:class:`Scratch`).
         run: the parent run in History.
     """
 
@@ -572,6 +611,7 @@ class Job:
     candidates: list[Candidate]
     key: str
     scratch: Path
+    state: Location
     run: ActiveRun
     run_key: str = ""
 
@@ -628,7 +668,7 @@ def start_job(
     run_id = new_run_id()
     key = job_key(**key_parts)
     with scratch_directory(key, resume=resume and not tune) as scratch:
-        drawn_by = run_key(scratch, run_id)
+        drawn_by = run_key(scratch.state, run_id)
         routing = routing_record(policy, drawn_by, seed)
         chosen_policy = routing[POLICY_KEY]
         explore_seed = exploration_seed(drawn_by)
@@ -654,7 +694,8 @@ def start_job(
                 ab_test=routing[RANDOMISED_KEY],
                 candidates=candidates,
                 key=key,
-                scratch=scratch,
+                scratch=scratch.models,
+                state=scratch.state,
                 run=run,
                 run_key=drawn_by,
             )

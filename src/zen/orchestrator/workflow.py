@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from zen.errors import BackendUnavailable, ConfigError
 from zen.orchestrator.executors import Executor, LocalProcessExecutor, StepOutcome
+from zen.orchestrator.locations import Location
 
 logger = logging.getLogger(__name__)
 
@@ -514,8 +515,9 @@ def run_workflow(
         executor: where steps run; default: a :class:`LocalProcessExecutor` over the usable
             cores, shut down at the end. An executor you pass is not shut down (abandoned steps
             keep running in it until you do).
-        cache_dir: where finished outputs are pickled and looked up; None disables caching.
-            Only point it at a directory you trust: loading a pickle can run code.
+        cache_dir: where finished outputs are pickled and looked up: a folder, or an fsspec
+            URL (``s3://bucket/cache``...) that every node of a cluster reaches; None disables
+            caching. Only point it at a place you trust: loading a pickle can run code.
         budget_s: seconds for the whole run; None for no limit.
         on_event: called in this thread as ``on_event(step_name, status)`` when a step starts,
             waits for a retry, or ends; for progress display.
@@ -577,7 +579,7 @@ class _Run:
     ) -> None:
         self.workflow = workflow
         self.executor = executor
-        self.cache = _Cache(Path(cache_dir)) if cache_dir is not None else None
+        self.cache = _Cache(Location(cache_dir, "cache_dir")) if cache_dir is not None else None
         self.budget_s = budget_s
         self.on_event = on_event
         self.sleep = sleep
@@ -847,41 +849,35 @@ def _function_name(fn: Callable[..., Any]) -> str:
 
 
 class _Cache:
-    """Pickled step outputs in one directory, one ``<step>-<key>.pkl`` file each."""
+    """Pickled step outputs in one folder (a path or an fsspec URL), one
+    ``<step>-<key>.pkl`` file each."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, folder: Location) -> None:
+        self.folder = folder
 
-    def path(self, name: str, key: str) -> Path:
-        return self.directory / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl"
+    @staticmethod
+    def file_name(name: str, key: str) -> str:
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{key}.pkl"
 
     def load(self, name: str, key: str) -> tuple[bool, Any]:
-        path = self.path(name, key)
-        if not path.is_file():
-            return False, None
+        file_name = self.file_name(name, key)
         try:
-            with path.open("rb") as file:
-                # Unpickling runs code a file names, so this is only for a trusted directory:
-                # zen fit's resume cache is $ZEN_HOME/cache/fit/ (the user's own, written only
-                # by zen), and run_workflow documents that cache_dir must be one the caller
-                # trusts. Data files and model directories from others never come here.
-                return True, pickle.load(file)
+            data = self.folder.read_bytes(file_name)
+            if data is None:
+                return False, None
+            # Unpickling runs code a file names, so this is only for a trusted folder: zen
+            # fit's resume cache is $ZEN_HOME/cache/fit/ or the user's own $ZEN_FIT_CACHE
+            # (written only by zen), and run_workflow documents that cache_dir must be one the
+            # caller trusts. Data files and model directories from others never come here.
+            return True, pickle.loads(data)
         except Exception as error:  # writes are atomic, so this is damage from outside
-            logger.info(
-                "step %r: cache file %s is unreadable (%s); running it again", name, path, error
-            )
+            logger.info("step %r: cache file %s in %s is unreadable (%s); running it again",
+                        name, file_name, self.folder.url, error)  # fmt: skip
             return False, None
 
     def store(self, name: str, key: str, output: Any) -> None:
-        # Imported here: zen.neural.checkpoint imports torch, and worker processes import this
-        # module (to unpickle a Step) but never store anything.
-        from zen.neural.checkpoint import write_atomic
-
-        def dump(temporary: Path) -> None:
-            with temporary.open("wb") as file:
-                pickle.dump(output, file, protocol=pickle.HIGHEST_PROTOCOL)
-
         try:
-            write_atomic(self.path(name, key), dump)
+            data = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+            self.folder.write_bytes(self.file_name(name, key), data)
         except Exception as error:  # an output that cannot be pickled is still a result
             logger.info("step %r: output not cached (%s: %s)", name, type(error).__name__, error)

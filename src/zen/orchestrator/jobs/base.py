@@ -182,7 +182,7 @@ def run_job(
         remaining_s = max(budget_s - (time.perf_counter() - started), 1.0)
         outcomes = train_candidates(
             kind.step, kind.task(remaining_s, job.candidates), job.candidates,
-            parent_id=job.run.id, scratch=job.scratch, workers=workers,
+            parent_id=job.run.id, scratch=job.scratch, state=job.state, workers=workers,
             data_bytes=kind.data_bytes(), hyperparameters=tuned, budget_s=remaining_s,
             task_key=job.key,
         )  # fmt: skip
