@@ -34,13 +34,19 @@ def test_the_queen_refuses_queues_and_reports(ray_two_nodes: RayCluster) -> None
         queued = run_workflow(flow, executor=executor)
         took = time.time() - started
         executor.shutdown()
-        kinds = [e.kind for e in RayBus.find(cluster).recent(500)]
+        bus = RayBus.find(cluster)
+        for _ in range(50):  # the Drones' last events may still be on their way
+            if not bus.running():
+                break
+            time.sleep(0.1)
+        kinds = [e.kind for e in bus.recent(500)]
+        running = bus.running()
         print(json.dumps({{
             "refused": [refused["huge"].status.value, refused["huge"].error,
                         refused["huge"].attempts],
             "queued": {{n: [r.status.value, r.notes.get("predicted_s")]
                        for n, r in queued.steps.items()}},
-            "took": took, "kinds": kinds,
+            "took": took, "kinds": kinds, "running": running,
         }}))
         """
     )
@@ -52,3 +58,5 @@ def test_the_queen_refuses_queues_and_reports(ray_two_nodes: RayCluster) -> None
     assert all(state == "done" and predicted > 0 for state, predicted in seen["queued"].values())
     assert seen["took"] >= 3.0  # one after the other, not side by side on the two nodes
     assert "quota_exceeded" in seen["kinds"] and "step_placed" in seen["kinds"]
+    # Each Drone says when its step ends, so nothing stays "running" on the bus.
+    assert seen["kinds"].count("step_finished") >= 2 and seen["running"] == []

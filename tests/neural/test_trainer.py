@@ -329,3 +329,22 @@ def test_time_limit_stops_after_the_budget(regression_data) -> None:
     X, y = regression_data
     result = Trainer(max_epochs=50, batch_size=400, callbacks=[limit]).fit(MLP([5, 4, 1]), X, y)
     assert result.epochs == 3  # one reading at the start, then one per (single-batch) epoch
+
+
+def test_watching_adds_observers_to_every_fit_inside_the_block_only() -> None:
+    from zen.neural.callbacks import ambient_callbacks, watching
+
+    class Epochs(Callback):
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def on_epoch_end(self, trainer, epoch, logs) -> None:
+            self.seen.append(epoch)
+
+    X, y = torch.randn(32, 3), torch.randn(32, 1)
+    observer = Epochs()
+    with watching(observer):
+        Trainer(max_epochs=3, seed=0).fit(torch.nn.Linear(3, 1), X, y)
+        assert ambient_callbacks() == (observer,)
+    Trainer(max_epochs=2, seed=0).fit(torch.nn.Linear(3, 1), X, y)
+    assert observer.seen == [1, 2, 3] and ambient_callbacks() == ()

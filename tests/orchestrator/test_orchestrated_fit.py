@@ -398,3 +398,18 @@ def test_candidate_progress_shows_each_candidates_status() -> None:
     tasks = {task.description: task for task in board._progress.tasks}
     assert "done" in tasks["A"].fields["status"] and tasks["A"].finished
     assert "retrying" in tasks["B"].fields["status"] and not tasks["B"].finished
+
+
+def test_candidate_progress_shows_what_the_bus_says_of_running_candidates() -> None:
+    from zen.orchestrator.orchestration import CandidateProgress
+    from zen.orchestrator.workflow import StepStatus
+
+    reports = {"A": {"epoch": 4, "val_loss": 0.25, "node": "ab" * 28}, "B": {"epoch": 9}}
+    with CandidateProgress(["A", "B"], poll=lambda: reports, every_s=60) as board:
+        board("A", StepStatus.RUNNING)
+        board("B", StepStatus.RUNNING)
+        board("B", StepStatus.DONE)
+        board.refresh()
+    tasks = {task.description: task for task in board._progress.tasks}
+    assert "epoch 4 · val_loss 0.25 · node abababab" in tasks["A"].fields["status"]
+    assert "epoch" not in tasks["B"].fields["status"]  # finished: its last report is stale

@@ -143,8 +143,11 @@ def _show_status(found: dict[str, Any]) -> None:
         queued = found["queues"].get(cube["name"], 0)
         console.print(f"cube {escape(cube['name'])}: {cube['nodes']} node(s), {cube['cpus']:g} "
                       f"CPU, {cube.get('free', 0):g} free, {queued} queued")  # fmt: skip
+    if found["running"]:
+        from zen.orchestrator.orchestration import progress_text
+
     for step in found["running"]:
-        console.print(f"running: {escape(str(step.get('step')))} on {str(step.get('node'))[:12]}")
+        console.print(f"running: {escape(str(step.get('step')))} ({progress_text(step)})")
     for event in found["events"][-10:]:
         payload = escape(json.dumps(event["payload"]))
         console.print(f"{event['at'][11:19]} {event['kind']} {payload}")

@@ -2,9 +2,11 @@
 
 In one process the bus is an :class:`InMemoryBus`; on a cluster it is a :class:`RayBus`, a
 named, detached Ray actor that the driver, the Queen and the Drones publish to and that
-``zen cluster status`` reads. Both keep the recent events in memory for quick reads and write
-every event to History (:meth:`~zen.orchestrator.history.History.record_event`), so the record
-outlives the process or the cluster.
+``zen cluster status`` and ``zen fit``'s progress lines read. Both keep the recent events and the
+running steps (with their newest ``step_progress``: epoch and losses) in memory for quick reads
+and write every other event to History
+(:meth:`~zen.orchestrator.history.History.record_event`), so the record outlives the process or
+the cluster.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ EVENT_KINDS = (
     "node_lost",
     "quota_exceeded",
 )
+#: The kinds saved to History: all but ``step_progress``, which a running step sends about once a
+#: second; the bus keeps only the newest one per step, in its list of running steps.
+PERSISTED = frozenset(EVENT_KINDS) - {"step_progress"}
 #: Name of the cluster's bus actor (in the ``zen`` Ray namespace).
 BUS_ACTOR = "zen-event-bus"
 #: Events kept in memory for ``recent``.
@@ -99,12 +104,18 @@ class _Ledger:
         self.queued: dict[str, int] = {}
 
     def add(self, event: Event) -> None:
-        self.events.append(event)
         step = str(event.payload.get("step", ""))
+        # A Drone's token tells apart steps of the same name in two runs ("MLP" twice).
+        key = str(event.payload.get("token") or step)
+        if event.kind == "step_progress":  # the newest epoch of a running step, not a record
+            if key in self.running:
+                self.running[key].update(event.payload)
+            return
+        self.events.append(event)
         if event.kind == "step_started":
-            self.running[step] = {"step": step, **dict(event.payload), "since": event.at}
+            self.running[key] = {"step": step, **dict(event.payload), "since": event.at}
         elif event.kind in ("step_finished", "run_failed", "run_finished"):
-            self.running.pop(step, None)
+            self.running.pop(key, None)
         if "cube" in event.payload and "queued" in event.payload:
             self.queued[str(event.payload["cube"])] = int(event.payload["queued"])
 
@@ -135,7 +146,7 @@ class InMemoryBus:
     def publish(self, event: Event) -> None:
         with self._lock:
             self._ledger.add(event)
-        if self.history is not None:
+        if self.history is not None and event.kind in PERSISTED:
             persist(event, self.history)
 
     def recent(self, limit: int = 50) -> list[Event]:
@@ -167,7 +178,7 @@ class _BusActor:
     def publish(self, data: dict[str, Any]) -> None:
         event = Event.from_json(data)
         self._ledger.add(event)
-        if self._history is not None:
+        if self._history is not None and event.kind in PERSISTED:
             persist(event, self._history)
 
     def recent(self, limit: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ outcome (and History) says how many attempts it took.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -89,17 +90,35 @@ def _drone(
             logger.warning("drone: could not import %s to declare its models: %s", module, error)
     node = ray.get_runtime_context().get_node_id()
     attempt = int(ray.get(attempts.start.remote(token)))
+    about = {"step": step.name, "token": token, "node": node}
     if bus is not None:
-        payload = {"step": step.name, "node": node, "attempt": attempt, "pid": os.getpid()}
+        payload = {**about, "attempt": attempt, "pid": os.getpid()}
         bus.publish.remote(Event("step_started", payload).to_json())
     started = time.time()
-    outcome = execute_step(step, dict(zip(names, values, strict=True)))
+    with _reporting(bus, about):
+        outcome = execute_step(step, dict(zip(names, values, strict=True)))
     ended = time.time()
+    if bus is not None:
+        bus.publish.remote(Event("step_finished", {
+            **about, "attempts": attempt, "seconds": round(ended - started, 3),
+            "error": outcome.error,
+        }).to_json())  # fmt: skip
     outcome.node = node
     outcome.attempts = attempt
     # The worker process's peak so far: an upper bound on the step's, since Ray reuses workers.
     outcome.notes["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return outcome, started, ended
+
+
+def _reporting(bus: Any, about: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """Inside the block, every Trainer's epochs go to ``bus`` as ``step_progress`` events."""
+    if bus is None:
+        return contextlib.nullcontext()
+    # Imported here: zen.neural imports torch, which only steps that train need.
+    from zen.collective.progress import StepReporter
+    from zen.neural.callbacks import watching
+
+    return watching(StepReporter(bus, about))
 
 
 class _RaySteps:
@@ -138,6 +157,23 @@ class _RaySteps:
         self._refs: dict[int, tuple[Any, Any]] = {}
         self._lock = threading.Lock()
         self._pending: set[Any] = set()
+        self._bus: RayBus | None = None
+        self._tokens: dict[str, str] = {}  # token of each submitted step -> its name
+
+    def _own(self, token: str, name: str) -> None:
+        with self._lock:
+            self._tokens[token] = name
+
+    def progress(self) -> dict[str, dict[str, Any]]:
+        """What the bus knows of this executor's running steps, by step name: ``node``,
+        ``attempt``, ``since`` and, once a Trainer in it finished an epoch, ``epoch`` and its
+        losses (``train_loss``, ``val_loss``). Empty without a bus."""
+        if self._bus is None:
+            return {}
+        with self._lock:
+            mine = dict(self._tokens)
+        return {mine[entry["token"]]: entry for entry in self._bus.running()
+                if entry.get("token") in mine}  # fmt: skip
 
     def _ref(self, value: Any) -> Any:
         with self._lock:
@@ -240,15 +276,11 @@ class RayExecutor(_RaySteps):
             self._bus.publish(Event("step_placed", {"step": step.name, "cube": self.cube}))
 
         def publish(outcome: StepOutcome | None, error: BaseException | None) -> None:
-            if outcome is None:
-                self._publish("step_finished", {"step": step.name, "error": str(error)[:200]})
-                return
-            self._publish(
-                "step_finished",
-                {"step": step.name, "node": outcome.node, "attempts": outcome.attempts,
-                 "seconds": round(outcome.elapsed_s, 3), "error": outcome.error},
-            )  # fmt: skip
+            if outcome is None:  # the Drone died for good; one that ran said so itself
+                self._publish("step_finished", {"step": step.name, "token": token,
+                                                "error": str(error)[:200]})  # fmt: skip
 
+        self._own(token, step.name)
         return self._watch(ref, step.name, submitted, publish)
 
     def _publish(self, kind: str, payload: dict[str, Any]) -> None:

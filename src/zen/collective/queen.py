@@ -171,6 +171,10 @@ class _Queen:
             outcome, started, ended = await drone.remote(
                 step, key, attempts, self.bus.actor, modules, names, *refs
             )
+        except BaseException as error:  # the Drone died for good; one that ran said so itself
+            self._publish("step_finished", {"step": step.name, "token": key,
+                                            "error": str(error)[:200]})  # fmt: skip
+            raise
         finally:
             with contextlib.suppress(ConfigError):  # its node was lost and forgotten
                 self.placer.done(key)
@@ -213,7 +217,7 @@ class QueenExecutor(_RaySteps):
             cluster, num_cpus=num_cpus, memory_mib=memory_mib, max_retries=max_retries, cube=cube
         )
         ray = self._ray
-        bus = RayBus.get(cluster)  # the Queen and the Drones publish to it
+        bus = self._bus = RayBus.get(cluster)  # the Queen and the Drones publish to it
         control = control_options(ray)
         self.queen = (
             ray.remote(_Queen)
@@ -240,6 +244,7 @@ class QueenExecutor(_RaySteps):
         refs = [self._ref(inputs[name]) for name in names]
         submitted = time.time()
         ref = self.queen.run.remote(key, step, self._attempts, names, refs, self._task_options())
+        self._own(key, step.name)
 
         def note(outcome: StepOutcome | None, error: BaseException | None) -> None:
             if outcome is not None:

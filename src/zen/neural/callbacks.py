@@ -8,11 +8,13 @@ pruning) and monitoring plug in here.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,33 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch, also when training stopped early."""
+
+
+#: Callbacks that every Trainer fitting in this context runs after its own (:func:`watching`).
+_AMBIENT: contextvars.ContextVar[tuple[Callback, ...]] = contextvars.ContextVar(
+    "zen_ambient_callbacks", default=()
+)
+
+
+@contextlib.contextmanager
+def watching(*callbacks: Callback) -> Iterator[None]:
+    """Add ``callbacks`` to every :class:`~zen.neural.Trainer` that fits inside the block, in
+    this thread (or task), after the Trainer's own.
+
+    For code that runs other people's training without reaching their Trainers: a cluster's
+    Drone reports the epochs of whatever step it runs. Observers only: they should not stop or
+    change the fit.
+    """
+    token = _AMBIENT.set((*_AMBIENT.get(), *callbacks))
+    try:
+        yield
+    finally:
+        _AMBIENT.reset(token)
+
+
+def ambient_callbacks() -> tuple[Callback, ...]:
+    """The callbacks :func:`watching` added in this context (usually none)."""
+    return _AMBIENT.get()
 
 
 def is_improvement(value: float, best: float | None, mode: str, min_delta: float) -> bool:

@@ -36,7 +36,13 @@ import zen
 from zen import compute
 from zen.errors import ConfigError, DataError, NotFittedError
 from zen.neural import activations, checkpoint
-from zen.neural.callbacks import Callback, EarlyStopping, ProgressBar, is_improvement
+from zen.neural.callbacks import (
+    Callback,
+    EarlyStopping,
+    ProgressBar,
+    ambient_callbacks,
+    is_improvement,
+)
 from zen.neural.data import (
     TensorBatches,
     check_features,
@@ -502,6 +508,7 @@ class Trainer:
                 )
             )
         built.extend(self.callbacks)
+        built.extend(ambient_callbacks())
         if self.config.progress:
             built.append(ProgressBar())
         return built

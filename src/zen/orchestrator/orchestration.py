@@ -51,6 +51,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -490,7 +491,8 @@ def train_candidates(
         # Progress bars from several worker processes would interleave on one terminal: the
         # workers train quietly and this process shows one line per candidate instead.
         shown["progress"] = False
-        board = CandidateProgress([candidate.name for candidate in candidates])
+        names = [candidate.name for candidate in candidates]
+        board = CandidateProgress(names, poll=getattr(executor, "progress", None))
     try:
         with board as on_event:
             result = run_workflow(
@@ -546,9 +548,21 @@ def record_placement(parent_id: int, steps: Iterable[StepResult]) -> None:
 
 class CandidateProgress:
     """One line per candidate (waiting, running, retrying, done, failed...) with its elapsed
-    time, on stderr; the ``on_event`` of :func:`~zen.orchestrator.workflow.run_workflow`."""
+    time, on stderr; the ``on_event`` of :func:`~zen.orchestrator.workflow.run_workflow`.
 
-    def __init__(self, names: list[str]) -> None:
+    Args:
+        names: the candidates, in the order shown.
+        poll: ``() -> {name: progress}`` for the running ones (a cluster executor's
+            ``progress``, read from the event bus); polled every ``every_s`` seconds in a
+            thread, and shown next to their status (:func:`progress_text`).
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        poll: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+        every_s: float = 1.0,
+    ) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -564,12 +578,23 @@ class CandidateProgress:
             name: self._progress.add_task(name, total=1, status="waiting", start=False)
             for name in names
         }
+        self._running: set[str] = set()
+        self._poll, self._every_s = poll, every_s
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
 
     def __enter__(self) -> CandidateProgress:
         self._progress.start()
+        if self._poll is not None:
+            self._follower = threading.Thread(target=self._follow, daemon=True,
+                                              name="zen-candidate-progress")  # fmt: skip
+            self._follower.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=5)
         self._progress.stop()
 
     def __call__(self, name: str, status: StepStatus) -> None:
@@ -578,6 +603,9 @@ class CandidateProgress:
             return
         if status is StepStatus.RUNNING:
             self._progress.start_task(row)
+            self._running.add(name)
+        else:
+            self._running.discard(name)
         finished = status not in (StepStatus.RUNNING, StepStatus.RETRYING)
         colour = {StepStatus.DONE: "green", StepStatus.CACHED: "green",
                   StepStatus.FAILED: "red"}.get(status, "yellow")  # fmt: skip
@@ -585,6 +613,42 @@ class CandidateProgress:
                               completed=1 if finished else 0)  # fmt: skip
         if finished:
             self._progress.stop_task(row)
+
+    def refresh(self) -> None:
+        """Show the newest progress of the running candidates (what the thread does)."""
+        if self._poll is None:
+            return
+        try:
+            seen = self._poll()
+        except Exception as error:  # a bus restarting: the next poll may work
+            logger.debug("candidate progress: %s", error)
+            return
+        for name, entry in seen.items():
+            if name in self._running and name in self._rows:
+                text = progress_text(entry)
+                self._progress.update(self._rows[name], status=f"[yellow]running[/] {text}")
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self.refresh()
+
+
+def progress_text(entry: Mapping[str, Any]) -> str:
+    """A running step's progress in a few words.
+
+    >>> progress_text({"epoch": 12, "val_loss": 0.31234, "node": "8d1f0c2e" * 7})
+    'epoch 12 · val_loss 0.3123 · node 8d1f0c2e'
+    """
+    parts = []
+    if "epoch" in entry:
+        parts.append(f"epoch {entry['epoch']}")
+    for key in ("val_loss", "train_loss"):
+        if key in entry:
+            parts.append(f"{key} {entry[key]:.4g}")
+            break
+    if entry.get("node"):
+        parts.append(f"node {str(entry['node'])[:8]}")
+    return " · ".join(parts)
 
 
 @dataclass
