@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from zen import compute
+from zen.errors import DataError
 from zen.neural import MLP, Callback, MonitorCallback, StepOutput, Trainer
 from zen.neural.losses import r2
 
@@ -348,3 +349,29 @@ def test_watching_adds_observers_to_every_fit_inside_the_block_only() -> None:
         assert ambient_callbacks() == (observer,)
     Trainer(max_epochs=2, seed=0).fit(torch.nn.Linear(3, 1), X, y)
     assert observer.seen == [1, 2, 3] and ambient_callbacks() == ()
+
+
+def test_nan_padded_sequences_reach_networks_that_declare_nan_padding() -> None:
+    class MeanOverSteps(torch.nn.Module):
+        nan_padding = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = torch.nn.Linear(2, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, channels, length)
+            mask = ~torch.isnan(x).any(dim=1, keepdim=True)
+            mean = torch.nan_to_num(x).sum(-1) / mask.sum(-1)
+            return self.head(mean)
+
+    X = torch.randn(20, 2, 6)
+    X[::2, :, 4:] = float("nan")  # half the sequences end after 4 steps
+    y = X.nan_to_num().sum((1, 2)).unsqueeze(1)
+    trainer = Trainer(max_epochs=2, seed=0, val_split=0.25)
+    trainer.fit(MeanOverSteps(), X, y)
+    assert np.isfinite(trainer.predict(None, X)).all()
+    with pytest.raises(DataError, match="X: contains NaN"):  # a network without padding
+        Trainer(max_epochs=1).fit(torch.nn.Flatten(), X, y)
+    X[0, 0, 0] = float("inf")
+    with pytest.raises(DataError, match="infinite"):
+        trainer.predict(None, X)

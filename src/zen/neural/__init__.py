@@ -8,7 +8,14 @@
 from __future__ import annotations
 
 from zen.neural import activations, checkpoint, losses
-from zen.neural.callbacks import Callback, EarlyStopping, ModelCheckpoint, ProgressBar, TimeLimit
+from zen.neural.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    TimeLimit,
+    watching,
+)
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
 from zen.neural.seeding import private_rng, seed_everything
@@ -32,4 +39,5 @@ __all__ = [
     "losses",
     "private_rng",
     "seed_everything",
+    "watching",
 ]

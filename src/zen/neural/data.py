@@ -22,7 +22,12 @@ ArrayLike = np.ndarray | pd.DataFrame | pd.Series | torch.Tensor | list
 
 
 def to_tensor(
-    values: Any, name: str, *, dtype: torch.dtype | None = torch.float32, min_dim: int = 1
+    values: Any,
+    name: str,
+    *,
+    dtype: torch.dtype | None = torch.float32,
+    min_dim: int = 1,
+    allow_nan: bool = False,
 ) -> torch.Tensor:
     """Convert ``values`` to a tensor, rejecting empty, non-numeric, NaN and infinite input.
 
@@ -31,6 +36,8 @@ def to_tensor(
         name: the argument name used in error messages (``"X"``, ``"y"``).
         dtype: target dtype; ``None`` keeps the dtype (after numpy conversion).
         min_dim: 1 for targets, 2 for feature matrices (a 1-D X becomes one column).
+        allow_nan: accept NaN (sequences padded with NaN after their end, for networks whose
+            ``nan_padding`` attribute is True); infinities are still refused.
     """
     if values is None:
         raise DataError(f"{name}: expected an array, got None")
@@ -61,10 +68,10 @@ def to_tensor(
     if min_dim == 2 and tensor.dim() == 1:
         tensor = tensor.unsqueeze(1)
     if tensor.is_floating_point():
-        finite = torch.isfinite(tensor)
+        finite = torch.isfinite(tensor) | (torch.isnan(tensor) if allow_nan else False)
         if not bool(finite.all()):
             bad_rows = (~finite).reshape(tensor.shape[0], -1).any(dim=1).nonzero().flatten()
-            kind = "NaN" if bool(torch.isnan(tensor).any()) else "infinite"
+            kind = "NaN" if bool(torch.isnan(tensor[~finite]).any()) else "infinite"
             raise DataError(
                 f"{name}: contains {kind} values in {len(bad_rows)} row(s) (first: row"
                 f" {int(bad_rows[0])}); drop or impute them before training"

@@ -218,9 +218,11 @@ class _WorkerTrainer(Trainer):
         wrapped = prepare_model(_LossForward(model), move_to_device=False)
         return _DistributedModel(wrapped, hasattr(model, "training_loss"))
 
-    def _prepare_data(self, train: Any, y: Any, val: Any, generator: Any, device: Any) -> Any:
+    def _prepare_data(
+        self, train: Any, y: Any, val: Any, generator: Any, device: Any, *, allow_nan: bool = False
+    ) -> Any:
         train_batches, val_batches, n_train = super()._prepare_data(
-            train, y, val, generator, device
+            train, y, val, generator, device, allow_nan=allow_nan
         )
         model = self._fitting_model if self._fitting_model is not None else nn.Module()
         sharded = shard(train_batches, self.rank, self.world_size, model)

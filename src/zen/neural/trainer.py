@@ -203,6 +203,12 @@ class TrainerConfig:
         return settings
 
 
+def accepts_nan(model: nn.Module) -> bool:
+    """Whether ``model`` takes NaN in its inputs: sequence networks read NaN after a sequence's
+    end as padding (their ``nan_padding`` attribute is True)."""
+    return bool(getattr(model, "nan_padding", False))
+
+
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
@@ -372,7 +378,9 @@ class Trainer:
         else:  # no seed: follow torch's global generator, as torch code without a seed does
             generator.manual_seed(draw_seed())
         stream_seed = draw_seed(generator)
-        train_batches, val_batches, n_train = self._prepare_data(train, y, val, generator, device)
+        train_batches, val_batches, n_train = self._prepare_data(
+            train, y, val, generator, device, allow_nan=accepts_nan(model)
+        )
 
         self.model = model.to(device)
         forward_model = self._forward_model(model)
@@ -533,6 +541,8 @@ class Trainer:
         val: Any,
         generator: torch.Generator,
         device: torch.device,
+        *,
+        allow_nan: bool = False,
     ) -> tuple[Iterable, Iterable | None, int | None]:
         config = self.config
         # A list is a list of batches when it has no y or holds batches (a dict, or a tuple of
@@ -557,7 +567,7 @@ class Trainer:
 
         if y is None:
             raise DataError("y: targets are required when training on arrays X")
-        x_all = to_tensor(train, "X", min_dim=2)
+        x_all = to_tensor(train, "X", min_dim=2, allow_nan=allow_nan)
         y_all = self._targets(y, "y")
         check_lengths(x_all, y_all)
         x_val: torch.Tensor | None
@@ -566,10 +576,15 @@ class Trainer:
             if not (isinstance(val, (tuple, list)) and len(val) == 2):
                 raise DataError("val: expected a pair (X_val, y_val) when training on arrays")
             x_train, y_train = x_all, y_all
-            x_val = to_tensor(val[0], "X_val", min_dim=2)
+            x_val = to_tensor(val[0], "X_val", min_dim=2, allow_nan=allow_nan)
             y_val = self._targets(val[1], "y_val")
             check_lengths(x_val, y_val)
-            check_features(x_val, x_train.shape[1], "X_val")
+            if x_val.dim() != x_train.dim() or x_val.shape[1] != x_train.shape[1]:
+                # Sequences of train and val may differ in length; channels must agree.
+                raise DataError(
+                    f"X_val: expected shape (n, {x_train.shape[1]}, ...) like X with"
+                    f" {x_train.dim()} axes, got {tuple(x_val.shape)}"
+                )
         else:
             split = split_indices(x_all.shape[0], config.val_split, generator)
             x_train, y_train = x_all[split.train], y_all[split.train]
@@ -757,7 +772,7 @@ class Trainer:
         Raises :class:`DataError` when ``X`` has the wrong number of features.
         """
         model = self._model_or_fitted(model)
-        inputs = to_tensor(X, "X", min_dim=2)
+        inputs = to_tensor(X, "X", min_dim=2, allow_nan=accepts_nan(model))
         check_features(inputs, getattr(model, "in_features", None))
         device = next(model.parameters()).device
         was_training = model.training
@@ -774,7 +789,7 @@ class Trainer:
     def evaluate(self, model: nn.Module | None, X: Any, y: Any) -> dict[str, float]:
         """Loss and metrics of ``model`` on ``X, y`` (keys ``loss`` and the metric names)."""
         model = self._model_or_fitted(model)
-        inputs = to_tensor(X, "X", min_dim=2)
+        inputs = to_tensor(X, "X", min_dim=2, allow_nan=accepts_nan(model))
         check_features(inputs, getattr(model, "in_features", None))
         targets = self._targets(y, "y")
         check_lengths(inputs, targets)
