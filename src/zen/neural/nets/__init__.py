@@ -1,0 +1,5 @@
+"""Networks beyond the MLP, one per module, each declaring itself to :mod:`zen.registry`.
+
+Sequences are ``(batch, channels, length)`` tensors padded with NaN after each sequence's end;
+images are ``(batch, channels, height, width)``.
+"""
