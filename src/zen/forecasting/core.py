@@ -25,12 +25,18 @@ from zen.estimator import Estimator, clone
 from zen.forecasting.data import SeriesData, from_long, with_future, with_static
 from zen.forecasting.ensemble import Ensemble, fit_model
 from zen.forecasting.models.base import WindowModel
-from zen.neural import checkpoint
+from zen.neural import HubMixin, checkpoint
+from zen.neural.model_card import CardFacts
 
 _FORMAT = "zen.forecaster"
 
 
-class Forecaster(Estimator):
+class Forecaster(
+    Estimator,
+    HubMixin,
+    pipeline_tag="time-series-forecasting",
+    tags=["time-series", "forecasting"],
+):
     """Fit and apply forecasting models on many series at once.
 
     Like scikit-learn's meta-estimators, :meth:`fit` trains clones of the models given
@@ -326,6 +332,20 @@ class Forecaster(Estimator):
         for model in models:
             _fit_stateless(model, forecaster.data_)
         return forecaster
+
+    def _card_facts(self) -> CardFacts:
+        """What the model card of :meth:`save_pretrained` says: horizon, frequency, series
+        and models (no scores: a Forecaster keeps none; pass them in ``model_card_kwargs``)."""
+        models = {model.alias: type(model).__name__ for model in self.models_}
+        listed = ", ".join(f"{alias} ({name})" for alias, name in models.items())
+        return CardFacts(
+            summary=f"Forecasts {self.h} steps ahead (frequency {self.freq_!r}) for"
+            f" {self.data_.n_series} series with {listed}; `predict()` continues the saved"
+            " history, `predict(df)` new data.",
+            tags=tuple(sorted(set(models.values()))),
+            settings={"h": self.h, "freq": self.freq_, "fill_missing": self.fill_missing}
+            | {f"models.{alias}": name for alias, name in models.items()},
+        )
 
 
 def _describe(model: Any, staging: Path, key: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from zen.graph.layers import GATConv, GCNConv, GINConv, SAGEConv
 from zen.graph.loader import NodeSplit
 from zen.graph.pool import global_add_pool, global_max_pool, global_mean_pool
 from zen.neural import activations
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.trainer import StepOutput
 from zen.registry import ModelSpec, register
 
@@ -40,7 +41,7 @@ READOUTS = {
 }
 
 
-class GNN(Estimator, nn.Module):
+class GNN(Estimator, nn.Module, NetworkHubMixin, pipeline_tag="graph-ml", tags=["graph", "gnn"]):
     """A stack of ``num_layers`` convolutions: dropout before each, activation between them.
 
     Dropout on the input of every layer follows the GCN and GAT papers' training setup. Without

@@ -16,6 +16,7 @@ from zen.neural.callbacks import (
     TimeLimit,
     watching,
 )
+from zen.neural.hub import HubMixin, NetworkHubMixin
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
 from zen.neural.seeding import private_rng, seed_everything
@@ -27,8 +28,10 @@ __all__ = [
     "EarlyStopping",
     "FitResult",
     "History",
+    "HubMixin",
     "ModelCheckpoint",
     "MonitorCallback",
+    "NetworkHubMixin",
     "ProgressBar",
     "StepOutput",
     "TimeLimit",

@@ -12,6 +12,7 @@ from torch import nn
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.neural import activations
 from zen.neural.export_plan import mlp_plan
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.initializers import NETWORK_SCHEMES, init_network, initialize
 from zen.registry import ModelSpec, register
 
@@ -47,7 +48,7 @@ def _describe_activation(module: nn.Module) -> dict[str, Any]:
     return spec
 
 
-class MLP(nn.Module):
+class MLP(nn.Module, NetworkHubMixin):
     r"""A multilayer perceptron: ``Linear -> [norm] -> activation -> [dropout]`` per hidden layer.
 
     Each layer computes :math:`h_{l+1} = \phi_l(W_l h_l + b_l)`; the last layer applies

@@ -14,7 +14,8 @@ import torch
 import zen
 from zen.errors import ConfigError, DataError, NotFittedError
 from zen.estimator import Estimator, available_if
-from zen.neural import MLP, FitResult, History, Trainer, checkpoint, private_rng
+from zen.neural import MLP, FitResult, History, HubMixin, Trainer, checkpoint, private_rng
+from zen.neural.model_card import CardFacts, kept_epoch_scores
 from zen.profile import TaskProfile, profile_table
 from zen.registry import ModelSpec, register
 from zen.tabular.export import tabular_plan
@@ -23,7 +24,7 @@ from zen.tabular.preprocessing import TablePreprocessor
 _FORMAT = "zen.tabular"
 
 
-class TabularModel(Estimator):
+class TabularModel(Estimator, HubMixin, tags=["tabular"]):
     """Classification or regression on a table with an :class:`~zen.neural.MLP`.
 
     Follows scikit-learn's estimator contract (:class:`~zen.estimator.Estimator`): the
@@ -386,6 +387,26 @@ class TabularModel(Estimator):
         if features["feature_names_in"] is not None:
             model.feature_names_in_ = np.asarray(features["feature_names_in"], dtype=object)
         return model
+
+    def _card_facts(self) -> CardFacts:
+        """What the model card of :meth:`save_pretrained` says: the task, the network and the
+        validation scores of the saved weights."""
+        profile = self._fitted_profile()
+        task = f"tabular-{profile.kind}"
+        target = f"{len(self.classes_)} classes" if hasattr(self, "classes_") else "a number"
+        sizes = "-".join(str(size) for size in self.network_.layer_sizes)
+        return CardFacts(
+            summary=f"Tabular {profile.kind}: {self.n_features_in_} columns to {target}, by an"
+            f" MLP with layers {sizes} on the encoded columns.",
+            pipeline_tag=task,
+            tags=(task,),
+            # Early stopping restores the best epoch's weights; without it the last are saved.
+            metrics=kept_epoch_scores(
+                self.history_.records, restored_best=self.early_stopping is not None
+            ),
+            metrics_source="validation split",
+            settings=self.hyperparameters(),
+        )
 
 
 def _string_columns(frame: pd.DataFrame) -> pd.DataFrame:
