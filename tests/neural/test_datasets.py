@@ -91,6 +91,15 @@ def test_shared_sets_hold_the_files_numbers(shared_data, name) -> None:
         assert np.array_equal(sequences.X[index, :, :length], expected)
 
 
+@pytest.mark.parametrize("name", ["BasicMotions", "JapaneseVowels"])
+def test_shared_sets_survive_write_ts(shared_data, tmp_path, name) -> None:
+    original = load_ts(shared_data / "sequence" / name / f"{name}_TRAIN.ts")
+    write_ts(tmp_path / "copy.ts", original)
+    copy = load_ts(tmp_path / "copy.ts")
+    assert np.array_equal(copy.X, original.X, equal_nan=True)
+    assert np.array_equal(copy.y, original.y) and copy.classes == original.classes
+
+
 # ------------------------------------------------------------------------ .ts format rules
 def test_missing_values_are_interpolated_per_channel(tmp_path) -> None:
     path = write(tmp_path, TWO_DIMENSIONS + "?,2,?,4:1,?,,?:a\n1,2,3,4:5,6,7,8:b\n")
