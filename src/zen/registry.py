@@ -34,13 +34,21 @@ logger = logging.getLogger(__name__)
 #: What a model can be. ``network``: a bare ``nn.Module`` (MLP, a GNN stack, a forecasting
 #: network) that ``Trainer.load`` rebuilds and ``zen export`` traces, not a ``zen fit``
 #: candidate.
-KINDS = ("forecast", "node classifier", "graph classifier", "table", "network")
+KINDS = (
+    "forecast",
+    "node classifier",
+    "graph classifier",
+    "table",
+    "sequence classifier",
+    "network",
+)
 #: The ``zen fit`` candidates of each task family (:data:`zen.profile.FAMILIES`).
 FAMILY_KINDS = {
     "time series": "forecast",
     "graph": "node classifier",
     "tabular regression": "table",
     "tabular classification": "table",
+    "sequence classification": "sequence classifier",
 }
 #: The entry-point group through which installed packages add models.
 ENTRY_POINT_GROUP = "zen.models"

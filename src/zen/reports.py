@@ -20,6 +20,9 @@ ALL_CURVES_FILE = "candidate_curves.png"
 LEADERBOARD_FILE = "leaderboard.png"
 #: The file every saved model directory holds (TabularModel, Forecaster and Trainer all write it).
 MODEL_CONFIG_FILE = "config.json"
+#: Beside a sequence classifier's checkpoint: its classes and input shape (``zen fit`` on
+#: labelled sequences writes it; loaders read the model's kind from it).
+SEQUENCE_FILE = "sequence_inputs.json"
 
 
 def new_run_id() -> str:
@@ -98,7 +101,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
             scores[key] = value
     task = report.get("task") or {}
     family = str(task.get("family", ""))
-    kind = "forecast" if family == "time series" else "graph" if family == "graph" else "tabular"
+    kind = {"time series": "forecast", "graph": "graph",
+            "sequence classification": "sequence"}.get(family, "tabular")  # fmt: skip
     summary = {
         "run_id": report.get("run_id", run_dir.name),
         "run_dir": str(run_dir),

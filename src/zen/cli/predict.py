@@ -21,6 +21,7 @@ def predict(
         typer.Argument(
             help="Tables: a CSV with the same feature columns (required). Forecasts: new history"
             " of the same series (and future exogenous values). Graphs: a Planetoid folder."
+            " Sequences: a .ts file or a long CSV (sequence_id, t, values)."
             " Default: the run's own data (forecasts, graphs)."
         ),
     ] = None,
@@ -42,7 +43,8 @@ def predict(
 
     Tables: the rows with a `prediction` column. Forecasts: `unique_id, ds, <model>` (and
     interval columns) for the steps after each series' end. Graphs: `node, prediction` and a
-    `prob_<label>` column per class, one row per node.
+    `prob_<label>` column per class, one row per node. Sequences: `sequence, prediction` and a
+    `prob_<label>` column per class.
     """
     from zen.atomic import write_atomic
     from zen.orchestrator.predict import predict_saved
@@ -73,4 +75,5 @@ def predict(
         console.print(f"[bold green]wrote[/] {len(frame)} predictions to {output}")
     if done.scores:
         shown = ", ".join(f"{name}={value:.4f}" for name, value in done.scores.items())
-        errors.print(f"scores against column {done.target!r}: {shown}")
+        against = f"column {done.target!r}" if done.target else "the data's labels"
+        errors.print(f"scores against {against}: {shown}")

@@ -93,6 +93,7 @@ def fit(
     from zen.orchestrator import fit as run_fit
     from zen.orchestrator.jobs.forecast import ForecastRunResult
     from zen.orchestrator.jobs.graph import GraphRunResult
+    from zen.orchestrator.jobs.sequence import SequenceRunResult
 
     options = series_options(freq, date_format, fill, hist_exog, futr_exog, static)
     if explain:
@@ -128,6 +129,8 @@ def fit(
         _show_forecast_run(result, data or Path("."))
     elif isinstance(result, GraphRunResult):
         _show_graph_run(result)
+    elif isinstance(result, SequenceRunResult):
+        _show_sequence_run(result)
     else:
         _show_table_run(result, data)
 
@@ -305,6 +308,37 @@ def _show_graph_run(result: Any) -> None:
         f"apply it: [bold]zen predict {result.run_dir}[/] (this graph; or a new one with"
         " --edges/--nodes or a Planetoid folder)"
     )
+
+
+def _show_sequence_run(result: Any) -> None:
+    console.print(f"[bold]task[/]: {result.profile.kind} — {result.profile.reason}")
+    console.print(f"split: {result.split}; models ranked by validation accuracy")
+    table = Table(title=f"held-out scores ({result.n_test} sequences; trained on"
+                        f" {result.n_train})")  # fmt: skip
+    table.add_column("metric")
+    table.add_column(f"zen {result.best_model}", justify="right")
+    table.add_column(f"baseline: {escape(result.baseline_name)}", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}", f"{result.baseline[name]:.4f}")
+    console.print(table)
+    board = Table(title="leaderboard (ranked by validation accuracy)")
+    for column in ("model", "val accuracy", "test accuracy", "epochs", "fit s"):
+        board.add_column(column, justify="right" if column != "model" else "left")
+    for row in result.leaderboard:
+        board.add_row(
+            row["model"] + (" (best)" if row["model"] == result.best_model else ""),
+            f"{row['val_accuracy']:.4f}", f"{row['test_metrics']['accuracy']:.4f}",
+            str(row["epochs"]), f"{row['fit_s']:.1f}",
+        )  # fmt: skip
+    console.print(board)
+    _show_why(result)
+    console.print(f"[bold green]saved[/] {result.run_dir}/")
+    console.print(f"  best model       {result.model_dir}/ ({result.best_model})")
+    console.print(f"  report           {result.run_dir / 'report.json'}")
+    console.print(f"  confusion matrix {result.run_dir / 'confusion_matrix.png'}")
+    _show_record(result)
+    console.print(f"apply it: [bold]zen predict {result.run_dir} SEQUENCES.ts[/] (or a long CSV);"
+                  f" serve it: zen serve {result.run_dir}")  # fmt: skip
 
 
 def _show_forecast_run(result: Any, data: Path) -> None:

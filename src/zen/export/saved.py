@@ -8,7 +8,9 @@ directory holds ``config.json`` whose ``format`` names the class that wrote it:
 =================  ==========================  ==========================================
 ``zen.tabular``    :meth:`TabularModel.save`   ``"tabular"``
 ``zen.forecaster`` :meth:`Forecaster.save`     ``"forecast"``
-``zen.trainer``    :meth:`Trainer.save`        ``"graph"`` (a GNN), ``"network"`` (MLP...)
+``zen.trainer``    :meth:`Trainer.save`        ``"graph"`` (a GNN), ``"sequence"`` (a
+                                               sequence classifier of ``zen fit``, with
+                                               ``sequence_inputs.json``), ``"network"``
 =================  ==========================  ==========================================
 
 Loading is safe on files someone else made: weights come from safetensors and settings from
@@ -26,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from zen.errors import ConfigError, DataError
-from zen.reports import MODEL_CONFIG_FILE, MODEL_DIR, REPORT_FILE, model_directory
+from zen.reports import MODEL_CONFIG_FILE, MODEL_DIR, REPORT_FILE, SEQUENCE_FILE, model_directory
 
 #: The ``config.json`` formats zen reads.
 FORMATS = ("zen.tabular", "zen.forecaster", "zen.trainer")
 #: What :attr:`SavedModel.kind` can be.
-KINDS = ("tabular", "forecast", "graph", "network")
+KINDS = ("tabular", "forecast", "graph", "sequence", "network")
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class SavedModel:
     """A saved model, loaded, with what it is and where it lives.
 
     Attributes:
-        kind: ``"tabular"``, ``"forecast"``, ``"graph"`` or ``"network"`` (see the module
-            docstring).
+        kind: ``"tabular"``, ``"forecast"``, ``"graph"``, ``"sequence"`` or ``"network"``
+            (see the module docstring).
         model: the :class:`~zen.tabular.TabularModel`, :class:`~zen.forecasting.Forecaster`,
             or the ``nn.Module`` of a Trainer checkpoint (in eval mode).
         directory: the model directory (it holds ``config.json``).
@@ -114,4 +116,6 @@ def _load_model(directory: Path, saved_format: str, config: dict[str, Any]) -> t
         )
     model = Trainer.load(directory).model
     assert model is not None  # Trainer.load always rebuilds one
-    return model.eval(), "graph" if isinstance(model, GNN) else "network"
+    if isinstance(model, GNN):
+        return model.eval(), "graph"
+    return model.eval(), "sequence" if (directory / SEQUENCE_FILE).is_file() else "network"

@@ -19,6 +19,7 @@ from zen.neural.callbacks import (
 from zen.neural.hub import HubMixin, NetworkHubMixin
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
+from zen.neural.nets import SequenceMLP
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
@@ -33,6 +34,7 @@ __all__ = [
     "MonitorCallback",
     "NetworkHubMixin",
     "ProgressBar",
+    "SequenceMLP",
     "StepOutput",
     "TimeLimit",
     "Trainer",

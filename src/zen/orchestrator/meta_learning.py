@@ -42,6 +42,7 @@ FAMILY_METRICS = {
     "graph": ("val_accuracy", "accuracy", "test_accuracy"),
     "tabular regression": ("rmse", "mae", "r2"),
     "tabular classification": ("accuracy", "macro_f1"),
+    "sequence classification": ("val_accuracy", "accuracy", "test_accuracy"),
 }
 
 

@@ -11,6 +11,8 @@ forecast      new history (+ future exogenous values), or     ``unique_id, ds, <
               none: the run's own data                        ``-lo-80`` ... intervals)
 graph         a Planetoid folder or edge and node CSVs, or    ``node, prediction, prob_<label>``
               none: the run's own graph
+sequence      a ``.ts`` file or a long CSV (``sequence_id,    ``sequence, prediction,
+              t, value...`` [+ ``label``])                    prob_<label>``
 ============  ==============================================  ===================================
 
 Data whose columns do not match what the model was trained on is refused with the missing
@@ -34,13 +36,14 @@ class Predictions:
     """What :func:`predict_saved` predicted, on what, with which model.
 
     Attributes:
-        kind: the model's kind (``"tabular"``, ``"forecast"`` or ``"graph"``).
+        kind: the model's kind (``"tabular"``, ``"forecast"``, ``"graph"`` or ``"sequence"``).
         frame: the predictions (see the module docstring for the columns of each kind).
         model_dir: the model directory read.
         run_dir: its ``zen fit`` run directory, or None.
         data: what was predicted on: the path(s) given, or None for the run's own data.
         target: tables: the column the model predicts.
-        scores: tables whose ``data`` holds the target column: the model's scores on it.
+        scores: tables whose ``data`` holds the target column, and labelled sequences: the
+            model's scores on them.
     """
 
     kind: str
@@ -94,6 +97,11 @@ def predict_saved(
 
         frame = predict_saved_graph(saved, data, edges=edges, nodes=nodes)
         return Predictions("graph", frame, saved.directory, saved.run_dir, given)
+    if saved.kind == "sequence":
+        from zen.orchestrator.sequence_predict import predict_saved_sequences
+
+        frame, scores = predict_saved_sequences(saved, data)
+        return Predictions("sequence", frame, saved.directory, saved.run_dir, given, None, scores)
     raise ConfigError(
         f"model: {saved.directory} is a Trainer checkpoint of a {type(saved.model).__name__};"
         " zen predict applies what zen fit saves (tables, forecasts, graphs). Load it with"

@@ -70,14 +70,19 @@ def profile_data(
 ) -> TaskProfile:
     """Profile what ``zen fit`` would train on, without training (``zen fit --explain``).
 
-    Dispatches as :func:`zen.orchestrator.jobs.fit` does: a graph folder or ``edges`` +
-    ``nodes`` is a graph, a ``horizon`` or ``unique_id, ds, y`` columns make time series,
+    Dispatches as :func:`zen.orchestrator.jobs.fit` does: ``.ts`` files (or a folder of them)
+    and CSVs with ``sequence_id, t`` columns are labelled sequences, a graph folder or ``edges``
+    + ``nodes`` is a graph, a ``horizon`` or ``unique_id, ds, y`` columns make time series,
     anything else is a table with column ``target``.
 
     Raises:
         ConfigError: ``target`` or ``horizon`` is needed and missing.
         DataError: the data cannot be read (see the loaders).
     """
+    from zen.orchestrator.jobs.dispatch import is_sequence_source, make_job
+
+    if isinstance(data, (str, Path)) and edges is None and is_sequence_source(Path(data)):
+        return make_job(data, target).profile  # read and split as zen fit would
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
         graph, name = load_graph(
             None if data is None else Path(data),

@@ -19,6 +19,7 @@ from typing import Any
 from zen import registry
 from zen.errors import ConfigError
 from zen.profile import FAMILIES, TaskProfile
+from zen.profile.sequences import FEW_CASES_PER_CLASS, LONG_SEQUENCE
 
 
 class _Pools(Mapping[str, dict[str, tuple[float, dict[str, Any]]]]):
@@ -141,6 +142,25 @@ RULES: tuple[Rule, ...] = (
         lambda p: (p.mean_degree or 0.0) >= 20,
         "attention weighs many neighbours instead of averaging them equally"
         " (Veličković et al. 2018)",
+    ),
+    Rule(
+        "few sequences per class", "sequence classification",
+        lambda p: p.n_rows < FEW_CASES_PER_CLASS * (p.n_classes or 1),
+        "with few training sequences the convolutional ResNet and FCN stay the most accurate"
+        " (Fawaz et al. 2019, 85 UCR sets); attention models need more data (Zerveas et al."
+        " 2021)",
+    ),
+    Rule(
+        "long sequences", "sequence classification",
+        lambda p: (p.median_series_length or 0.0) >= LONG_SEQUENCE,
+        "recurrent networks lose long-range gradients (Bengio et al. 1994) and attention costs"
+        " grow with the square of the length, so patches help (Nie et al. 2023)",
+    ),
+    Rule(
+        "unequal lengths", "sequence classification",
+        lambda p: (p.min_series_length or 0) != (p.max_series_length or 0),
+        "a flat MLP sees padding where sequences end early; convolutions, recurrence and"
+        " attention mask it (Fawaz et al. 2019 resample the MLP's inputs instead)",
     ),
     *(
         rule

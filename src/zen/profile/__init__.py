@@ -7,7 +7,8 @@ the orchestrator and the runtime can all describe data the same way:
 * :func:`profile_table` and :func:`detect_task` (:mod:`zen.profile.tables`);
 * :func:`profile_series`, :func:`series_table` (:mod:`zen.profile.series`) with the statistics
   of :mod:`zen.profile.series_stats` and the time axis of :mod:`zen.profile.calendar`;
-* :func:`profile_graph` (:mod:`zen.profile.graphs`) with :mod:`zen.profile.graph_stats`.
+* :func:`profile_graph` (:mod:`zen.profile.graphs`) with :mod:`zen.profile.graph_stats`;
+* :func:`profile_sequences` (:mod:`zen.profile.sequences`) for labelled sequences.
 
 >>> import pandas as pd
 >>> profile_table(pd.DataFrame({"x": range(20), "label": ["a", "b"] * 10}), "label").kind
@@ -17,6 +18,7 @@ the orchestrator and the runtime can all describe data the same way:
 from __future__ import annotations
 
 from zen.profile.graphs import is_undirected, profile_graph
+from zen.profile.sequences import profile_sequences
 from zen.profile.series import (
     SeriesTable,
     is_time_series,
@@ -52,6 +54,7 @@ __all__ = [
     "is_time_series",
     "is_undirected",
     "profile_graph",
+    "profile_sequences",
     "profile_series",
     "profile_table",
     "series_table",

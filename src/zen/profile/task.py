@@ -25,12 +25,19 @@ MAX_CLASSES = 20
 MIN_ROWS_PER_CLASS = 5
 
 #: The task families the router has candidates for, and the family of each ``kind``.
-FAMILIES = ("time series", "graph", "tabular regression", "tabular classification")
+FAMILIES = (
+    "time series",
+    "graph",
+    "tabular regression",
+    "tabular classification",
+    "sequence classification",
+)
 _FAMILY_BY_KIND = {
     "forecasting": "time series",
     "node classification": "graph",
     "regression": "tabular regression",
     "classification": "tabular classification",
+    "sequence classification": "sequence classification",
 }
 
 
@@ -57,8 +64,8 @@ class TaskProfile:
     Fields that do not apply to the task's family stay ``None``.
 
     Attributes:
-        kind: ``"classification"``, ``"regression"``, ``"forecasting"`` or
-            ``"node classification"``.
+        kind: ``"classification"``, ``"regression"``, ``"forecasting"``,
+            ``"node classification"`` or ``"sequence classification"``.
         reason: one sentence saying why, for the user.
         target: the target column.
         n_rows: rows with a target value (time series: all rows; graphs: labelled nodes).
@@ -70,7 +77,8 @@ class TaskProfile:
         family: one of :data:`FAMILIES`, derived from ``kind`` when not given.
         class_balance: rows of the rarest class / rows of the commonest (1 = balanced).
         missing_ratio: share of missing cells (tables) or of missing steps (time series).
-        min_series_length, median_series_length, max_series_length: values per series.
+        min_series_length, median_series_length, max_series_length: values per series (labelled
+            sequences: time steps per sequence).
         freq: the pandas frequency of the time axis (``None`` for integer steps).
         season_length: the seasonal period found by autocorrelation; 1 when there is none.
         seasonal_acf: the autocorrelation at ``season_length``.
@@ -167,7 +175,10 @@ class TaskProfile:
         return {
             "is_time_series": float(self.family == "time series"),
             "is_graph": float(self.family == "graph"),
-            "is_classification": float(self.family in ("tabular classification", "graph")),
+            "is_classification": float(
+                self.family in ("tabular classification", "graph", "sequence classification")
+            ),
+            "is_sequence": float(self.family == "sequence classification"),
             "log_rows": _log_size(self.n_rows),
             "log_features": _log_size(n_features),
             "log_classes": _log_size(self.n_classes),

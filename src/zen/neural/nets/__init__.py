@@ -3,3 +3,7 @@
 Sequences are ``(batch, channels, length)`` tensors padded with NaN after each sequence's end;
 images are ``(batch, channels, height, width)``.
 """
+
+from zen.neural.nets.sequence_mlp import SequenceMLP
+
+__all__ = ["SequenceMLP"]

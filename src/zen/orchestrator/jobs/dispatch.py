@@ -1,4 +1,5 @@
-"""Which job runs on some data: a graph, time series or a table, read and prepared."""
+"""Which job runs on some data: a graph, time series, labelled sequences or a table, read and
+prepared."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from zen.graph.datasets import graph_source, load_graph
 from zen.orchestrator.jobs.base import CandidateJob
 from zen.orchestrator.jobs.forecast import forecast_job
 from zen.orchestrator.jobs.graph import graph_job
+from zen.orchestrator.jobs.sequence import sequence_job
 from zen.orchestrator.jobs.tabular import table_job
 from zen.profile import is_time_series
 from zen.tabular import read_table
@@ -50,6 +52,10 @@ def make_job(
         ConfigError: an argument the data's kind needs is missing, or one it cannot take.
     """
     series_only = sorted(name for name, value in (series_options or {}).items() if value)
+    if isinstance(data, (str, Path)) and edges is None and is_sequence_source(Path(data)):
+        _refuse_series_options(series_only, "labelled sequences")
+        return _sequence_job(Path(data), target, budget_s=budget_s, test_size=test_size,
+                             seed=seed, progress=progress, tune=tune)  # fmt: skip
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
         _refuse_series_options(series_only, "a graph")
         folder = None if data is None else Path(data)
@@ -81,3 +87,43 @@ def make_job(
         frame, target, budget_s=budget_s, task=task, test_size=test_size, seed=seed,
         progress=progress, tune=tune, source=source, **model_options,
     )  # fmt: skip
+
+
+#: The columns that make a CSV a long table of labelled sequences.
+SEQUENCE_COLUMNS = ("sequence_id", "t")
+
+
+def is_sequence_source(path: Path) -> bool:
+    """Whether ``path`` holds labelled sequences: a ``.ts`` file, a folder with ``.ts`` files
+    (``NAME_TRAIN.ts``, ``NAME_TEST.ts``), or a CSV whose columns include ``sequence_id`` and
+    ``t``."""
+    if path.is_dir():
+        return any(path.glob("*.ts"))
+    if path.suffix.lower() == ".ts":
+        return True
+    if path.suffix.lower() == ".csv" and path.is_file():
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+        except (OSError, ValueError, pd.errors.ParserError):
+            return False  # read_table says what is wrong with it
+        return all(column in header for column in SEQUENCE_COLUMNS)
+    return False
+
+
+def _sequence_job(path: Path, target: str | None, **settings: Any) -> CandidateJob:
+    """The sequence job on ``path``: a folder's train and test files, or one file whose
+    ``test_size`` share is held out."""
+    from zen.neural.datasets import load_sequences, read_sequence_csv
+
+    if path.suffix.lower() == ".csv":
+        loaded: Any = read_sequence_csv(path, label_column=target or "label",
+                                        task="classification")  # fmt: skip
+    else:
+        if target is not None:
+            raise zen.ConfigError(
+                f"target: {path} holds .ts sequences, whose label is fixed by the format; drop"
+                " --target"
+            )
+        loaded = load_sequences(path)
+    train, test = loaded if isinstance(loaded, tuple) else (loaded, None)
+    return sequence_job(train, test, source=str(path), **settings)

@@ -14,6 +14,7 @@ saved by              servable                        request
                       / :class:`ForecasterServable`
 ``Trainer.save``, MLP :class:`MLPServable`            ``inputs`` (features)
 ``Trainer.save``, GNN :class:`GraphServable`          ``x`` and ``edge_index``
+``zen fit`` sequences :class:`SequenceServable`       ``inputs`` (sequences of channels)
 ====================  ==============================  =========================================
 """
 
@@ -31,6 +32,7 @@ from zen.runtime.servables.forecast import (
     load_forecaster,
 )
 from zen.runtime.servables.graph import GraphServable
+from zen.runtime.servables.sequence import SequenceServable
 
 __all__ = [
     "FORMS",
@@ -39,6 +41,7 @@ __all__ = [
     "GraphServable",
     "MLPServable",
     "Prepared",
+    "SequenceServable",
     "Servable",
     "TabularServable",
     "WindowForecastServable",
@@ -74,6 +77,8 @@ def load_model(path: str | Path, name: str | None = None) -> Servable:
         return load_forecaster(name, saved)
     if saved.kind == "graph":
         return GraphServable(name, saved)
+    if saved.kind == "sequence":
+        return SequenceServable(name, saved)
     if isinstance(saved.model, MLP):
         return MLPServable(name, saved)
     raise ConfigError(

@@ -1,0 +1,132 @@
+"""The MLP baseline of time-series classification: the whole sequence as one flat vector.
+
+Wang, Yan & Oates (2017) and the review of Fawaz et al. (2019): dropout 0.1, then three ReLU
+layers of 500 units with dropout 0.2, 0.2 and 0.3, then the classes. It sees every time step as
+its own feature, so it needs one fixed length: shorter sequences are padded with zeros at the
+end, as their NaN padding says (see :mod:`zen.neural.nets`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from zen.errors import ConfigError, DataError
+from zen.neural.export_plan import (
+    TRACE_BATCH,
+    ExportPlan,
+    TensorSpec,
+    batch_checks,
+    random_inputs,
+)
+from zen.registry import ModelSpec, register
+
+
+class SequenceMLP(nn.Module):
+    """Flatten ``(batch, channels, length)`` and classify it with an MLP.
+
+    Args:
+        in_channels: channels per time step.
+        length: time steps it reads; a shorter input is zero-padded at the end, a longer one is
+            refused.
+        num_classes: outputs (logits).
+        hidden: units per hidden layer.
+        dropout: dropout before each layer (input first), one per layer of ``hidden`` plus one.
+
+    >>> SequenceMLP(2, 30, 3)(torch.zeros(4, 2, 30)).shape
+    torch.Size([4, 3])
+    """
+
+    nan_padding = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        length: int,
+        num_classes: int,
+        hidden: Sequence[int] = (500, 500, 500),
+        dropout: Sequence[float] = (0.1, 0.2, 0.2, 0.3),
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("length", length),
+                            ("num_classes", num_classes)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        if len(dropout) != len(hidden) + 1 or not all(0.0 <= p < 1.0 for p in dropout):
+            raise ConfigError(
+                f"dropout: expected {len(hidden) + 1} probabilities in [0, 1) (one before each"
+                f" layer), got {list(dropout)!r}"
+            )
+        self.in_channels, self.length, self.num_classes = in_channels, length, num_classes
+        self.hidden, self.dropout = [int(size) for size in hidden], [float(p) for p in dropout]
+        sizes = [in_channels * length, *self.hidden]
+        layers: list[nn.Module] = []
+        for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+            layers += [nn.Dropout(self.dropout[index]), nn.Linear(fan_in, fan_out), nn.ReLU()]
+        layers += [nn.Dropout(self.dropout[-1]), nn.Linear(sizes[-1], num_classes)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, num_classes)`` of ``x`` ``(batch, in_channels, <= length)``."""
+        if x.dim() != 3 or x.shape[1] != self.in_channels or x.shape[2] > self.length:
+            raise DataError(
+                f"x: expected shape (batch, {self.in_channels}, length <= {self.length}), got"
+                f" {tuple(x.shape)}"
+            )
+        filled = torch.nan_to_num(x, nan=0.0)
+        filled = nn.functional.pad(filled, (0, self.length - x.shape[2]))
+        return self.layers(filled.flatten(1))
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments, for :meth:`from_config` (Trainer checkpoints)."""
+        return {"in_channels": self.in_channels, "length": self.length,
+                "num_classes": self.num_classes, "hidden": self.hidden,
+                "dropout": self.dropout}  # fmt: skip
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SequenceMLP:
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}x{self.length} -> {self.num_classes}, hidden={self.hidden}"
+
+
+def sequence_mlp_plan(model: SequenceMLP, batch_sizes: tuple[int, ...] = (1, 2, 7, 64),
+                      **_: Any) -> ExportPlan:  # fmt: skip
+    """Export plan: a fixed length (the trained one), any batch size."""
+    inputs = (TensorSpec("x", ("batch", model.in_channels, model.length), description="sequences"),)
+    outputs = (TensorSpec("output", ("batch", model.num_classes), description="class logits"),)
+    return ExportPlan(
+        family="sequence", model_class=type(model).__name__, module=model, inputs=inputs,
+        outputs=outputs, trace_sizes={"batch": TRACE_BATCH}, check_sizes=batch_checks(batch_sizes),
+        make_inputs=random_inputs(inputs), metadata={"model": model.config()},
+        axes={"batch": "sequences per call"},
+    )  # fmt: skip
+
+
+def build(shape: tuple[int, int, int], options: Mapping[str, Any]) -> SequenceMLP:
+    """``zen fit``'s builder: ``shape`` is ``(channels, length, classes)``."""
+    channels, length, classes = shape
+    return SequenceMLP(channels, length, classes, **dict(options))
+
+
+register(
+    ModelSpec("SequenceMLP", "network", model_class=SequenceMLP, export_plan=sequence_mlp_plan)
+)
+register(
+    ModelSpec(
+        "MLP",
+        "sequence classifier",
+        model_class=SequenceMLP,
+        prior=1.15,
+        rule_factors={"unequal lengths": 1.05, "long sequences": 1.05},
+        build=build,
+        training={"lr": 1e-3, "batch_size": 16, "max_epochs": 500, "early_stopping": 50},
+        export_plan=sequence_mlp_plan,
+        reference="Wang, Yan & Oates 2017; Fawaz et al. 2019",
+    )
+)
