@@ -18,18 +18,22 @@ from zen.neural.callbacks import (
 )
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
+from zen.neural.nets import FCN, ConvNet, ResNet
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 __all__ = [
+    "FCN",
     "MLP",
     "Callback",
+    "ConvNet",
     "EarlyStopping",
     "FitResult",
     "History",
     "ModelCheckpoint",
     "MonitorCallback",
     "ProgressBar",
+    "ResNet",
     "StepOutput",
     "TimeLimit",
     "Trainer",
