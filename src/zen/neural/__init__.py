@@ -19,13 +19,15 @@ from zen.neural.callbacks import (
 from zen.neural.hub import HubMixin, NetworkHubMixin
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
-from zen.neural.nets import SequenceMLP
+from zen.neural.nets import FCN, ConvNet, ResNet, SequenceMLP
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 __all__ = [
+    "FCN",
     "MLP",
     "Callback",
+    "ConvNet",
     "EarlyStopping",
     "FitResult",
     "History",
@@ -34,6 +36,7 @@ __all__ = [
     "MonitorCallback",
     "NetworkHubMixin",
     "ProgressBar",
+    "ResNet",
     "SequenceMLP",
     "StepOutput",
     "TimeLimit",
