@@ -14,6 +14,15 @@ from cluster_harness import Postgres, RayCluster, Unavailable, postgres_server, 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_zen_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module- and session-scoped fixtures run before the per-test :func:`_no_zen_env`: they
+    get a History of the session's own too, never the developer's ``~/.zen``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZEN_HOME", str(tmp_path_factory.mktemp("zen-home-session")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_zen_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests see the defaults, whatever the developer's shell exports, and a History of their

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
 from zen.neural.nets.conv_base import ConvClassifier, check_positive_int, check_sizes, conv_plan
 from zen.neural.nets.conv_layers import ConvBlock, MaskedBatchNorm1d
 from zen.neural.nets.sequence_mask import zero_padding
@@ -171,5 +172,20 @@ register(
         model_class=ResNet,
         export_plan=conv_plan,
         reference="Wang, Yan & Oates, IJCNN 2017 (1-D); He, Zhang, Ren & Sun, CVPR 2016 (2-D)",
+    )
+)
+# zen fit's sequence candidates: the two strongest networks of the review of Fawaz et al.
+# (2019) on the 85 UCR sets, ResNet first.
+register(
+    ModelSpec(
+        "ResNet",
+        "sequence classifier",
+        model_class=ResNet,
+        prior=1.0,
+        rule_factors={"few sequences per class": 0.99},
+        build=sequence_classifier(ResNet),
+        training=SEQUENCE_TRAINING,
+        export_plan=conv_plan,
+        reference="Fawaz et al., Deep learning for time series classification: a review, 2019",
     )
 )

@@ -23,6 +23,7 @@ from zen.neural.export_plan import (
     batch_checks,
     random_inputs,
 )
+from zen.neural.nets.candidates import SEQUENCE_TRAINING
 from zen.registry import ModelSpec, register
 
 
@@ -125,7 +126,7 @@ register(
         prior=1.15,
         rule_factors={"unequal lengths": 1.05, "long sequences": 1.05},
         build=build,
-        training={"lr": 1e-3, "batch_size": 16, "max_epochs": 500, "early_stopping": 50},
+        training=SEQUENCE_TRAINING,
         export_plan=sequence_mlp_plan,
         reference="Wang, Yan & Oates 2017; Fawaz et al. 2019",
     )

@@ -24,6 +24,7 @@ from zen.errors import DataError, ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import write_json
 from zen.neural.datasets import SequenceSet
+from zen.neural.nets.candidates import SEQUENCE_TRAINING
 from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
@@ -46,8 +47,6 @@ SEQUENCE_FORMAT = "zen-sequence-inputs"
 CONFUSION_FILE = "confusion_matrix.png"
 #: Share of the training sequences the candidates are ranked on.
 VALIDATION_SHARE = 0.2
-#: Training settings a candidate does not set itself.
-DEFAULT_TRAINING = {"lr": 1e-3, "batch_size": 16, "max_epochs": 500, "early_stopping": 50}
 
 
 @dataclass
@@ -175,7 +174,7 @@ def train_sequence_candidate(
     try:
         with candidate_run(task, name, options, parent_id) as run:
             spec = registry.get(name, "sequence classifier")
-            training = {**DEFAULT_TRAINING, **spec.training}
+            training = {**SEQUENCE_TRAINING, **spec.training}
             architecture = dict(options)
             settings = {key: architecture.pop(key, value) for key, value in training.items()}
             shape = (int(x_fit.shape[1]), int(x_fit.shape[2]), len(task["classes"]))

@@ -1,0 +1,29 @@
+"""How ``zen fit`` builds a sequence network as a candidate, and what it trains it with.
+
+Fawaz et al. (2019) trained every network of their review with Adam (learning rate 1e-3) in
+mini-batches of 16 for 1,500-2,000 epochs; zen keeps the optimiser and batch size and lets early
+stopping on the validation sequences and the job's time budget end the training instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+#: Training settings of the sequence candidates (options of the same names override them).
+SEQUENCE_TRAINING = {"lr": 1e-3, "batch_size": 16, "max_epochs": 500, "early_stopping": 50}
+
+Builder = Callable[[tuple[int, int, int], Mapping[str, Any]], nn.Module]
+
+
+def sequence_classifier(model_class: Callable[..., nn.Module], **paper: Any) -> Builder:
+    """A builder ``build((channels, length, classes), options)`` of
+    ``model_class(channels, classes, **paper, **options)`` for the sequence job."""
+
+    def build(shape: tuple[int, int, int], options: Mapping[str, Any]) -> nn.Module:
+        channels, _length, classes = shape
+        return model_class(channels, classes, **{**paper, **dict(options)})
+
+    return build
