@@ -18,17 +18,22 @@ from zen.neural.callbacks import (
 )
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
+from zen.neural.nets import VAE, MixtureOfExperts, MoEMLP, NeuralODE
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 __all__ = [
     "MLP",
+    "VAE",
     "Callback",
     "EarlyStopping",
     "FitResult",
     "History",
+    "MixtureOfExperts",
+    "MoEMLP",
     "ModelCheckpoint",
     "MonitorCallback",
+    "NeuralODE",
     "ProgressBar",
     "StepOutput",
     "TimeLimit",
