@@ -19,22 +19,35 @@ from zen.neural.callbacks import (
 from zen.neural.hub import HubMixin, NetworkHubMixin
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
-from zen.neural.nets import FCN, ConvNet, ResNet, SequenceMLP
+from zen.neural.nets import (
+    FCN,
+    VAE,
+    ConvNet,
+    MixtureOfExperts,
+    MoEMLP,
+    NeuralODE,
+    ResNet,
+    SequenceMLP,
+)
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 __all__ = [
     "FCN",
     "MLP",
+    "VAE",
     "Callback",
     "ConvNet",
     "EarlyStopping",
     "FitResult",
     "History",
     "HubMixin",
+    "MixtureOfExperts",
+    "MoEMLP",
     "ModelCheckpoint",
     "MonitorCallback",
     "NetworkHubMixin",
+    "NeuralODE",
     "ProgressBar",
     "ResNet",
     "SequenceMLP",

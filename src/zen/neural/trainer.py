@@ -3,7 +3,10 @@
 It fits any ``nn.Module`` on in-memory arrays (``fit(model, X, y)``) or on iterables of batches
 (``fit(model, train_loader, val_loader)``). A batch is ``(inputs, targets)``; a model with its own
 notion of a batch (forecasting windows, graph masks) defines ``training_loss(batch, loss_fn)``
-returning a :class:`StepOutput`, and the loop stays the same.
+returning a :class:`StepOutput`, and the loop stays the same. Such a model may also train on
+``X`` alone (``fit(vae, X)``: its batches are ``(x,)``), and it may define any callback hook
+(``on_epoch_start(trainer, epoch)``...), which the Trainer calls before the other callbacks: a
+VAE's KL warm-up follows the epoch that way.
 
 Example:
     >>> import numpy as np
@@ -345,13 +348,21 @@ class Trainer:
             train: features ``X`` (numpy, pandas, torch; ``(n_samples, n_features)``) together
                 with ``y``, or an iterable of ``(inputs, targets)`` batches such as a DataLoader.
             y: targets for ``X``: class indices for ``cross_entropy``, values otherwise.
-            val: validation data: ``(X_val, y_val)`` with arrays, an iterable of batches with a
-                loader. Without it, ``val_split`` of the arrays is held out.
+                ``None`` with arrays ``X`` for a model with its own ``training_loss``: it then
+                gets ``(x,)`` batches (autoencoders learn from the inputs alone).
+            val: validation data: ``(X_val, y_val)`` with arrays (``X_val`` alone when ``y`` is
+                ``None``), an iterable of batches with a loader. Without it, ``val_split`` of the
+                arrays is held out.
             resume: continue from the state of :meth:`load` (or of a previous fit) instead of
                 starting afresh: optimizer state, epoch count and history carry over and
                 training runs until ``max_epochs`` epochs in total.
         """
         config = self.config
+        if y is None and _is_array_data(train, y) and not hasattr(model, "training_loss"):
+            raise DataError(
+                "y: targets are required when training on arrays X; only a model with its own"
+                " training_loss(batch, loss_fn) (an autoencoder) trains on X alone"
+            )
         if config.strategy == "ddp":
             from zen.neural import distributed  # Ray is imported only when ddp is asked for
 
@@ -427,7 +438,9 @@ class Trainer:
         metric_names = (
             config.metrics if config.metrics is not None else default_metrics(config.loss)
         )
-        callbacks = self._callbacks()
+        # The model's own hooks run first, on every ddp worker (a schedule inside the model,
+        # such as a VAE's KL warm-up, must agree across workers), then the callbacks.
+        callbacks = [*_model_hooks(self.model), *self._callbacks()]
         self.should_stop = False
         full_batch = config.optimizer.lower() in FULL_BATCH_OPTIMIZERS
         _emit(callbacks, "on_fit_start", self)
@@ -545,14 +558,8 @@ class Trainer:
         allow_nan: bool = False,
     ) -> tuple[Iterable, Iterable | None, int | None]:
         config = self.config
-        # A list is a list of batches when it has no y or holds batches (a dict, or a tuple of
-        # tensors); otherwise it is a nested-list X.
-        batch_list = isinstance(train, list) and (
-            y is None or (bool(train) and _is_batch(train[0]))
-        )
-        is_arrays = isinstance(train, _ARRAY_TYPES) and not batch_list
         self._target_bounds = None
-        if not is_arrays:
+        if not _is_array_data(train, y):
             if y is not None:
                 # fit(model, train_loader, val_loader): the second iterable is validation.
                 if val is not None:
@@ -565,48 +572,61 @@ class Trainer:
                 )
             return train, val, None
 
-        if y is None:
-            raise DataError("y: targets are required when training on arrays X")
         x_all = to_tensor(train, "X", min_dim=2, allow_nan=allow_nan)
-        y_all = self._targets(y, "y")
-        check_lengths(x_all, y_all)
+        # y=None: the model has its own loss (fit checked) and learns from X alone.
+        y_all = None if y is None else self._targets(y, "y")
+        if y_all is not None:
+            check_lengths(x_all, y_all)
         x_val: torch.Tensor | None
         y_val: torch.Tensor | None
         if val is not None:
-            if not (isinstance(val, (tuple, list)) and len(val) == 2):
-                raise DataError("val: expected a pair (X_val, y_val) when training on arrays")
             x_train, y_train = x_all, y_all
-            x_val = to_tensor(val[0], "X_val", min_dim=2, allow_nan=allow_nan)
-            y_val = self._targets(val[1], "y_val")
-            check_lengths(x_val, y_val)
-            if x_val.dim() != x_train.dim() or x_val.shape[1] != x_train.shape[1]:
-                # Sequences of train and val may differ in length; channels must agree.
-                raise DataError(
-                    f"X_val: expected shape (n, {x_train.shape[1]}, ...) like X with"
-                    f" {x_train.dim()} axes, got {tuple(x_val.shape)}"
-                )
+            x_val, y_val = self._validation_arrays(val, x_train, y_train, allow_nan)
         else:
             split = split_indices(x_all.shape[0], config.val_split, generator)
-            x_train, y_train = x_all[split.train], y_all[split.train]
+            x_train = x_all[split.train]
+            y_train = None if y_all is None else y_all[split.train]
             x_val = x_all[split.val] if split.val is not None else None
-            y_val = y_all[split.val] if split.val is not None else None
+            y_val = y_all[split.val] if split.val is not None and y_all is not None else None
 
-        self._target_bounds = self._bounds(
-            y_train if y_val is None else torch.cat([y_train, y_val])
-        )
+        if y_train is not None:
+            self._target_bounds = self._bounds(
+                y_train if y_val is None else torch.cat([y_train, y_val])
+            )
         train_batches = TensorBatches(
-            (x_train.to(device), y_train.to(device)),
+            _on_device(x_train, y_train, device),
             config.batch_size,
             shuffle=config.shuffle,
             generator=generator,
         )
         val_batches = None
-        if x_val is not None and y_val is not None:
+        if x_val is not None:
             # Validation needs no gradients, so bigger batches cost only memory.
             val_batches = TensorBatches(
-                (x_val.to(device), y_val.to(device)), max(config.batch_size, 4096), shuffle=False
+                _on_device(x_val, y_val, device), max(config.batch_size, 4096), shuffle=False
             )
         return train_batches, val_batches, x_train.shape[0]
+
+    def _validation_arrays(
+        self, val: Any, x_train: torch.Tensor, y_train: torch.Tensor | None, allow_nan: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``val`` as checked tensors: ``(X_val, y_val)``, or ``X_val`` alone without targets."""
+        if y_train is None:
+            x_val = to_tensor(val, "X_val", min_dim=2, allow_nan=allow_nan)
+            y_val = None
+        else:
+            if not (isinstance(val, (tuple, list)) and len(val) == 2):
+                raise DataError("val: expected a pair (X_val, y_val) when training on arrays")
+            x_val = to_tensor(val[0], "X_val", min_dim=2, allow_nan=allow_nan)
+            y_val = self._targets(val[1], "y_val")
+            check_lengths(x_val, y_val)
+        if x_val.dim() != x_train.dim() or x_val.shape[1] != x_train.shape[1]:
+            # Sequences of train and val may differ in length; channels must agree.
+            raise DataError(
+                f"X_val: expected shape (n, {x_train.shape[1]}, ...) like X with"
+                f" {x_train.dim()} axes, got {tuple(x_val.shape)}"
+            )
+        return x_val, y_val
 
     def _bounds(self, targets: torch.Tensor) -> tuple[float, float] | None:
         """The targets' value range, for the losses whose targets have one (labels, 0/1)."""
@@ -618,7 +638,7 @@ class Trainer:
         targets = to_tensor(y, name, dtype=None)
         if loss_name(self.config.loss) == "cross_entropy":
             return class_targets(targets, name)
-        # Integer targets keep their dtype until each batch is cast (_align_targets), so that
+        # Integer targets keep their dtype until each batch is cast (align_targets), so that
         # the check against the loss can tell class labels from values.
         return targets.float() if targets.is_floating_point() else targets
 
@@ -640,7 +660,7 @@ class Trainer:
             # Before torch sees them: a mismatch would fail deep inside the loss, or broadcast.
             check_targets(self.config.loss, predictions, targets, bounds=self._target_bounds)
             self._check_batch = False
-        targets = _align_targets(predictions, targets, self.config.loss)
+        targets = align_targets(predictions, targets, self.config.loss)
         return StepOutput(self.loss_fn(predictions, targets), predictions, targets, len(inputs))
 
     def _train_epoch(
@@ -786,21 +806,30 @@ class Trainer:
             model.train(was_training)
         return torch.cat(outputs).numpy()
 
-    def evaluate(self, model: nn.Module | None, X: Any, y: Any) -> dict[str, float]:
-        """Loss and metrics of ``model`` on ``X, y`` (keys ``loss`` and the metric names)."""
+    def evaluate(self, model: nn.Module | None, X: Any, y: Any = None) -> dict[str, float]:
+        """Loss and metrics of ``model`` on ``X, y`` (keys ``loss`` and the metric names).
+
+        ``y`` may be ``None`` for a model with its own ``training_loss`` (an autoencoder's
+        loss on ``X`` alone).
+        """
         model = self._model_or_fitted(model)
+        if y is None and not hasattr(model, "training_loss"):
+            raise DataError("y: targets are required to evaluate a model without training_loss")
         inputs = to_tensor(X, "X", min_dim=2, allow_nan=accepts_nan(model))
         check_features(inputs, getattr(model, "in_features", None))
-        targets = self._targets(y, "y")
-        check_lengths(inputs, targets)
-        self._target_bounds = self._bounds(targets)
+        targets = None
+        self._target_bounds = None
+        if y is not None:
+            targets = self._targets(y, "y")
+            check_lengths(inputs, targets)
+            self._target_bounds = self._bounds(targets)
         device = next(model.parameters()).device
         names = (
             self.config.metrics
             if self.config.metrics is not None
             else default_metrics(self.config.loss)
         )
-        batches = TensorBatches((inputs.to(device), targets.to(device)), 8192, shuffle=False)
+        batches = TensorBatches(_on_device(inputs, targets, device), 8192, shuffle=False)
         was_training = model.training
         try:
             logs = self._validate(model, batches, device, contextlib.nullcontext, names)
@@ -899,8 +928,13 @@ class Trainer:
         return trainer
 
 
-def _align_targets(predictions: torch.Tensor, targets: torch.Tensor, loss: Any) -> torch.Tensor:
-    """Shape targets like the predictions for element-wise losses (``(n,)`` vs ``(n, 1)``)."""
+def align_targets(predictions: torch.Tensor, targets: torch.Tensor, loss: Any) -> torch.Tensor:
+    """Shape targets like the predictions for element-wise losses (``(n,)`` vs ``(n, 1)``).
+
+    ``loss`` is a loss name (or the Trainer's ``loss_fn``, which knows its name). A model's own
+    ``training_loss`` calls it to treat targets exactly as the Trainer's default step does.
+    """
+    loss = getattr(loss, "name", loss)
     name = loss_name(loss)
     if name == "cross_entropy":
         return targets
@@ -919,6 +953,34 @@ def _emit(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
         method = getattr(callback, hook, None)
         if method is not None:
             method(*args)
+
+
+#: The hooks a callback (or a model, see :func:`_model_hooks`) may define.
+_HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end")
+
+
+def _model_hooks(model: nn.Module | None) -> list[Any]:
+    """``[model]`` when the model defines callback hooks of its own, else ``[]``."""
+    if model is not None and any(callable(getattr(model, hook, None)) for hook in _HOOKS):
+        return [model]
+    return []
+
+
+def _is_array_data(train: Any, y: Any) -> bool:
+    """Whether ``fit(model, train, y)`` got arrays ``X`` (not an iterable of batches).
+
+    A list is a list of batches when it has no y or holds batches (a dict, or a tuple of
+    tensors); otherwise it is a nested-list X.
+    """
+    batch_list = isinstance(train, list) and (y is None or (bool(train) and _is_batch(train[0])))
+    return isinstance(train, _ARRAY_TYPES) and not batch_list
+
+
+def _on_device(
+    x: torch.Tensor, y: torch.Tensor | None, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """The tensors of a batch source on ``device``: ``(x, y)``, or ``(x,)`` without targets."""
+    return (x.to(device),) if y is None else (x.to(device), y.to(device))
 
 
 def _take_cycling(batches: Iterable, count: int) -> Iterable:

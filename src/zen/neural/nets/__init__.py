@@ -6,7 +6,20 @@ images are ``(batch, channels, height, width)``.
 
 from zen.neural.nets.convnet import ConvNet
 from zen.neural.nets.fcn import FCN
+from zen.neural.nets.moe import MixtureOfExperts
+from zen.neural.nets.moe_mlp import MoEMLP
+from zen.neural.nets.ode import NeuralODE
 from zen.neural.nets.resnet import ResNet
 from zen.neural.nets.sequence_mlp import SequenceMLP
+from zen.neural.nets.vae import VAE
 
-__all__ = ["FCN", "ConvNet", "ResNet", "SequenceMLP"]
+__all__ = [
+    "FCN",
+    "VAE",
+    "ConvNet",
+    "MixtureOfExperts",
+    "MoEMLP",
+    "NeuralODE",
+    "ResNet",
+    "SequenceMLP",
+]
