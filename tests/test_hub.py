@@ -26,7 +26,7 @@ from zen.errors import BackendUnavailable, ConfigError, DataError, NotFittedErro
 from zen.export import load_saved
 from zen.forecasting import NHITS, Forecaster
 from zen.graph import GAT, GCN, GNN, Graph
-from zen.neural import MLP, NetworkHubMixin
+from zen.neural import FCN, MLP, VAE, MoEMLP, NetworkHubMixin, NeuralODE, ResNet, SequenceMLP
 from zen.neural.hub import resolve_pretrained
 from zen.neural.model_card import kept_epoch_scores
 from zen.tabular import TabularModel
@@ -433,3 +433,33 @@ def test_push_to_hub_uploads_the_saved_folder_in_one_commit(
     assert calls["upload_folder"]["repo_id"] == "org/tiny-mlp"
     assert set(calls["files"]) == {"config.json", "model.safetensors", "README.md"}
     assert b'MLP.from_pretrained("org/tiny-mlp")' in calls["files"]["README.md"]
+
+
+NETWORKS: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
+    "ResNet": lambda: (ResNet(2, 3), torch.randn(4, 2, 20)),
+    "FCN": lambda: (FCN(1, 2), torch.randn(3, 1, 12)),
+    "SequenceMLP": lambda: (
+        SequenceMLP(1, 12, 2, hidden=(8,), dropout=(0.0, 0.0)),
+        torch.randn(3, 1, 12),
+    ),
+    "VAE": lambda: (VAE(6, latent_dim=2), torch.rand(5, 6)),
+    "MoEMLP": lambda: (MoEMLP(4, 2, d_model=8, num_experts=3, k=2, layers=1), torch.randn(5, 4)),
+    "NeuralODE": lambda: (
+        NeuralODE(3, 1, hidden=8, solver="rk4", step_size=0.25),
+        torch.randn(4, 3),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_every_new_network_round_trips_through_a_pretrained_folder(
+    name: str, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    network, x = NETWORKS[name]()
+    network.eval()
+    network.save_pretrained(tmp_path / name)
+    loaded = type(network).from_pretrained(tmp_path / name)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), network(x))
+    assert (tmp_path / name / "README.md").read_text().startswith("---")

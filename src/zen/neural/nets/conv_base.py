@@ -17,6 +17,7 @@ from torch import nn
 
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.export_plans import image_plan, sequence_plan
 from zen.neural.nets.sequence_mask import masked_max, masked_mean, padding_mask
 
@@ -24,7 +25,7 @@ from zen.neural.nets.sequence_mask import masked_max, masked_mean, padding_mask
 POOLINGS = ("avg", "max")
 
 
-class ConvClassifier(nn.Module):
+class ConvClassifier(nn.Module, NetworkHubMixin):
     """Base of the convolutional networks: ``x -> features -> global pooling -> linear``.
 
     Sequences (``dims=1``) are ``(batch, in_channels, length)`` with NaN after each

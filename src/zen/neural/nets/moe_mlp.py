@@ -27,6 +27,7 @@ from zen.neural.export_plan import (
     batch_checks,
     random_inputs,
 )
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.arguments import non_negative_float, positive_float, positive_int
 from zen.neural.nets.moe import MixtureOfExperts
 from zen.neural.trainer import StepOutput, align_targets
@@ -67,7 +68,7 @@ class MoEMLPConfig:
             self.capacity_factor = positive_float("capacity_factor", self.capacity_factor)
 
 
-class MoEMLP(nn.Module):
+class MoEMLP(nn.Module, NetworkHubMixin):
     """Features ``(batch, in_features)`` -> ``(batch, num_outputs)`` through mixture-of-experts
     blocks (see the module docstring; arguments as :class:`MoEMLPConfig`).
 

@@ -39,6 +39,7 @@ from zen.neural.export_plan import (
     batch_checks,
     random_inputs,
 )
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.arguments import one_of, positive_float, positive_int
 from zen.registry import ModelSpec, register
 
@@ -134,7 +135,7 @@ class ODEDynamics(nn.Module):
         return self.outer(torch.cat([hidden, time], dim=1))
 
 
-class NeuralODE(nn.Module):
+class NeuralODE(nn.Module, NetworkHubMixin):
     """Features ``(batch, in_features)`` (or sequences ``(batch, in_features, length)``, pooled)
     -> ``(batch, num_outputs)`` through an ODE block (arguments as :class:`NeuralODEConfig`).
 

@@ -23,11 +23,12 @@ from zen.neural.export_plan import (
     batch_checks,
     random_inputs,
 )
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.candidates import SEQUENCE_TRAINING
 from zen.registry import ModelSpec, register
 
 
-class SequenceMLP(nn.Module):
+class SequenceMLP(nn.Module, NetworkHubMixin):
     """Flatten ``(batch, channels, length)`` and classify it with an MLP.
 
     Args:

@@ -39,6 +39,7 @@ from zen.neural.export_plan import (
     TensorSpec,
     batch_checks,
 )
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.arguments import (
     int_tuple,
     non_negative_int,
@@ -109,7 +110,7 @@ class VAEConfig:
         return settings
 
 
-class VAE(nn.Module):
+class VAE(nn.Module, NetworkHubMixin):
     r"""A variational autoencoder for tables or small images (see the module docstring).
 
     Args:
