@@ -114,3 +114,50 @@ def test_a_ts_file_refuses_target_and_series_options(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "target:" in done.output
     done = runner.invoke(app, ["fit", str(path), "--freq", "h"])
     assert done.exit_code == 2 and "labelled sequences" in done.output
+
+
+def test_zen_serve_classifies_sequences_over_http(gunpoint_run) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serve = ["serve", f"gunpoint={gunpoint_run.run_dir}", "--port", str(port), "--no-scheduler"]
+    command = [sys.executable, "-c", "from zen.cli import main; main()", *serve]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "ZEN_API_TOKEN": "t"})  # fmt: skip
+    headers = {"Authorization": "Bearer t"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.monotonic() + 240
+            while True:
+                assert process.poll() is None, process.communicate()[0]
+                assert time.monotonic() < deadline, "zen serve did not become ready"
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            test = SHARED_DATA / "sequence" / "GunPoint" / "GunPoint_TEST.ts"
+            from zen.neural.datasets import load_ts
+
+            cases = load_ts(test)
+            body = {"inputs": [case.tolist() for case in cases.X[:5]]}
+            answer = client.post("/v1/models/gunpoint/predict", json=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+            local = runner.invoke(app, ["predict", str(gunpoint_run.run_dir), str(test), "--json"])
+            expected = [row["prediction"] for row in json.loads(local.stdout)["predictions"][:5]]
+            assert answer.json()["outputs"] == expected
+            wrong = client.post("/v1/models/gunpoint/predict", json={"inputs": [[[1.0], [2.0]]]},
+                                headers=headers)  # fmt: skip
+            assert wrong.status_code in (400, 422) and "channel" in wrong.text
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

@@ -4,7 +4,8 @@ A prediction request holds exactly one form; which forms a model takes is in its
 ``signature`` (``GET /v1/models``):
 
 * ``inputs``: rows of values, ``[[...], ...]``: features (MLP), raw table columns in the
-  model's column order (tabular), or histories (forecasting window models).
+  model's column order (tabular), or histories (forecasting window models); for sequence
+  classifiers, sequences of channels, ``[[[...], ...], ...]``.
 * ``records``: rows as ``{column: value}`` objects (tabular).
 * ``series`` (+ optional ``h``): histories with timestamps (forecasting).
 * ``x`` and ``edge_index``: one graph (graph models).
@@ -72,8 +73,11 @@ class PredictRequest(BaseModel):
         },
     )
 
-    inputs: list[list[Value]] | None = Field(
-        None, min_length=1, description="Rows: features, table columns or histories."
+    inputs: list[list[Value]] | list[list[list[float | None]]] | None = Field(
+        None,
+        min_length=1,
+        description="Rows: features, table columns or histories; or sequences (sequence"
+        " classifiers), each a list of channels of values.",
     )
     records: list[dict[str, Value]] | None = Field(
         None, min_length=1, description="Table rows as {column: value} (tabular models)."
