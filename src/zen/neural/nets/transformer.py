@@ -247,7 +247,7 @@ class TransformerNet(nn.Module):
         x_filled, mask = padding_mask(x)
         check_padding(mask, self.max_length)
         h, token_mask = self._embed(x_filled, mask)
-        h = h + self._positions(h.shape[1], h.dtype)
+        h = h + self._positions(h.shape[1]).to(h.dtype)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1), h], dim=1)
             token_mask = torch.cat([token_mask.new_ones(h.shape[0], 1), token_mask], dim=1)
@@ -277,7 +277,7 @@ class TransformerNet(nn.Module):
         flat = patches.reshape(batch, -1, (self.in_channels + 1) * size)
         return self.embedding(flat), real
 
-    def _positions(self, count: int, dtype: torch.dtype) -> torch.Tensor:
+    def _positions(self, count: int) -> torch.Tensor:
         """``(count, d_model)`` position encodings of tokens ``0 .. count - 1``."""
         if self.position_embedding is not None:
             # Padding tokens beyond max_length (a longer batch) reuse the last position: they
@@ -285,7 +285,9 @@ class TransformerNet(nn.Module):
             index = torch.arange(count, device=self.position_embedding.device)
             return self.position_embedding[index.clamp(max=self.position_embedding.shape[0] - 1)]
         frequency: torch.Tensor = self.inverse_frequency  # type: ignore[assignment]
-        angles = torch.arange(count, device=frequency.device, dtype=dtype).unsqueeze(1) * frequency
+        # In float32 whatever the autocast dtype: half precision cannot count positions far.
+        positions = torch.arange(count, device=frequency.device, dtype=torch.float32)
+        angles = positions.unsqueeze(1) * frequency
         # PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i + 1) = cos(p / 10000^(2i/d)).
         encoding = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)
         return encoding[:, : self.d_model]
