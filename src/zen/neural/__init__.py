@@ -18,6 +18,7 @@ from zen.neural.callbacks import (
 )
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
+from zen.neural.nets import RecurrentNet, TransformerNet
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
@@ -30,10 +31,12 @@ __all__ = [
     "ModelCheckpoint",
     "MonitorCallback",
     "ProgressBar",
+    "RecurrentNet",
     "StepOutput",
     "TimeLimit",
     "Trainer",
     "TrainerConfig",
+    "TransformerNet",
     "activations",
     "checkpoint",
     "losses",

@@ -3,3 +3,8 @@
 Sequences are ``(batch, channels, length)`` tensors padded with NaN after each sequence's end;
 images are ``(batch, channels, height, width)``.
 """
+
+from zen.neural.nets.recurrent import RecurrentNet
+from zen.neural.nets.transformer import TransformerNet
+
+__all__ = ["RecurrentNet", "TransformerNet"]
