@@ -26,8 +26,10 @@ from zen.neural.nets import (
     MixtureOfExperts,
     MoEMLP,
     NeuralODE,
+    RecurrentNet,
     ResNet,
     SequenceMLP,
+    TransformerNet,
 )
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
@@ -49,12 +51,14 @@ __all__ = [
     "NetworkHubMixin",
     "NeuralODE",
     "ProgressBar",
+    "RecurrentNet",
     "ResNet",
     "SequenceMLP",
     "StepOutput",
     "TimeLimit",
     "Trainer",
     "TrainerConfig",
+    "TransformerNet",
     "activations",
     "checkpoint",
     "losses",

@@ -9,8 +9,10 @@ from zen.neural.nets.fcn import FCN
 from zen.neural.nets.moe import MixtureOfExperts
 from zen.neural.nets.moe_mlp import MoEMLP
 from zen.neural.nets.ode import NeuralODE
+from zen.neural.nets.recurrent import RecurrentNet
 from zen.neural.nets.resnet import ResNet
 from zen.neural.nets.sequence_mlp import SequenceMLP
+from zen.neural.nets.transformer import TransformerNet
 from zen.neural.nets.vae import VAE
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "MixtureOfExperts",
     "MoEMLP",
     "NeuralODE",
+    "RecurrentNet",
     "ResNet",
     "SequenceMLP",
+    "TransformerNet",
 ]

@@ -55,16 +55,17 @@ def masked_mean(h: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Ten
 
     Args:
         h: ``(batch, channels, length)`` with the time axis at ``dim`` (pass ``dim=1`` for
-            ``(batch, length, features)``). Padded steps may hold anything finite.
+            ``(batch, length, features)``). Padded steps may hold anything, NaN included.
         mask: ``(batch, length)`` bool, True at real steps (from :func:`padding_mask`).
         dim: the time axis of ``h``.
 
     Returns:
         ``h`` without its time axis, e.g. ``(batch, channels)``; zeros for an empty sequence.
     """
-    weights = _broadcast_mask(mask, h, dim).to(h.dtype)
-    count = weights.sum(dim=dim).clamp(min=1.0)
-    return (h * weights).sum(dim=dim) / count
+    kept = _broadcast_mask(mask, h, dim)
+    # where, not a product: a padded step's value is ignored even when it is NaN.
+    total = torch.where(kept, h, torch.zeros_like(h)).sum(dim=dim)
+    return total / kept.sum(dim=dim).clamp(min=1).to(h.dtype)
 
 
 def masked_max(h: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
