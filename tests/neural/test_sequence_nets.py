@@ -242,7 +242,7 @@ def test_transformer_onnx_export_matches_eager_on_padded_batches(
         (lambda: TransformerNet(3, 2, positional="rotary"), "positional"),
         (lambda: TransformerNet(3, 2, patch_size=0), "patch_size"),
         (lambda: TransformerNet(3, 2, pooling="max"), "pooling"),
-        (lambda: TransformerNet(3, 2, moe_experts=4), "moe_experts: not available yet"),
+        (lambda: TransformerNet(3, 2, moe_experts=1), "moe_experts: expected None or at least 2"),
     ],
 )
 def test_bad_settings_raise_config_error(make: Callable[[], nn.Module], message: str) -> None:
@@ -317,3 +317,24 @@ def test_a_tiny_network_learns_which_pattern_occurs(make: Callable[[], nn.Module
     trainer.fit(make(), x, y)
     accuracy = (trainer.predict(None, x_test).argmax(1) == y_test.numpy()).mean()
     assert accuracy >= 0.9
+
+
+def test_transformer_blocks_can_hold_a_mixture_of_experts_whose_balance_loss_trains() -> None:
+    from zen.neural.nets.moe import MixtureOfExperts
+
+    torch.manual_seed(0)
+    net = TransformerNet(2, 2, d_model=16, heads=2, layers=2, moe_experts=4)
+    experts = [block.feed_forward for block in net.blocks]
+    assert all(isinstance(layer, MixtureOfExperts) and layer.num_experts == 4 for layer in experts)
+    x = torch.randn(6, 2, 9)
+    x[::2, :, 5:] = float("nan")
+    net.train()
+    net(x)
+    assert float(net.auxiliary_loss()) > 0
+    net.eval()
+    alone = net(x[:1, :, :5])
+    torch.testing.assert_close(net(x)[:1], alone)  # padding is neither attended nor routed
+    assert float(net.auxiliary_loss()) == 0.0
+    assert float(TransformerNet(2, 2, d_model=16, heads=2).auxiliary_loss()) == 0.0
+    rebuilt = TransformerNet.from_config(net.config())
+    assert rebuilt.moe_experts == 4

@@ -6,7 +6,8 @@ notion of a batch (forecasting windows, graph masks) defines ``training_loss(bat
 returning a :class:`StepOutput`, and the loop stays the same. Such a model may also train on
 ``X`` alone (``fit(vae, X)``: its batches are ``(x,)``), and it may define any callback hook
 (``on_epoch_start(trainer, epoch)``...), which the Trainer calls before the other callbacks: a
-VAE's KL warm-up follows the epoch that way.
+VAE's KL warm-up follows the epoch that way. A model with an ``auxiliary_loss()`` method has
+it added to the task loss of every standard step (a mixture of experts' load balancing).
 
 Example:
     >>> import numpy as np
@@ -661,7 +662,11 @@ class Trainer:
             check_targets(self.config.loss, predictions, targets, bounds=self._target_bounds)
             self._check_batch = False
         targets = align_targets(predictions, targets, self.config.loss)
-        return StepOutput(self.loss_fn(predictions, targets), predictions, targets, len(inputs))
+        loss = self.loss_fn(predictions, targets)
+        auxiliary = getattr(model, "auxiliary_loss", None)
+        if auxiliary is not None:  # e.g. mixture-of-experts load balancing (0 in eval)
+            loss = loss + auxiliary().to(loss.device)
+        return StepOutput(loss, predictions, targets, len(inputs))
 
     def _train_epoch(
         self,

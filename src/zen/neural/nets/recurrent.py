@@ -21,6 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from zen.errors import ConfigError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
 from zen.neural.nets.export_plans import sequence_plan
 from zen.neural.nets.sequence_checks import check_padding, check_sequence_shape
 from zen.neural.nets.sequence_mask import masked_mean, padding_mask
@@ -347,5 +348,21 @@ register(
         model_class=RecurrentNet,
         export_plan=recurrent_plan,
         reference="Elman 1990; Cho et al. 2014 (GRU); Hochreiter & Schmidhuber 1997 (LSTM)",
+    )
+)
+# zen fit's recurrent candidate: a bidirectional LSTM, behind the convolutional networks on
+# the UCR sets (Fawaz et al. 2019 left RNNs out for that reason; Karim et al. 2019 pair one
+# with an FCN), and weaker still on long sequences.
+register(
+    ModelSpec(
+        "RecurrentNet",
+        "sequence classifier",
+        model_class=RecurrentNet,
+        prior=1.1,
+        rule_factors={"long sequences": 1.10},
+        build=sequence_classifier(RecurrentNet, cell="lstm", hidden_size=64, bidirectional=True),
+        training=SEQUENCE_TRAINING,
+        export_plan=recurrent_plan,
+        reference="Fawaz et al. 2019 (protocol)",
     )
 )

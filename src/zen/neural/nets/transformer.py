@@ -19,7 +19,9 @@ from torch.nn import functional
 
 from zen.errors import ConfigError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
 from zen.neural.nets.export_plans import sequence_plan
+from zen.neural.nets.moe import MixtureOfExperts
 from zen.neural.nets.sequence_checks import check_padding, check_sequence_shape
 from zen.neural.nets.sequence_mask import masked_mean, padding_mask
 from zen.registry import ModelSpec, register
@@ -63,6 +65,10 @@ class SelfAttention(nn.Module):
         return self.out(attended.transpose(1, 2).reshape(batch, tokens, d_model))
 
 
+#: Weight of the experts' load-balancing loss (Fedus et al. 2022 use 0.01).
+MOE_AUX_WEIGHT = 0.01
+
+
 class FeedForward(nn.Module):
     """The position-wise MLP of a block: ``Linear -> GELU -> dropout -> Linear``."""
 
@@ -93,7 +99,10 @@ class EncoderBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = h + self.drop(self.attention(self.attention_norm(h), mask))
-        return h + self.drop(self.feed_forward(self.feed_forward_norm(h)))
+        normed = self.feed_forward_norm(h)
+        if isinstance(self.feed_forward, MixtureOfExperts):  # padding tokens are not routed
+            return h + self.drop(self.feed_forward(normed, mask))
+        return h + self.drop(self.feed_forward(normed))
 
 
 class TransformerNet(nn.Module):
@@ -121,8 +130,9 @@ class TransformerNet(nn.Module):
         positional: ``"sinusoidal"`` or ``"learned"``.
         max_length: the longest sequence accepted, in steps (required for learned positions).
         pooling: ``"cls"`` or ``"mean"``.
-        moe_experts: a mixture-of-experts feed-forward with this many experts (not available
-            yet: must be ``None``).
+        moe_experts: a sparse mixture-of-experts feed-forward in every block, with this many
+            experts and top-2 routing (:class:`~zen.neural.nets.moe.MixtureOfExperts`); its
+            load-balancing loss reaches the Trainer through :meth:`auxiliary_loss`.
 
     Shapes:
         ``x``: ``(batch, in_channels, length)``, NaN in every channel after a sequence's end;
@@ -189,11 +199,11 @@ class TransformerNet(nn.Module):
             )
         if pooling not in _POOLINGS:
             raise expect_one_of("pooling", pooling, _POOLINGS)
-        if moe_experts is not None:
-            raise ConfigError(
-                f"moe_experts: not available yet, got {moe_experts!r}; leave it None (a dense"
-                " feed-forward)"
-            )
+        if moe_experts is not None and (
+            isinstance(moe_experts, bool) or not isinstance(moe_experts, int) or moe_experts < 2
+        ):
+            raise ConfigError(f"moe_experts: expected None or at least 2 experts, got"
+                              f" {moe_experts!r}")  # fmt: skip
         self.in_channels = in_channels
         self.num_outputs = num_outputs
         self.d_model = d_model
@@ -222,19 +232,36 @@ class TransformerNet(nn.Module):
             self.register_buffer("inverse_frequency", 10000.0**-exponents, persistent=False)
         self.drop = nn.Dropout(self.dropout)
         self.blocks = nn.ModuleList(
-            EncoderBlock(d_model, heads, FeedForward(d_model, ff_mult, self.dropout), self.dropout)
-            for _ in range(layers)
+            EncoderBlock(d_model, heads, self._feed_forward(), self.dropout) for _ in range(layers)
         )
         self.final_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_outputs)
         self.reset_parameters()
+
+    def _feed_forward(self) -> nn.Module:
+        """A block's feed-forward: dense, or a sparse top-2 mixture of ``moe_experts`` experts
+        of the same width (Shazeer et al. 2017; Fedus et al. 2022's load-balancing loss)."""
+        if self.moe_experts is None:
+            return FeedForward(self.d_model, self.ff_mult, self.dropout)
+        return MixtureOfExperts(self.d_model, num_experts=self.moe_experts, k=2,
+                                hidden=self.d_model * self.ff_mult)  # fmt: skip
+
+    def auxiliary_loss(self) -> torch.Tensor:
+        """What the Trainer adds to the task loss: :data:`MOE_AUX_WEIGHT` times the experts'
+        load-balancing losses of the last forward (0 without experts, and in eval)."""
+        losses = [block.feed_forward.aux_loss for block in self.blocks
+                  if isinstance(block.feed_forward, MixtureOfExperts)]  # fmt: skip
+        if not losses:
+            return torch.zeros(())
+        return MOE_AUX_WEIGHT * torch.stack(losses).sum()
 
     def reset_parameters(self) -> None:
         """Re-initialise: weights and learned embeddings from N(0, 0.02), zero biases."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:  # a mixture's gate has none
+                    nn.init.zeros_(module.bias)
             elif isinstance(module, nn.LayerNorm):
                 module.reset_parameters()
         for parameter in (self.cls_token, self.position_embedding):
@@ -358,5 +385,22 @@ register(
         model_class=TransformerNet,
         export_plan=transformer_plan,
         reference="Vaswani et al. 2017; pre-norm: Xiong et al. 2020; patches: Nie et al. 2023",
+    )
+)
+# zen fit's attention candidate: a small pre-norm encoder; attention needs more data than the
+# convolutional networks (Zerveas et al. 2021), and patches keep long sequences affordable
+# (Nie et al. 2023).
+register(
+    ModelSpec(
+        "TransformerNet",
+        "sequence classifier",
+        model_class=TransformerNet,
+        prior=1.06,
+        rule_factors={"few sequences per class": 1.05},
+        rule_options={"long sequences": {"patch_size": 16}},
+        build=sequence_classifier(TransformerNet, d_model=64, heads=4, layers=2),
+        training=SEQUENCE_TRAINING,
+        export_plan=transformer_plan,
+        reference="Fawaz et al. 2019 (protocol)",
     )
 )
