@@ -16,20 +16,27 @@ from zen.neural.callbacks import (
     TimeLimit,
     watching,
 )
+from zen.neural.fann_optimizers import SARPROP, Quickprop
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
+from zen.neural.nets.cascade import CascadeCorrelation
+from zen.neural.nets.shortcut import ShortcutMLP
 from zen.neural.seeding import private_rng, seed_everything
 from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerConfig
 
 __all__ = [
     "MLP",
+    "SARPROP",
     "Callback",
+    "CascadeCorrelation",
     "EarlyStopping",
     "FitResult",
     "History",
     "ModelCheckpoint",
     "MonitorCallback",
     "ProgressBar",
+    "Quickprop",
+    "ShortcutMLP",
     "StepOutput",
     "TimeLimit",
     "Trainer",
