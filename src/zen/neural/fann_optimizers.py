@@ -180,7 +180,10 @@ def sarprop_update(
 
     Steps start at 0 (FANN clears them), so the first moves are ``delta_min``. In the last case
     FANN 2.2 stores the step left over from the previous weight in its array (an uninitialised
-    variable); here the weight keeps its own step.
+    variable); here the weight keeps its own step. FANN's sign of the weight term pushes
+    weights outwards once the gradient vanishes; FANN's own gradients rarely vanish (its
+    derivatives of sigmoid-like activations are clipped away from 0), exact ones do: expect
+    saturated networks to drift late in long runs.
 
     Args:
         weights, slopes, prev_steps, prev_slopes: tensors of one shape; ``prev_*`` start at 0.
