@@ -7,9 +7,12 @@ results in ``tests/fixtures/fann/``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import torch
 
 from zen.neural.fann import FANN_ACTIVATIONS
 
@@ -156,3 +159,32 @@ TRAIN_CASES = [TrainCase("quickprop", "quickprop", 30), TrainCase("sarprop", "sa
 def reference() -> dict[str, Any]:
     """The committed results of the libfann runs."""
     return json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+
+
+def glibc_rand(seed: int) -> Iterator[int]:
+    """The values of glibc's ``rand()`` after ``srand(seed)`` (its TYPE_3 additive feedback
+    generator: 34 seeded words, 310 discarded, then r[i] = r[i-31] + r[i-3])."""
+    words = [seed if seed != 0 else 1]
+    for _ in range(30):
+        high, low = divmod(words[-1], 127773)
+        word = 16807 * low - 2836 * high
+        words.append(word + 2147483647 if word < 0 else word)
+    words += words[:3]
+    for _ in range(310):
+        words.append((words[-31] + words[-3]) & 0xFFFFFFFF)
+    while True:
+        words.append((words[-31] + words[-3]) & 0xFFFFFFFF)
+        del words[0]
+        yield words[-1] >> 1
+
+
+def libfann_draws(seed: int) -> Callable[[Any, int, int], torch.Tensor]:
+    """A stand-in for ``TrainingState.uniform`` that replays the ``rand()`` values libfann
+    draws after ``srand(seed)``, in the order it draws them (``fann_rand``: rand / 2^31)."""
+    stream = glibc_rand(seed)
+
+    def uniform(state: Any, rows: int, columns: int) -> torch.Tensor:
+        drawn = [next(stream) / 2.0**31 for _ in range(rows * columns)]
+        return torch.tensor(drawn, dtype=torch.float64).reshape(rows, columns)
+
+    return uniform

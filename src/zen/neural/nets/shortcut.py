@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from zen.errors import ConfigError, DataError
 from zen.neural import activations
@@ -82,12 +83,14 @@ class ShortcutMLP(nn.Module):
         hidden_specs: Sequence[ActivationSpec],
         output_activation: ActivationSpec,
     ) -> None:
-        """(Re)create the layers for ``sizes``, on the device of the current ones if any."""
-        device = self.linear_layers[0].weight.device if hasattr(self, "linears") else None
+        """(Re)create the layers for ``sizes``, on the device of the current ones if any, with
+        uninitialised weights (:meth:`reset_parameters` or the caller sets them; drawing
+        throw-away initial weights would consume the global random generator)."""
+        device = self.linear_layers[0].weight.device if hasattr(self, "linears") else "cpu"
         self.layer_sizes = sizes
         # Layer l reads the inputs and every earlier layer: sizes[0] + ... + sizes[l].
         self.linears = nn.ModuleList(
-            nn.Linear(sum(sizes[: index + 1]), sizes[index + 1], device=device)
+            skip_init(nn.Linear, sum(sizes[: index + 1]), sizes[index + 1], device=device)
             for index in range(len(sizes) - 1)
         )
         self.activations = nn.ModuleList(
