@@ -33,7 +33,7 @@ from zen.neural import activations
 from zen.neural.checkpoint import write_atomic
 from zen.neural.mlp import MLP
 from zen.neural.nets.cascade import CascadeCorrelation
-from zen.neural.nets.cascade_training import CascadeSettings
+from zen.neural.nets.cascade_settings import CascadeSettings
 from zen.neural.nets.shortcut import ShortcutMLP
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ r"""CascadeCorrelation: a network that grows its hidden neurons one at a time.
 Fahlman & Lebiere 1990, "The Cascade-Correlation Learning Architecture" (NIPS 2), trained as
 libfann 2.2 trains it (``fann_cascadetrain_on_data``, fann_cascade.c): the phases are in
 :mod:`zen.neural.nets.cascade_training`, the settings and their FANN defaults in
-:class:`~zen.neural.nets.cascade_training.CascadeSettings`.
+:class:`~zen.neural.nets.cascade_settings.CascadeSettings`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import torch
 from zen.errors import ConfigError, DataError
 from zen.neural import checkpoint
 from zen.neural.data import to_tensor
+from zen.neural.nets.cascade_settings import CascadeSettings, trainable_fann_activation
 from zen.neural.nets.cascade_training import (
     SUM_LIMIT,
     SYMMETRIC,
-    CascadeSettings,
+    Candidate,
     EpochError,
     PhaseResult,
     TrainingState,
@@ -31,7 +32,6 @@ from zen.neural.nets.cascade_training import (
     reached,
     train_candidates,
     train_outputs,
-    trainable_fann_activation,
 )
 from zen.neural.nets.shortcut import ShortcutMLP, shortcut_plan
 from zen.neural.seeding import draw_seed
@@ -83,10 +83,12 @@ class CascadeCorrelation(ShortcutMLP):
             :meth:`from_config` rebuilds a grown one.
         **settings: FANN's settings by FANN's names (``max_neurons``, ``desired_error``,
             ``training_algorithm``, ``cascade_num_candidate_groups``, ..., and ``seed``): see
-            :class:`~zen.neural.nets.cascade_training.CascadeSettings` for all and their
+            :class:`~zen.neural.nets.cascade_settings.CascadeSettings` for all and their
             defaults.
 
     Attributes:
+        hidden: the installed neurons, ``[(activation, steepness), ...]`` in order.
+        settings: the :class:`~zen.neural.nets.cascade_settings.CascadeSettings`.
         history_: one :class:`CascadeRecord` per output phase of the last :meth:`fit`.
 
     Example:
@@ -155,30 +157,27 @@ class CascadeCorrelation(ShortcutMLP):
         hidden_weights: list[torch.Tensor] = []
         neurons: list[tuple[str, float]] = []
         history: list[CascadeRecord] = []
-        installed: dict[str, Any] = {}
+        installed: Candidate | None = None
         for _ in range(settings.max_neurons):
             phase = train_outputs(
                 values, targets, output_weights, settings, settings.desired_error, state
             )
             history.append(_record(len(neurons), phase, installed))
-            installed = {}
             if reached(phase.error, settings.desired_error, settings):
+                installed = None
                 break
-            name, steepness, weights_in, weight_out, epochs, score = self._best_candidate(
-                values, targets, output_weights, phase.error, state
+            installed = self._best_candidate(values, targets, output_weights, phase.error, state)
+            _, column = neuron_values(
+                values, installed.weights_in[None, :], installed.activation, installed.steepness
             )
-            _, column = neuron_values(values, weights_in[None, :], name, steepness)
             values = torch.cat([values, column], dim=1)
-            new_output = settings.cascade_weight_multiplier * weight_out[:, None]
+            # Each output reads the new neuron through the weight the candidate trained for
+            # that output, scaled (FANN 2.2's fann_add_candidate_neuron hands them over in
+            # reverse order of the outputs; that slip is not copied).
+            new_output = settings.cascade_weight_multiplier * installed.weights_out[:, None]
             output_weights = torch.cat([output_weights, new_output], dim=1)
-            hidden_weights.append(weights_in)
-            neurons.append((name, steepness))
-            installed = {
-                "activation": name,
-                "steepness": steepness,
-                "candidate_epochs": epochs,
-                "candidate_score": score,
-            }
+            hidden_weights.append(installed.weights_in)
+            neurons.append((installed.activation, installed.steepness))
         # FANN trains the outputs once more, without a desired error, after the last neuron.
         phase = train_outputs(values, targets, output_weights, settings, 0.0, state)
         history.append(_record(len(neurons), phase, installed))
@@ -193,30 +192,15 @@ class CascadeCorrelation(ShortcutMLP):
         output_weights: torch.Tensor,
         error: EpochError,
         state: TrainingState,
-    ) -> tuple[str, float, torch.Tensor, torch.Tensor, int, float]:
-        """Train a fresh candidate pool on the current errors; the best candidate's activation,
-        steepness, input weights, output weights, epochs and score."""
+    ) -> Candidate:
+        """Train a fresh candidate pool on the current network's errors; the one to install."""
         settings = self.settings
         _, outputs = neuron_values(
             values, output_weights, settings.output_activation, settings.output_steepness
         )
         errors = output_errors(targets, outputs, settings)
-        pool = initial_candidates(
-            settings, self.in_features, values.shape[1], self.out_features, state, values.dtype
-        )
-        pool.weights_in, pool.weights_out = pool.weights_in.to(values), pool.weights_out.to(values)
-        pool.steepness = pool.steepness.to(values)
-        best, epochs, score = train_candidates(values, errors, error, pool, settings, state)
-        # FANN 2.2 hands the candidate's output weights to the outputs in reverse order
-        # (fann_add_candidate_neuron); output o gets the weight trained for output o here.
-        return (
-            pool.functions[best],
-            float(pool.steepness[best]),
-            pool.weights_in[best].clone(),
-            pool.weights_out[best].clone(),
-            epochs,
-            score,
-        )
+        pool = initial_candidates(settings, self.in_features, self.out_features, values, state)
+        return train_candidates(values, errors, error, pool, settings, state)
 
     def _install(
         self,
@@ -341,13 +325,19 @@ def _hidden_neuron(index: int, entry: Mapping[str, Any]) -> tuple[str, float]:
     return trainable_fann_activation(f"hidden[{index}]", entry.get("name")), float(steepness)
 
 
-def _record(hidden: int, phase: PhaseResult, installed: Mapping[str, Any]) -> CascadeRecord:
+def _record(hidden: int, phase: PhaseResult, installed: Candidate | None) -> CascadeRecord:
+    """The record of an output phase that follows the installation of ``installed``."""
+    if installed is None:
+        return CascadeRecord(hidden, phase.epochs, phase.error.mse, phase.error.bit_fail)
     return CascadeRecord(
         hidden=hidden,
         output_epochs=phase.epochs,
         mse=phase.error.mse,
         bit_fail=phase.error.bit_fail,
-        **installed,
+        activation=installed.activation,
+        steepness=installed.steepness,
+        candidate_epochs=installed.epochs,
+        candidate_score=installed.score,
     )
 
 
