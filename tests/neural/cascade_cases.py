@@ -6,7 +6,10 @@ results in ``tests/fixtures/fann/``).
 
 from __future__ import annotations
 
+import ctypes
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -153,6 +156,30 @@ class TrainCase(NamedTuple):
 
 OPTIMIZER_DATA = FIXTURES / "optimizer_train.data"
 TRAIN_CASES = [TrainCase("quickprop", "quickprop", 30), TrainCase("sarprop", "sarprop", 30)]
+
+
+def libfann_missing() -> str | None:
+    """Why libfann cannot run here (through ctypes, as the driver runs it), or None."""
+    try:
+        ctypes.CDLL("libfann.so.2")
+    except OSError as error:
+        return f"libfann is not installed ({error}); apt install libfann2"
+    return None
+
+
+def run_driver(request: dict[str, Any]) -> dict[str, Any]:
+    """Run ``libfann_driver.py`` on ``request`` in a child process; its JSON answer."""
+    completed = subprocess.run(
+        [sys.executable, str(DRIVER)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"libfann driver failed:\n{completed.stderr}")
+    return json.loads(completed.stdout)
 
 
 @cache

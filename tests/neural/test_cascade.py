@@ -26,7 +26,9 @@ from cascade_cases import (
     SEEDS,
     CascadeCase,
     libfann_draws,
+    libfann_missing,
     reference,
+    run_driver,
 )
 from fann_cases import fann_unavailable, run_fann
 
@@ -343,6 +345,18 @@ def test_libfann_runs_zens_grown_network_like_zen(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- libfann parity
+def test_the_committed_runs_are_what_libfann_computes_here(tmp_path: Path) -> None:
+    if reason := libfann_missing():
+        pytest.skip(reason)
+    case, seed = CASES_BY_ID["parity8"], SEEDS[0]
+    test_inputs, _ = read_fann_data(case.test)
+    request = case.fann_request(seed, tmp_path / "grown.net", test_inputs.tolist())
+    again = run_driver({"cascade": [request]})[request["id"]]
+    committed = reference()["cascade"][case.id][str(seed)]
+    assert again["hidden"] == committed["hidden"] and again["records"] == committed["records"]
+    np.testing.assert_allclose(again["outputs"], committed["outputs"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("case_id", ["spirals", "parity8"])
 def test_growth_with_libfanns_random_draws_is_libfanns_growth(
     case_id: str, monkeypatch: pytest.MonkeyPatch

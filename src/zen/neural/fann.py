@@ -254,7 +254,9 @@ def load_fann_net(path: str | Path) -> MLP | ShortcutMLP:
     return net
 
 
-def _load_shortcut(path: Path, fields: dict[str, str], neuron_text: str, link_text: str) -> Any:
+def _load_shortcut(
+    path: Path, fields: dict[str, str], neuron_text: str, link_text: str
+) -> ShortcutMLP:
     """A shortcut ``.net`` network: every neuron reads every neuron of the earlier layers,
     FANN index by index (the inputs, the bias neuron, then the hidden neurons)."""
     # Only the input layer counts a bias neuron; shortcut layers after it have none.
