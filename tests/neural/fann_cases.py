@@ -92,9 +92,9 @@ FANN_NETS = [
         1.7,
     ),
     FannNet("sparse", [4, 6, 5, 2], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "sparse", 0.5),
+    FannNet("shortcut", [5, 4, 3], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "shortcut"),
 ]
 UNSUPPORTED_NETS = [
-    FannNet("shortcut", [5, 4, 3], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "shortcut"),
     FannNet("fixed", [5, 4, 3], "sigmoid_symmetric", 0.5, "sigmoid", 0.5, "fixed"),
 ]
 

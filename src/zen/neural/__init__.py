@@ -16,12 +16,14 @@ from zen.neural.callbacks import (
     TimeLimit,
     watching,
 )
+from zen.neural.fann_optimizers import SARPROP, Quickprop
 from zen.neural.hub import HubMixin, NetworkHubMixin
 from zen.neural.mlp import MLP
 from zen.neural.monitor_callback import MonitorCallback
 from zen.neural.nets import (
     FCN,
     VAE,
+    CascadeCorrelation,
     ConvNet,
     MixtureOfExperts,
     MoEMLP,
@@ -29,6 +31,7 @@ from zen.neural.nets import (
     RecurrentNet,
     ResNet,
     SequenceMLP,
+    ShortcutMLP,
     TransformerNet,
 )
 from zen.neural.seeding import private_rng, seed_everything
@@ -37,8 +40,10 @@ from zen.neural.trainer import FitResult, History, StepOutput, Trainer, TrainerC
 __all__ = [
     "FCN",
     "MLP",
+    "SARPROP",
     "VAE",
     "Callback",
+    "CascadeCorrelation",
     "ConvNet",
     "EarlyStopping",
     "FitResult",
@@ -51,9 +56,11 @@ __all__ = [
     "NetworkHubMixin",
     "NeuralODE",
     "ProgressBar",
+    "Quickprop",
     "RecurrentNet",
     "ResNet",
     "SequenceMLP",
+    "ShortcutMLP",
     "StepOutput",
     "TimeLimit",
     "Trainer",

@@ -9,14 +9,16 @@ import torch
 from torch.optim import lr_scheduler
 
 from zen.errors import ConfigError, expect_one_of
+from zen.neural.fann_optimizers import Quickprop
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "rprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "rprop", "quickprop")
 SCHEDULERS = ("step", "cosine", "plateau")
 
 #: Optimizers that need the gradient of the whole training set per step. Rprop adapts each
 #: weight's step from the *sign* of successive gradients (Riedmiller & Braun 1993); mini-batch
 #: noise flips those signs and breaks it, so the Trainer accumulates a full pass per step.
-FULL_BATCH_OPTIMIZERS = frozenset({"rprop"})
+#: Quickprop (Fahlman 1988) fits a parabola through the gradients of successive epochs.
+FULL_BATCH_OPTIMIZERS = frozenset({"rprop", "quickprop"})
 
 
 def build_optimizer(
@@ -32,9 +34,12 @@ def build_optimizer(
     """Create the optimizer called ``name``.
 
     Args:
-        name: one of ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``rprop``.
+        name: one of ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``rprop``, ``quickprop``
+            (:class:`zen.neural.fann_optimizers.Quickprop`, FANN's; ``options`` may set its
+            ``decay`` and ``mu``).
         parameters: the parameters to optimise.
-        lr: learning rate (for Rprop: the initial step size, FANN's ``delta_zero``).
+        lr: learning rate (for Rprop: the initial step size, FANN's ``delta_zero``; for
+            Quickprop: FANN's ``learning_rate``, the gradient step on the mean loss).
         weight_decay: L2 penalty (decoupled for AdamW).
         momentum: momentum for SGD and RMSprop.
         nesterov: Nesterov momentum for SGD (needs ``momentum > 0``).
@@ -68,6 +73,13 @@ def build_optimizer(
             if weight_decay:
                 raise ConfigError("weight_decay is not supported with optimizer='rprop'")
             return torch.optim.Rprop(parameters, lr=lr, **extra)
+        if key == "quickprop":
+            if weight_decay:
+                raise ConfigError(
+                    "weight_decay is not supported with optimizer='quickprop'; its own decay"
+                    " is optimizer_options={'decay': ...} (FANN's quickprop_decay)"
+                )
+            return Quickprop(parameters, lr=lr, **extra)
     except TypeError as error:
         raise ConfigError(f"optimizer {key!r}: bad options {extra}: {error}") from None
     raise expect_one_of("optimizer", name, OPTIMIZERS)
