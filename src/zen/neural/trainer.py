@@ -101,7 +101,8 @@ class TrainerConfig:
     Attributes:
         max_epochs: passes over the training data (an upper bound with early stopping).
         batch_size: samples per optimisation step (Rprop accumulates a full pass per step).
-        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``rprop``.
+        optimizer: ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``rprop`` or ``quickprop``
+            (FANN's; like ``rprop``, one step per full pass).
         lr: learning rate (Rprop: initial step size).
         loss: ``mse``, ``mae``, ``huber``, ``cross_entropy``, ``bce``, or a callable.
         val_split: fraction of ``X, y`` held out for validation when no validation set is given.

@@ -17,6 +17,7 @@ from torch.nn.utils import skip_init
 from zen.errors import ConfigError, DataError
 from zen.neural import activations
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan, mlp_plan
+from zen.neural.hub import NetworkHubMixin
 from zen.neural.initializers import NETWORK_SCHEMES, initialize
 
 # The MLP's JSON form of an activation, shared so both networks save activations alike.
@@ -24,7 +25,7 @@ from zen.neural.mlp import ActivationSpec, _build_activation, _describe_activati
 from zen.registry import ModelSpec, register
 
 
-class ShortcutMLP(nn.Module):
+class ShortcutMLP(nn.Module, NetworkHubMixin):
     r"""A shortcut network: layer :math:`l` reads the inputs and the outputs of every layer
     before it,
 
