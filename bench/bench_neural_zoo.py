@@ -120,8 +120,10 @@ def main() -> int:
         assert isinstance(loaded, tuple)
         train, test = loaded
         started = time.perf_counter()
-        row: dict[str, Any] = {"set": set_name, "1-NN ED": nearest_neighbour(train, test,
-                                                                             "euclidean")}
+        row: dict[str, Any] = {
+            "set": set_name,
+            "1-NN ED": nearest_neighbour(train, test, "euclidean"),
+        }
         row["1-NN DTW"] = nearest_neighbour(train, test, "dtw")
         print(f"{set_name}: 1-NN ED {row['1-NN ED']:.1f}, DTW {row['1-NN DTW']:.1f}"
               f" ({time.perf_counter() - started:.1f} s)", flush=True)  # fmt: skip
