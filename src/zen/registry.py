@@ -40,6 +40,7 @@ KINDS = (
     "graph classifier",
     "table",
     "sequence classifier",
+    "image classifier",
     "network",
 )
 #: The ``zen fit`` candidates of each task family (:data:`zen.profile.FAMILIES`).
@@ -49,6 +50,7 @@ FAMILY_KINDS = {
     "tabular regression": "table",
     "tabular classification": "table",
     "sequence classification": "sequence classifier",
+    "image classification": "image classifier",
 }
 #: The entry-point group through which installed packages add models.
 ENTRY_POINT_GROUP = "zen.models"

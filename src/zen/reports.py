@@ -65,8 +65,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """The short, machine-readable account of a ``zen fit`` run, read from its ``report.json``
     (what ``zen fit --json`` prints).
 
-    Keys: ``run_id``; ``run_dir`` (absolute); ``kind`` (``tabular``, ``forecast`` or
-    ``graph``); ``task`` (e.g. ``classification``); ``data``; ``best_model``; ``scores`` (the
+    Keys: ``run_id``; ``run_dir`` (absolute); ``kind`` (``tabular``, ``forecast``, ``graph``,
+    ``sequence`` or ``image``); ``task`` (e.g. ``classification``); ``data``; ``best_model``; ``scores`` (the
     best model's scores from the leaderboard, held-out tables' metrics prefixed ``test_``;
     forecasts: the chosen model's test-window scores, as the report gives them);
     ``baseline`` (tables); ``leaderboard``; ``files`` (absolute paths by role);
@@ -102,7 +102,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     task = report.get("task") or {}
     family = str(task.get("family", ""))
     kind = {"time series": "forecast", "graph": "graph",
-            "sequence classification": "sequence"}.get(family, "tabular")  # fmt: skip
+            "sequence classification": "sequence",
+            "image classification": "image"}.get(family, "tabular")  # fmt: skip
     summary = {
         "run_id": report.get("run_id", run_dir.name),
         "run_dir": str(run_dir),

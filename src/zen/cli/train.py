@@ -85,6 +85,14 @@ def fit(
     futr_exog: FutrExog = None,
     static: Static = None,
     cluster: Annotated[str | None, cluster_option("the candidates (and --tune's trials)")] = None,
+    as_image: Annotated[
+        str | None,
+        typer.Option(
+            "--as-image",
+            help="Read the table's other columns as the pixels of images of this size (8x8,"
+            " or 3x32x32 with channels) and classify them with image networks.",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, json_option("the run's summary (with --explain: the profile and candidates)")
     ] = False,
@@ -99,7 +107,7 @@ def fit(
     if explain:
         budget_s = parse_duration(budget)
         _explain(data, target, edges, nodes, horizon, task, budget_s, policy, seed,
-                 options, json_output)  # fmt: skip
+                 options, json_output, as_image)  # fmt: skip
         return
     result = run_fit(
         data,
@@ -120,6 +128,7 @@ def fit(
         series_options=options,
         executor=cluster_executor(cluster),
         cluster=None if cluster in (None, "local") else cluster,
+        as_image=as_image,
         max_epochs=epochs,
     )
     if json_output:
@@ -156,6 +165,7 @@ def _explain(
     seed: int,
     series_options: dict[str, Any],
     json_output: bool = False,
+    as_image: str | None = None,
 ) -> None:
     """``zen fit --explain``: what profiling found and what the router proposes, and why."""
     from zen.orchestrator.history import History
@@ -163,7 +173,7 @@ def _explain(
     from zen.orchestrator.router import route
 
     profile = profile_data(data, target, edges=edges, nodes=nodes, horizon=horizon, task=task,
-                           series_options=series_options)  # fmt: skip
+                           series_options=series_options, as_image=as_image)  # fmt: skip
     shown = policy
     if policy == "ab":  # each run draws one of AB_POLICIES; show the learned one's view
         from zen.orchestrator.orchestration import AB_POLICIES
@@ -311,9 +321,11 @@ def _show_graph_run(result: Any) -> None:
 
 
 def _show_sequence_run(result: Any) -> None:
+    images = result.profile.family == "image classification"
+    what = "images" if images else "sequences"
     console.print(f"[bold]task[/]: {result.profile.kind} — {result.profile.reason}")
     console.print(f"split: {result.split}; models ranked by validation accuracy")
-    table = Table(title=f"held-out scores ({result.n_test} sequences; trained on"
+    table = Table(title=f"held-out scores ({result.n_test} {what}; trained on"
                         f" {result.n_train})")  # fmt: skip
     table.add_column("metric")
     table.add_column(f"zen {result.best_model}", justify="right")
@@ -337,7 +349,8 @@ def _show_sequence_run(result: Any) -> None:
     console.print(f"  report           {result.run_dir / 'report.json'}")
     console.print(f"  confusion matrix {result.run_dir / 'confusion_matrix.png'}")
     _show_record(result)
-    console.print(f"apply it: [bold]zen predict {result.run_dir} SEQUENCES.ts[/] (or a long CSV);"
+    data = "IMAGES.csv" if images else "SEQUENCES.ts[/] (or a long CSV)[bold]"
+    console.print(f"apply it: [bold]zen predict {result.run_dir} {data}[/];"
                   f" serve it: zen serve {result.run_dir}")  # fmt: skip
 
 

@@ -10,7 +10,8 @@ directory holds ``config.json`` whose ``format`` names the class that wrote it:
 ``zen.forecaster`` :meth:`Forecaster.save`     ``"forecast"``
 ``zen.trainer``    :meth:`Trainer.save`        ``"graph"`` (a GNN), ``"sequence"`` (a
                                                sequence classifier of ``zen fit``, with
-                                               ``sequence_inputs.json``), ``"network"``
+                                               ``sequence_inputs.json``), ``"image"`` (the
+                                               same for ``--as-image``), ``"network"``
 =================  ==========================  ==========================================
 
 Loading is safe on files someone else made: weights come from safetensors and settings from
@@ -33,7 +34,7 @@ from zen.reports import MODEL_CONFIG_FILE, MODEL_DIR, REPORT_FILE, SEQUENCE_FILE
 #: The ``config.json`` formats zen reads.
 FORMATS = ("zen.tabular", "zen.forecaster", "zen.trainer")
 #: What :attr:`SavedModel.kind` can be.
-KINDS = ("tabular", "forecast", "graph", "sequence", "network")
+KINDS = ("tabular", "forecast", "graph", "sequence", "image", "network")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class SavedModel:
     """A saved model, loaded, with what it is and where it lives.
 
     Attributes:
-        kind: ``"tabular"``, ``"forecast"``, ``"graph"``, ``"sequence"`` or ``"network"``
-            (see the module docstring).
+        kind: ``"tabular"``, ``"forecast"``, ``"graph"``, ``"sequence"``, ``"image"`` or
+            ``"network"`` (see the module docstring).
         model: the :class:`~zen.tabular.TabularModel`, :class:`~zen.forecasting.Forecaster`,
             or the ``nn.Module`` of a Trainer checkpoint (in eval mode).
         directory: the model directory (it holds ``config.json``).
@@ -118,4 +119,10 @@ def _load_model(directory: Path, saved_format: str, config: dict[str, Any]) -> t
     assert model is not None  # Trainer.load always rebuilds one
     if isinstance(model, GNN):
         return model.eval(), "graph"
-    return model.eval(), "sequence" if (directory / SEQUENCE_FILE).is_file() else "network"
+    inputs = directory / SEQUENCE_FILE
+    if not inputs.is_file():
+        return model.eval(), "network"
+    from zen.neural.checkpoint import read_json
+
+    layout = read_json(inputs).get("layout", "sequences")
+    return model.eval(), "image" if layout == "images" else "sequence"

@@ -43,6 +43,7 @@ FAMILY_METRICS = {
     "tabular regression": ("rmse", "mae", "r2"),
     "tabular classification": ("accuracy", "macro_f1"),
     "sequence classification": ("val_accuracy", "accuracy", "test_accuracy"),
+    "image classification": ("val_accuracy", "accuracy", "test_accuracy"),
 }
 
 

@@ -13,6 +13,7 @@ graph         a Planetoid folder or edge and node CSVs, or    ``node, prediction
               none: the run's own graph
 sequence      a ``.ts`` file or a long CSV (``sequence_id,    ``sequence, prediction,
               t, value...`` [+ ``label``])                    prob_<label>``
+image         a CSV of pixel columns (+ the label column)     ``image, prediction, prob_<label>``
 ============  ==============================================  ===================================
 
 Data whose columns do not match what the model was trained on is refused with the missing
@@ -97,11 +98,11 @@ def predict_saved(
 
         frame = predict_saved_graph(saved, data, edges=edges, nodes=nodes)
         return Predictions("graph", frame, saved.directory, saved.run_dir, given)
-    if saved.kind == "sequence":
+    if saved.kind in ("sequence", "image"):
         from zen.orchestrator.sequence_predict import predict_saved_sequences
 
         frame, scores = predict_saved_sequences(saved, data)
-        return Predictions("sequence", frame, saved.directory, saved.run_dir, given, None, scores)
+        return Predictions(saved.kind, frame, saved.directory, saved.run_dir, given, None, scores)
     raise ConfigError(
         f"model: {saved.directory} is a Trainer checkpoint of a {type(saved.model).__name__};"
         " zen predict applies what zen fit saves (tables, forecasts, graphs). Load it with"

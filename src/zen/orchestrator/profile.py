@@ -67,6 +67,7 @@ def profile_data(
     horizon: int | None = None,
     task: str = "auto",
     series_options: Mapping[str, Any] | None = None,
+    as_image: str | None = None,
 ) -> TaskProfile:
     """Profile what ``zen fit`` would train on, without training (``zen fit --explain``).
 
@@ -81,6 +82,8 @@ def profile_data(
     """
     from zen.orchestrator.jobs.dispatch import is_sequence_source, make_job
 
+    if as_image is not None:
+        return make_job(data, target, as_image=as_image).profile
     if isinstance(data, (str, Path)) and edges is None and is_sequence_source(Path(data)):
         return make_job(data, target).profile  # read and split as zen fit would
     if edges is not None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):

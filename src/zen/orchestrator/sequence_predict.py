@@ -1,4 +1,4 @@
-"""``zen predict`` for a sequence classifier: labels and class probabilities of new sequences."""
+"""``zen predict`` for a sequence or image classifier: labels and class probabilities."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def predict_saved_sequences(
     inputs = read_json(saved.directory / SEQUENCE_FILE)
     classes = [str(label) for label in inputs["classes"]]
     path = Path(data)
+    if inputs.get("layout") == "images":
+        x, ids, truth = _images(path, inputs)
+        return _classified(saved, x, ids, truth, classes)
     if path.suffix.lower() == ".ts":
         sequences = load_ts(path)
         ids = [str(index) for index in range(sequences.n_cases)]
@@ -49,22 +52,53 @@ def predict_saved_sequences(
             f"data: {path} has {sequences.n_channels} channel(s); the model reads"
             f" {inputs['channels']}"
         )
-    model = saved.model
+    labelled = sequences.y is not None and sequences.task == "classification"
+    truth = np.asarray(sequences.y).astype(str) if labelled else None
+    return _classified(saved, sequences.X, ids, truth, classes, "sequence")
+
+
+def _classified(
+    saved: SavedModel,
+    x: np.ndarray,
+    ids: list[str],
+    truth: np.ndarray | None,
+    classes: list[str],
+    what: str = "image",
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The network's labels and probabilities for ``x``, and scores against ``truth``."""
     with torch.no_grad():
-        logits = model(torch.from_numpy(sequences.X)).double()
+        logits = saved.model(torch.from_numpy(x)).double()
     probabilities = torch.softmax(logits, dim=1).numpy()
     predicted = probabilities.argmax(axis=1)
-    frame = pd.DataFrame({"sequence": ids, "prediction": np.asarray(classes)[predicted]})
+    frame = pd.DataFrame({what: ids, "prediction": np.asarray(classes)[predicted]})
     for index, label in enumerate(classes):
         frame[f"prob_{label}"] = probabilities[:, index]
     scores: dict[str, float] = {}
-    if sequences.y is not None and sequences.task == "classification":
-        truth = np.asarray(sequences.y).astype(str)
-        known = np.isin(truth, classes)
-        if known.all():
-            codes = np.asarray([classes.index(label) for label in truth])
-            scores = score("classification", codes, predicted)
+    if truth is not None and np.isin(truth, classes).all():
+        codes = np.asarray([classes.index(label) for label in truth])
+        scores = score("classification", codes, predicted)
     return frame, scores
+
+
+def _images(path: Path, inputs: dict) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """The pixel columns of the CSV ``path`` as images of the run's shape, row ids, labels."""
+    from zen.tabular import read_table
+
+    frame = read_table(path)
+    target = inputs.get("target")
+    truth = None
+    if target is not None and target in frame.columns:
+        truth = frame[target].astype(str).to_numpy()
+        frame = frame.drop(columns=[target])
+    shape = tuple(int(size) for size in inputs["shape"])
+    wanted = int(np.prod(shape))
+    if frame.shape[1] != wanted:
+        raise DataError(
+            f"data: {path} has {frame.shape[1]} pixel columns; the model reads"
+            f" {'x'.join(map(str, shape))} = {wanted}"
+        )
+    pixels = frame.to_numpy(dtype=np.float32).reshape(len(frame), *shape)
+    return pixels, [str(index) for index in range(len(frame))], truth
 
 
 def _csv_ids(path: Path) -> list[str]:

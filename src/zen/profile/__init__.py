@@ -18,7 +18,7 @@ the orchestrator and the runtime can all describe data the same way:
 from __future__ import annotations
 
 from zen.profile.graphs import is_undirected, profile_graph
-from zen.profile.sequences import profile_sequences
+from zen.profile.sequences import profile_images, profile_sequences
 from zen.profile.series import (
     SeriesTable,
     is_time_series,
@@ -54,6 +54,7 @@ __all__ = [
     "is_time_series",
     "is_undirected",
     "profile_graph",
+    "profile_images",
     "profile_sequences",
     "profile_series",
     "profile_table",

@@ -1,4 +1,5 @@
-"""Profiles of labelled sequences: how many, how long, how many channels and classes."""
+"""Profiles of labelled sequences and images: how many, how long or large, how many channels and
+classes."""
 
 from __future__ import annotations
 
@@ -78,4 +79,35 @@ def profile_sequences(
         median_series_length=median,
         max_series_length=longest,
         reasons=reasons,
+    )
+
+
+def profile_images(
+    labels: Sequence[object] | np.ndarray, shape: tuple[int, int, int], name: str
+) -> TaskProfile:
+    """Profile labelled images of ``shape`` ``(channels, height, width)`` for classification.
+
+    Raises:
+        DataError: fewer than two images or classes.
+
+    >>> profile_images(["a", "b"] * 10, (1, 8, 8), "digits").reason
+    '20 images of 1x8x8, 2 classes'
+    """
+    classes, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
+    if len(labels) < 2 or len(classes) < 2:
+        raise DataError(f"{name}: image classification needs 2 images and 2 classes or more")
+    channels, height, width = shape
+    return TaskProfile(
+        kind="image classification",
+        reason=f"{len(labels)} images of {channels}x{height}x{width}, {len(classes)} classes",
+        target="label",
+        n_rows=len(labels),
+        numeric_features=[f"channel_{index}" for index in range(channels)],
+        n_classes=len(classes),
+        layout="images",
+        class_balance=float(counts.min() / counts.max()),
+        reasons={
+            "n_rows": "labelled images in the training part",
+            "n_classes": "distinct labels",
+        },
     )

@@ -31,6 +31,7 @@ FAMILIES = (
     "tabular regression",
     "tabular classification",
     "sequence classification",
+    "image classification",
 )
 _FAMILY_BY_KIND = {
     "forecasting": "time series",
@@ -38,6 +39,7 @@ _FAMILY_BY_KIND = {
     "regression": "tabular regression",
     "classification": "tabular classification",
     "sequence classification": "sequence classification",
+    "image classification": "image classification",
 }
 
 
@@ -176,9 +178,16 @@ class TaskProfile:
             "is_time_series": float(self.family == "time series"),
             "is_graph": float(self.family == "graph"),
             "is_classification": float(
-                self.family in ("tabular classification", "graph", "sequence classification")
+                self.family
+                in (
+                    "tabular classification",
+                    "graph",
+                    "sequence classification",
+                    "image classification",
+                )
             ),
             "is_sequence": float(self.family == "sequence classification"),
+            "is_image": float(self.family == "image classification"),
             "log_rows": _log_size(self.n_rows),
             "log_features": _log_size(n_features),
             "log_classes": _log_size(self.n_classes),

@@ -1,4 +1,5 @@
-"""How ``zen fit`` builds a sequence network as a candidate, and what it trains it with.
+"""How ``zen fit`` builds a sequence or image network as a candidate, and what it trains it
+with.
 
 Fawaz et al. (2019) trained every network of their review with Adam (learning rate 1e-3) in
 mini-batches of 16 for 1,500-2,000 epochs; zen keeps the optimiser and batch size and lets early
@@ -25,5 +26,20 @@ def sequence_classifier(model_class: Callable[..., nn.Module], **paper: Any) -> 
     def build(shape: tuple[int, int, int], options: Mapping[str, Any]) -> nn.Module:
         channels, _length, classes = shape
         return model_class(channels, classes, **{**paper, **dict(options)})
+
+    return build
+
+
+def image_classifier(
+    model_class: Callable[..., nn.Module], **paper: Any
+) -> Callable[[tuple[int, int, int, int], Mapping[str, Any]], nn.Module]:
+    """A builder ``build((channels, height, width, classes), options)`` of a 2-D network,
+    ``model_class(channels, classes, dims=2, image_size=(height, width), **paper, **options)``
+    (the fixed size lets it export to ONNX)."""
+
+    def build(shape: tuple[int, int, int, int], options: Mapping[str, Any]) -> nn.Module:
+        channels, height, width, classes = shape
+        return model_class(channels, classes, dims=2, image_size=(height, width),
+                           **{**paper, **dict(options)})  # fmt: skip
 
     return build

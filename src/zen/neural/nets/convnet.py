@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from zen.errors import expect_one_of
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, image_classifier
 from zen.neural.nets.conv_base import ConvClassifier, check_sizes, conv_plan
 from zen.neural.nets.conv_layers import NORMS, ConvBlock
 from zen.registry import ModelSpec, register
@@ -91,3 +92,16 @@ class ConvNet(ConvClassifier):
 
 
 register(ModelSpec("ConvNet", "network", model_class=ConvNet, export_plan=conv_plan))
+# zen fit's image candidates (--as-image): small 2-D networks for small images.
+register(
+    ModelSpec(
+        "ConvNet",
+        "image classifier",
+        model_class=ConvNet,
+        prior=1.02,
+        build=image_classifier(ConvNet),
+        training=SEQUENCE_TRAINING,
+        export_plan=conv_plan,
+        reference="He et al. 2016 (ResNet); LeCun et al. 1998 (ConvNets)",
+    )
+)

@@ -8,7 +8,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
+from zen.neural.nets.candidates import (
+    SEQUENCE_TRAINING,
+    image_classifier,
+    sequence_classifier,
+)
 from zen.neural.nets.conv_base import ConvClassifier, check_positive_int, check_sizes, conv_plan
 from zen.neural.nets.conv_layers import ConvBlock, MaskedBatchNorm1d
 from zen.neural.nets.sequence_mask import zero_padding
@@ -187,5 +191,18 @@ register(
         training=SEQUENCE_TRAINING,
         export_plan=conv_plan,
         reference="Fawaz et al., Deep learning for time series classification: a review, 2019",
+    )
+)
+# zen fit's image candidates (--as-image): small 2-D networks for small images.
+register(
+    ModelSpec(
+        "ResNet",
+        "image classifier",
+        model_class=ResNet,
+        prior=1.0,
+        build=image_classifier(ResNet),
+        training=SEQUENCE_TRAINING,
+        export_plan=conv_plan,
+        reference="He et al. 2016 (ResNet); LeCun et al. 1998 (ConvNets)",
     )
 )

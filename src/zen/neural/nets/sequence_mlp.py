@@ -1,4 +1,4 @@
-"""The MLP baseline of time-series classification: the whole sequence as one flat vector.
+"""The MLP baseline of time-series (and image) classification: the whole input as one flat vector.
 
 Wang, Yan & Oates (2017) and the review of Fawaz et al. (2019): dropout 0.1, then three ReLU
 layers of 500 units with dropout 0.2, 0.2 and 0.3, then the classes. It sees every time step as
@@ -38,9 +38,13 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
         num_classes: outputs (logits).
         hidden: units per hidden layer.
         dropout: dropout before each layer (input first), one per layer of ``hidden`` plus one.
+        image_size: ``(height, width)``: read images ``(batch, in_channels, height, width)``
+            instead of sequences (``length`` is then ``height * width``).
 
     >>> SequenceMLP(2, 30, 3)(torch.zeros(4, 2, 30)).shape
     torch.Size([4, 3])
+    >>> SequenceMLP(1, 64, 10, image_size=(8, 8))(torch.zeros(5, 1, 8, 8)).shape
+    torch.Size([5, 10])
     """
 
     nan_padding = True
@@ -52,8 +56,16 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
         num_classes: int,
         hidden: Sequence[int] = (500, 500, 500),
         dropout: Sequence[float] = (0.1, 0.2, 0.2, 0.3),
+        image_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        self.image_size = None if image_size is None else (int(image_size[0]),
+                                                           int(image_size[1]))  # fmt: skip
+        if self.image_size is not None and self.image_size[0] * self.image_size[1] != length:
+            raise ConfigError(
+                f"image_size: {self.image_size} holds {self.image_size[0] * self.image_size[1]}"
+                f" pixels, but length is {length}; pass length=height*width"
+            )
         for name, value in (("in_channels", in_channels), ("length", length),
                             ("num_classes", num_classes)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -73,7 +85,19 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, num_classes)`` of ``x`` ``(batch, in_channels, <= length)``."""
+        """Logits ``(batch, num_classes)`` of ``x`` ``(batch, in_channels, <= length)`` (or of
+        images ``(batch, in_channels, height, width)``)."""
+        if self.image_size is not None:
+            if (
+                x.dim() != 4
+                or x.shape[1] != self.in_channels
+                or tuple(x.shape[2:]) != tuple(self.image_size)
+            ):
+                raise DataError(
+                    f"x: expected images of shape (batch, {self.in_channels},"
+                    f" {self.image_size[0]}, {self.image_size[1]}), got {tuple(x.shape)}"
+                )
+            return self.layers(x.flatten(1))
         if x.dim() != 3 or x.shape[1] != self.in_channels or x.shape[2] > self.length:
             raise DataError(
                 f"x: expected shape (batch, {self.in_channels}, length <= {self.length}), got"
@@ -87,7 +111,7 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
         """The constructor's arguments, for :meth:`from_config` (Trainer checkpoints)."""
         return {"in_channels": self.in_channels, "length": self.length,
                 "num_classes": self.num_classes, "hidden": self.hidden,
-                "dropout": self.dropout}  # fmt: skip
+                "dropout": self.dropout, "image_size": self.image_size}  # fmt: skip
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SequenceMLP:
@@ -99,19 +123,27 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
 
 def sequence_mlp_plan(model: SequenceMLP, batch_sizes: tuple[int, ...] = (1, 2, 7, 64),
                       **_: Any) -> ExportPlan:  # fmt: skip
-    """Export plan: a fixed length (the trained one), any batch size."""
-    inputs = (TensorSpec("x", ("batch", model.in_channels, model.length), description="sequences"),)
+    """Export plan: a fixed length or image size (the trained one), any batch size."""
+    fixed = (model.length,) if model.image_size is None else model.image_size
+    what = "sequences" if model.image_size is None else "images"
+    inputs = (TensorSpec("x", ("batch", model.in_channels, *fixed), description=what),)
     outputs = (TensorSpec("output", ("batch", model.num_classes), description="class logits"),)
     return ExportPlan(
-        family="sequence", model_class=type(model).__name__, module=model, inputs=inputs,
+        family="sequence" if model.image_size is None else "image",
+        model_class=type(model).__name__, module=model, inputs=inputs,
         outputs=outputs, trace_sizes={"batch": TRACE_BATCH}, check_sizes=batch_checks(batch_sizes),
         make_inputs=random_inputs(inputs), metadata={"model": model.config()},
-        axes={"batch": "sequences per call"},
+        axes={"batch": f"{what} per call"},
     )  # fmt: skip
 
 
-def build(shape: tuple[int, int, int], options: Mapping[str, Any]) -> SequenceMLP:
-    """``zen fit``'s builder: ``shape`` is ``(channels, length, classes)``."""
+def build(shape: tuple[int, ...], options: Mapping[str, Any]) -> SequenceMLP:
+    """``zen fit``'s builder: ``shape`` is ``(channels, length, classes)`` for sequences and
+    ``(channels, height, width, classes)`` for images."""
+    if len(shape) == 4:
+        channels, height, width, classes = shape
+        return SequenceMLP(channels, height * width, classes, image_size=(height, width),
+                           **dict(options))  # fmt: skip
     channels, length, classes = shape
     return SequenceMLP(channels, length, classes, **dict(options))
 
@@ -126,6 +158,18 @@ register(
         model_class=SequenceMLP,
         prior=1.15,
         rule_factors={"unequal lengths": 1.05, "long sequences": 1.05},
+        build=build,
+        training=SEQUENCE_TRAINING,
+        export_plan=sequence_mlp_plan,
+        reference="Wang, Yan & Oates 2017; Fawaz et al. 2019",
+    )
+)
+register(
+    ModelSpec(
+        "MLP",
+        "image classifier",
+        model_class=SequenceMLP,
+        prior=1.10,
         build=build,
         training=SEQUENCE_TRAINING,
         export_plan=sequence_mlp_plan,

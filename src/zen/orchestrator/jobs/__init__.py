@@ -20,6 +20,7 @@ from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
 from zen.orchestrator.jobs.dispatch import make_job
 from zen.orchestrator.jobs.forecast import ForecastRunResult
 from zen.orchestrator.jobs.graph import GraphRunResult, fit_graph
+from zen.orchestrator.jobs.sequence import SequenceRunResult
 from zen.orchestrator.jobs.tabular import (
     CONFUSION_FILE,
     RunResult,
@@ -71,8 +72,9 @@ def fit(
     series_options: Mapping[str, Any] | None = None,
     executor: ExecutorFactory | None = None,
     cluster: str | None = None,
+    as_image: str | tuple[int, int, int] | None = None,
     **model_options: Any,
-) -> RunResult | ForecastRunResult | GraphRunResult:
+) -> RunResult | ForecastRunResult | GraphRunResult | SequenceRunResult:
     """The main job: look at ``data``, train what fits it, score it, save model and report.
 
     Graphs (a folder of Planetoid files, or ``edges`` + ``nodes``) go to
@@ -107,6 +109,8 @@ def fit(
             example a cluster's: ``zen.collective.Cluster.executor``); None: this machine's
             process pool or this process (``workers``).
         cluster: where ``tune`` runs its trials (a Ray address or ``"auto"``); None: here.
+        as_image: read a table's non-target columns as images of this shape (``"8x8"``) and
+            classify them with the image candidates.
         **model_options: settings for :class:`~zen.tabular.TabularModel` (``max_epochs``...).
     """
     if executor is not None or cluster is not None:
@@ -115,12 +119,12 @@ def fit(
                 data, target, edges=edges, nodes=nodes, horizon=horizon, budget_s=budget_s,
                 task=task, test_size=test_size, runs_dir=runs_dir, seed=seed, progress=progress,
                 workers=workers, tune=tune, policy=policy, resume=resume,
-                series_options=series_options, **model_options,
+                series_options=series_options, as_image=as_image, **model_options,
             )  # fmt: skip
     job = make_job(
         data, target, edges=edges, nodes=nodes, horizon=horizon, budget_s=budget_s, task=task,
         test_size=test_size, seed=seed, progress=progress, tune=tune,
-        series_options=series_options, **model_options,
+        series_options=series_options, as_image=as_image, **model_options,
     )  # fmt: skip
     return run_job(
         job, budget_s=budget_s, policy=policy, seed=seed, runs_dir=runs_dir, workers=workers,

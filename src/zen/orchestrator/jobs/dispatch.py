@@ -42,16 +42,23 @@ def make_job(
     progress: bool = False,
     tune: bool = False,
     series_options: Mapping[str, Any] | None = None,
+    as_image: str | tuple[int, int, int] | None = None,
     **model_options: Any,
 ) -> CandidateJob:
     """The job :func:`fit` runs on ``data`` (read, profiled, split; nothing trained yet).
 
     Arguments as :func:`fit`. :func:`tune_data` tunes the same job's training part.
+    ``as_image`` (``"8x8"``, ``"3x32x32"`` or a ``(channels, height, width)`` tuple) reads a
+    table's non-target columns as the pixels of images (:mod:`~zen.orchestrator.jobs.images`).
 
     Raises:
         ConfigError: an argument the data's kind needs is missing, or one it cannot take.
     """
     series_only = sorted(name for name, value in (series_options or {}).items() if value)
+    if as_image is not None:
+        _refuse_series_options(series_only, "images (--as-image)")
+        return _image_job(data, target, as_image, budget_s=budget_s, test_size=test_size,
+                          seed=seed, progress=progress, tune=tune)  # fmt: skip
     if isinstance(data, (str, Path)) and edges is None and is_sequence_source(Path(data)):
         _refuse_series_options(series_only, "labelled sequences")
         return _sequence_job(Path(data), target, budget_s=budget_s, test_size=test_size,
@@ -127,3 +134,21 @@ def _sequence_job(path: Path, target: str | None, **settings: Any) -> CandidateJ
         loaded = load_sequences(path)
     train, test = loaded if isinstance(loaded, tuple) else (loaded, None)
     return sequence_job(train, test, source=str(path), **settings)
+
+
+def _image_job(
+    data: str | Path | pd.DataFrame | None,
+    target: str | None,
+    as_image: str | tuple[int, int, int],
+    **settings: Any,
+) -> CandidateJob:
+    from zen.orchestrator.jobs.images import image_job, parse_image_shape
+
+    if data is None or (not isinstance(data, pd.DataFrame) and Path(str(data)).is_dir()):
+        raise zen.ConfigError("as_image: pass a table (CSV) whose columns are pixels")
+    if target is None:
+        raise zen.ConfigError("target: name the label column of the images (--target COLUMN)")
+    shape = parse_image_shape(as_image) if isinstance(as_image, str) else tuple(as_image)
+    frame = data if isinstance(data, pd.DataFrame) else read_table(data)
+    source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
+    return image_job(frame, target, shape, source=source, **settings)  # type: ignore[arg-type]

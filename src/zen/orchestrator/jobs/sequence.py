@@ -173,11 +173,11 @@ def train_sequence_candidate(
     x_fit, y_fit, x_val, y_val, x_test, y_test = task["arrays"]
     try:
         with candidate_run(task, name, options, parent_id) as run:
-            spec = registry.get(name, "sequence classifier")
+            spec = registry.get(name, task["kind"])
             training = {**SEQUENCE_TRAINING, **spec.training}
             architecture = dict(options)
             settings = {key: architecture.pop(key, value) for key, value in training.items()}
-            shape = (int(x_fit.shape[1]), int(x_fit.shape[2]), len(task["classes"]))
+            shape = (*(int(size) for size in x_fit.shape[1:]), len(task["classes"]))
             with private_rng(task["seed"]):  # repeatable initial weights, caller's RNG untouched
                 model = spec.create(shape, architecture)
             trainer = Trainer(
@@ -232,21 +232,28 @@ class SequenceJob(CandidateJob):
         arrays: tuple[np.ndarray, ...],
         settings: dict[str, Any],
         key_parts: dict[str, Any],
+        layout: str = "sequences",
+        target: str | None = None,
     ) -> None:
         super().__init__(profile, source, settings, key_parts)
+        # The same job classifies images (--as-image) with the image candidates.
+        self.layout, self.target = layout, target
+        self.kind = "image classifier" if layout == "images" else "sequence classifier"
         self.classes, self.split, self.seed, self.progress = classes, split, seed, progress
         self.arrays = arrays
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.predictions: list[int] = []
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """``(channels, length)`` of the training sequences (the model's input)."""
-        return int(self.arrays[0].shape[1]), int(self.arrays[0].shape[2])
+    def shape(self) -> tuple[int, ...]:
+        """``(channels, length)`` of the training sequences, or ``(channels, height, width)``
+        of the images: the model's input."""
+        return tuple(int(size) for size in self.arrays[0].shape[1:])
 
     def task(self, remaining_s: float, candidates: Sequence[Candidate]) -> dict[str, Any]:
         return {"family": self.profile.family, "profile": self.profile.to_json(),
                 "seed": self.seed, "source": self.source, "arrays": self.arrays,
+                "kind": self.kind,
                 "classes": self.classes, "time_s": remaining_s / len(candidates),
                 "progress": self.progress}  # fmt: skip
 
@@ -285,10 +292,12 @@ class SequenceJob(CandidateJob):
     def write(self, staging: Path, trained: Trained, result: SequenceRunResult) -> dict[str, Path]:
         best = result.best_model
         shutil.copytree(trained.job.scratch / best, staging / MODEL_DIR)
-        channels, length = self.shape
+        shape = self.shape
         write_json(staging / MODEL_DIR / SEQUENCE_FILE, {
-            "format": SEQUENCE_FORMAT, "format_version": 1, "classes": self.classes,
-            "channels": channels, "length": length, "model": best,
+            "format": SEQUENCE_FORMAT, "format_version": 1, "layout": self.layout,
+            "classes": self.classes, "channels": shape[0], "shape": list(shape),
+            "length": shape[1] if self.layout == "sequences" else None, "model": best,
+            "target": self.target,
         })  # fmt: skip
         plot_learning_curves(self.records[best], staging / CURVES_FILE,
                              title=f"zen fit: {self.source} ({best})",
@@ -298,11 +307,11 @@ class SequenceJob(CandidateJob):
                          title="candidates by validation accuracy")  # fmt: skip
         names = np.asarray(self.classes, dtype=object)
         plot_confusion_matrix(names[self.arrays[5]], names[np.asarray(self.predictions)],
-                              staging / CONFUSION_FILE, "test sequences")  # fmt: skip
+                              staging / CONFUSION_FILE, f"test {self.layout}")  # fmt: skip
         images = {
             "leaderboard": staging / LEADERBOARD_FILE,
             f"learning curves ({best})": staging / CURVES_FILE,
-            "confusion matrix (test sequences)": staging / CONFUSION_FILE,
+            f"confusion matrix (test {self.layout})": staging / CONFUSION_FILE,
         }
         if len(self.records) > 1:
             plot_candidate_curves(self.records, staging / ALL_CURVES_FILE)
@@ -314,7 +323,7 @@ class SequenceJob(CandidateJob):
             "data": self.source,
             "split": result.split,
             "selection": "highest validation accuracy (a stratified fifth of the training"
-            " sequences)",
+            f" {self.layout})",
             "test_metrics": result.metrics,
             "baseline": {"name": result.baseline_name, "test_metrics": result.baseline},
             "classes": result.classes,

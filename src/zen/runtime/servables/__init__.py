@@ -15,6 +15,7 @@ saved by              servable                        request
 ``Trainer.save``, MLP :class:`MLPServable`            ``inputs`` (features)
 ``Trainer.save``, GNN :class:`GraphServable`          ``x`` and ``edge_index``
 ``zen fit`` sequences :class:`SequenceServable`       ``inputs`` (sequences of channels)
+``--as-image`` runs   :class:`ImageServable`          ``inputs`` (rows of pixels)
 ====================  ==============================  =========================================
 """
 
@@ -32,13 +33,14 @@ from zen.runtime.servables.forecast import (
     load_forecaster,
 )
 from zen.runtime.servables.graph import GraphServable
-from zen.runtime.servables.sequence import SequenceServable
+from zen.runtime.servables.sequence import ImageServable, SequenceServable
 
 __all__ = [
     "FORMS",
     "Feeds",
     "ForecasterServable",
     "GraphServable",
+    "ImageServable",
     "MLPServable",
     "Prepared",
     "SequenceServable",
@@ -79,6 +81,8 @@ def load_model(path: str | Path, name: str | None = None) -> Servable:
         return GraphServable(name, saved)
     if saved.kind == "sequence":
         return SequenceServable(name, saved)
+    if saved.kind == "image":
+        return ImageServable(name, saved)
     if isinstance(saved.model, MLP):
         return MLPServable(name, saved)
     raise ConfigError(

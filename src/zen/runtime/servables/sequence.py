@@ -1,4 +1,5 @@
-"""A sequence classifier of ``zen fit`` behind the engine: sequences in, labels out."""
+"""Sequence and image classifiers of ``zen fit`` behind the engine: sequences or pixels in,
+labels out."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import nn
 from zen.errors import DataError
 from zen.export.saved import SavedModel
 from zen.reports import SEQUENCE_FILE
-from zen.runtime.servables.base import Feeds, Prepared, Servable
+from zen.runtime.servables.base import Feeds, Prepared, Servable, numeric_matrix
 
 
 class SequenceServable(Servable):
@@ -35,7 +36,9 @@ class SequenceServable(Servable):
 
         inputs = read_json(saved.directory / SEQUENCE_FILE)
         self.classes = [str(label) for label in inputs["classes"]]
-        self.channels, self.length = int(inputs["channels"]), int(inputs["length"])
+        self.channels = int(inputs["channels"])
+        self.shape = tuple(int(size) for size in inputs.get("shape") or (self.channels,))
+        self.length = int(inputs.get("length") or 1)
         self.model: nn.Module = saved.model.eval()
         # A flat MLP reads exactly its training length; the others take any length.
         self.fixed_length = getattr(self.model, "length", None)
@@ -82,6 +85,37 @@ class SequenceServable(Servable):
 
     def export_target(self) -> Any:
         return self.model
+
+
+class ImageServable(SequenceServable):
+    """An image classifier (``zen fit --as-image``): ``{"inputs": [[pixels...], ...]}``, each
+    row the ``channels * height * width`` pixels in the order of the training table's columns,
+    -> labels and class probabilities."""
+
+    family = "image"
+
+    def prepare(self, request: Mapping[str, Any]) -> Prepared:
+        self.request_form(request)
+        width = int(np.prod(self.shape))
+        rows = numeric_matrix(request["inputs"], "inputs", width, what="pixels")
+        return Prepared({"x": rows.astype(np.float32).reshape(len(rows), *self.shape)}, len(rows))
+
+    def combine(self, items: Sequence[Prepared]) -> Feeds:
+        return Servable.combine(self, items)
+
+    def signature(self) -> dict[str, Any]:
+        pixels = int(np.prod(self.shape))
+        return {
+            "request": {"inputs": ["images", pixels]},
+            "response": {"outputs": ["images"], "probabilities": ["images", len(self.classes)]},
+            "dtype": "float32",
+            "classes": self.classes,
+            "description": f"rows of {pixels} pixels ({'x'.join(map(str, self.shape))}) -> one"
+            f" of {len(self.classes)} classes",
+        }
+
+    def example_feeds(self, rows: int, rng: np.random.Generator) -> Feeds:
+        return {"x": rng.random((rows, *self.shape), dtype=np.float32)}
 
 
 def sequence_batch(value: Any, channels: int, length: int | None) -> np.ndarray:
