@@ -66,8 +66,9 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     (what ``zen fit --json`` prints).
 
     Keys: ``run_id``; ``run_dir`` (absolute); ``kind`` (``tabular``, ``forecast``, ``graph``,
-    ``sequence`` or ``image``); ``task`` (e.g. ``classification``); ``data``; ``best_model``; ``scores`` (the
-    best model's scores from the leaderboard, held-out tables' metrics prefixed ``test_``;
+    ``sequence`` or ``image``); ``task`` (e.g. ``classification``); ``data``; ``best_model``;
+    ``scores`` (the best model's scores from the leaderboard, held-out tables' metrics prefixed
+    ``test_``;
     forecasts: the chosen model's test-window scores, as the report gives them);
     ``baseline`` (tables); ``leaderboard``; ``files`` (absolute paths by role);
     ``history_run_id``; ``zen_version``; ``tuning`` (what ``--tune`` found, when asked).
