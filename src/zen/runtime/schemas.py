@@ -73,7 +73,7 @@ class PredictRequest(BaseModel):
         },
     )
 
-    inputs: list[list[Value]] | list[list[list[float | None]]] | None = Field(
+    inputs: list[list[Value] | list[list[float | None]]] | None = Field(
         None,
         min_length=1,
         description="Rows: features, table columns or histories; or sequences (sequence"
