@@ -111,6 +111,17 @@ def parse_model(text: str) -> tuple[str, dict[str, Any]]:
     return name, options
 
 
+def protocol_trainer(n_train: int, epochs: int, seed: int) -> Trainer:
+    """The Trainer of the protocol above for a training set of ``n_train`` cases."""
+    return Trainer(
+        loss="cross_entropy", optimizer="adam", lr=1e-3, max_epochs=epochs, seed=seed,
+        batch_size=max(1, min(16, n_train // 10)), monitor="train_loss",
+        # Patience of every epoch: never stops, but restores the lowest-training-loss weights.
+        early_stopping=epochs, scheduler="plateau",
+        scheduler_options={"factor": 0.5, "patience": 50, "min_lr": 1e-4},
+    )  # fmt: skip
+
+
 def train_network(model_name: str, train: SequenceSet, test: SequenceSet, epochs: int,
                   seed: int) -> tuple[float, float]:  # fmt: skip
     """Test accuracy (%) and training seconds of zen's sequence candidate ``model_name``
@@ -120,13 +131,7 @@ def train_network(model_name: str, train: SequenceSet, test: SequenceSet, epochs
     shape = (train.n_channels, train.max_length, len(train.classes))
     torch.manual_seed(seed)
     model = spec.create(shape, options)
-    trainer = Trainer(
-        loss="cross_entropy", optimizer="adam", lr=1e-3, max_epochs=epochs, seed=seed,
-        batch_size=max(1, min(16, train.n_cases // 10)), monitor="train_loss",
-        # Patience of every epoch: never stops, but restores the lowest-training-loss weights.
-        early_stopping=epochs, scheduler="plateau",
-        scheduler_options={"factor": 0.5, "patience": 50, "min_lr": 1e-4},
-    )  # fmt: skip
+    trainer = protocol_trainer(train.n_cases, epochs, seed)
     started = time.perf_counter()
     trainer.fit(model, train.X, train.label_codes())
     seconds = time.perf_counter() - started
