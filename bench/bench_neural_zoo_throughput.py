@@ -13,9 +13,12 @@ and the median over pairs of hand time / zen time. Target: >= 0.95.
 
 **Inference**: the model is exported with ``zen.export.export_onnx`` and run by onnxruntime
 (same thread count) and by eager PyTorch under ``torch.inference_mode``; median latency at
-batch 1 and 64, and the ratio eager / ONNX (> 1: ONNX faster).
+batch 1 and 64 (the two timed in alternation), and the ratio eager / ONNX (> 1: ONNX
+faster). Both are multi-threaded: on a shared machine, other work stalls their threads and
+inflates the medians (the script warns when the CPU was busy).
 
-    python bench/bench_neural_zoo.py --part throughput [--quick] [--pairs N] [--only A,B]
+    python bench/bench_neural_zoo.py --part throughput [--quick] [--pairs N] [--threads N]
+        [--only A,B]
 
 Results go to ``bench/results/neural_zoo_throughput.json``.
 """
@@ -167,6 +170,21 @@ def training_row(case: Case, samples: int, epochs: int, pairs: int) -> dict[str,
             "zen_s": zen_s, "hand_s": hand_s}  # fmt: skip
 
 
+def paired_medians_ms(
+    first: Callable[[], None], second: Callable[[], None], runs: int
+) -> tuple[float, float]:
+    """Median milliseconds of ``first`` and ``second`` timed in alternation (after 3 untimed
+    calls each), so that a busy spell of the machine hits both."""
+    for _ in range(3):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for call, spent in ((first, times[0]), (second, times[1])):
+            spent.append(1000 * median_of(call, 1)[0])
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def latency_row(case: Case, runs: int, threads: int, folder: Path) -> dict[str, Any]:
     """Median eager and onnxruntime latency (ms) at batch 1 and 64 of a freshly built model."""
     import onnxruntime
@@ -193,8 +211,7 @@ def latency_row(case: Case, runs: int, threads: int, folder: Path) -> dict[str, 
         def onnx(inputs: np.ndarray = inputs) -> None:
             session.run(None, {input_name: inputs})
 
-        eager_ms = 1000 * median_of(eager, runs, warmup=3)[0]
-        onnx_ms = 1000 * median_of(onnx, runs, warmup=3)[0]
+        eager_ms, onnx_ms = paired_medians_ms(eager, onnx, runs)
         row[f"eager ms b{batch}"] = eager_ms
         row[f"onnx ms b{batch}"] = onnx_ms
         row[f"eager/onnx b{batch}"] = eager_ms / onnx_ms
@@ -205,13 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data, 2 pairs, 20 latencies")
     parser.add_argument("--pairs", type=int, default=0, help="training pairs (default 7)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch and onnxruntime threads (default: zen's choice)")  # fmt: skip
     parser.add_argument("--only", default="", help="comma-separated model names (default all)")
     args = parser.parse_args(argv)
     pairs = args.pairs or (2 if args.quick else 7)
     samples, epochs = (512, 1) if args.quick else (4096, 2)
     latency_runs = 20 if args.quick else 200
     cases = [case for case in CASES if not args.only or case.name in args.only.split(",")]
-    threads = configure_threads()
+    threads = configure_threads(args.threads)
     info = machine_info()
     print_machine(info)
     training, latency = [], []
