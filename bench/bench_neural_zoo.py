@@ -23,7 +23,8 @@ its registered ones: ``RecurrentNet,RecurrentNet:cell=gru,TransformerNet:layers=
 Results go to ``bench/results/neural_zoo.json``.
 
 The other parts of issue 17's benchmarks live in their own files and run through ``--part``
-(each takes ``--quick``; see its docstring):
+or directly as ``python bench/bench_neural_zoo_<part>.py`` (each takes ``--quick``; see its
+docstring):
 
 * ``throughput``: Trainer vs a hand loop (samples/s) and ONNX vs eager latency, every network;
 * ``moe``: MoEMLP vs a dense MLP of the same active FLOPs on digits;

@@ -124,3 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "utilisation_percent": usage})  # fmt: skip
     print(f"results: {path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -110,3 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": epochs, "set": SET, "machine": info, "rows": rows})  # fmt: skip
     print(f"results: {path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -133,3 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "digits": digits, "anomaly": anomaly})  # fmt: skip
     print(f"results: {path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
