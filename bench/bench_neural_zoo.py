@@ -18,12 +18,26 @@ set and ahead of it on at least one.
 
     python bench/bench_neural_zoo.py [--quick] [--runs N] [--epochs N] [--models A,B] [--sets A,B]
 
+``--models`` takes registered sequence classifiers, each optionally with settings that override
+its registered ones: ``RecurrentNet,RecurrentNet:cell=gru,TransformerNet:layers=3:heads=2``.
 Results go to ``bench/results/neural_zoo.json``.
+
+The other parts of issue 17's benchmarks live in their own files and run through ``--part``
+or directly as ``python bench/bench_neural_zoo_<part>.py`` (each takes ``--quick``; see its
+docstring):
+
+* ``throughput``: Trainer vs a hand loop (samples/s) and ONNX vs eager latency, every network;
+* ``moe``: MoEMLP vs a dense MLP of the same active FLOPs on digits;
+* ``ode``: NeuralODE vs ResNet on ItalyPowerDemand (accuracy, time, NFE);
+* ``cascade``: CascadeCorrelation vs libfann's cascade training;
+* ``vae``: VAE ELBO on digits and anomaly-detection AUROC on GunPoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import statistics
 import time
 from pathlib import Path
@@ -80,20 +94,45 @@ def _dtw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return previous[..., length]
 
 
-def train_network(name: str, train: SequenceSet, test: SequenceSet, epochs: int,
-                  seed: int) -> tuple[float, float]:  # fmt: skip
-    """Test accuracy (%) and training seconds of zen's sequence candidate ``name``."""
-    spec = registry.get(name, "sequence classifier")
-    shape = (train.n_channels, train.max_length, len(train.classes))
-    torch.manual_seed(seed)
-    model = spec.create(shape, {})
-    trainer = Trainer(
+def parse_model(text: str) -> tuple[str, dict[str, Any]]:
+    """``"Name:key=value:..."`` -> the registered name and its overriding settings (values read
+    as JSON when they parse, else kept as strings).
+
+    >>> parse_model("RecurrentNet:cell=gru:hidden_size=32")
+    ('RecurrentNet', {'cell': 'gru', 'hidden_size': 32})
+    """
+    name, *settings = text.split(":")
+    options: dict[str, Any] = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return name, options
+
+
+def protocol_trainer(n_train: int, epochs: int, seed: int) -> Trainer:
+    """The Trainer of the protocol above for a training set of ``n_train`` cases."""
+    return Trainer(
         loss="cross_entropy", optimizer="adam", lr=1e-3, max_epochs=epochs, seed=seed,
-        batch_size=max(1, min(16, train.n_cases // 10)), monitor="train_loss",
+        batch_size=max(1, min(16, n_train // 10)), monitor="train_loss",
         # Patience of every epoch: never stops, but restores the lowest-training-loss weights.
         early_stopping=epochs, scheduler="plateau",
         scheduler_options={"factor": 0.5, "patience": 50, "min_lr": 1e-4},
     )  # fmt: skip
+
+
+def train_network(model_name: str, train: SequenceSet, test: SequenceSet, epochs: int,
+                  seed: int) -> tuple[float, float]:  # fmt: skip
+    """Test accuracy (%) and training seconds of zen's sequence candidate ``model_name``
+    (``Name:key=value...``, see :func:`parse_model`)."""
+    name, options = parse_model(model_name)
+    spec = registry.get(name, "sequence classifier")
+    shape = (train.n_channels, train.max_length, len(train.classes))
+    torch.manual_seed(seed)
+    model = spec.create(shape, options)
+    trainer = protocol_trainer(train.n_cases, epochs, seed)
     started = time.perf_counter()
     trainer.fit(model, train.X, train.label_codes())
     seconds = time.perf_counter() - started
@@ -101,8 +140,21 @@ def train_network(name: str, train: SequenceSet, test: SequenceSet, epochs: int,
     return 100.0 * float(np.mean(predicted == test.label_codes())), seconds
 
 
+PARTS = {"throughput": "bench_neural_zoo_throughput", "moe": "bench_neural_zoo_moe",
+         "ode": "bench_neural_zoo_ode", "cascade": "bench_neural_zoo_cascade",
+         "vae": "bench_neural_zoo_vae"}  # fmt: skip
+
+
 def main() -> int:
+    parts = argparse.ArgumentParser(add_help=False)
+    parts.add_argument("--part", default="classify", choices=["classify", *PARTS])
+    chosen, rest = parts.parse_known_args()
+    if chosen.part != "classify":
+        module = importlib.import_module(PARTS[chosen.part])
+        return int(module.main(rest))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", default="classify", help="classify (this), or one of "
+                        + ", ".join(PARTS))  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="2 runs of 100 epochs")
     parser.add_argument("--runs", type=int, default=0, help="seeds per model (default 5)")
     parser.add_argument("--epochs", type=int, default=0, help="epochs per run (default 1500)")
