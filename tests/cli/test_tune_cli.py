@@ -74,6 +74,7 @@ def test_a_table_is_tuned_on_the_rows_fit_trains_on(
     assert len(frame) == 150 and not set(frame.index) & set(held_out.index)
 
 
+@pytest.mark.slow  # one N-HiTS trial of 300 steps: ~15 s
 def test_series_are_tuned_before_the_validation_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,7 @@ def gunpoint_run(tmp_path_factory: pytest.TempPathFactory) -> SequenceRunResult:
     if not (folder / "GunPoint").is_dir():
         pytest.skip(f"{folder}/GunPoint is missing (the shared data sets)")
     runs = tmp_path_factory.mktemp("sequence-runs")
-    result = fit(folder / "GunPoint", budget_s=20, runs_dir=runs, seed=0, workers=1)
+    result = fit(folder / "GunPoint", budget_s=12, runs_dir=runs, seed=0, workers=1)
     assert isinstance(result, SequenceRunResult)
     return result
 
@@ -116,6 +116,7 @@ def test_a_ts_file_refuses_target_and_series_options(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "labelled sequences" in done.output
 
 
+@pytest.mark.slow  # a zen serve process, ONNX export of the run: ~25 s
 def test_zen_serve_classifies_sequences_over_http(gunpoint_run) -> None:
     import os
     import socket
