@@ -38,6 +38,7 @@ DIGITS = """
 """
 
 
+@pytest.mark.slow  # Ray Train workers on two nodes: ~60 s; the fast suite keeps the executor's
 def test_mlp_on_two_nodes_matches_local_accuracy_on_disjoint_shards(
     ray_two_nodes: RayCluster, tmp_path: Any
 ) -> None:

@@ -204,7 +204,7 @@ SLOW = pytest.mark.slow  # each export traces a while loop per layer and directi
 
 
 @pytest.mark.parametrize(
-    "cell", [pytest.param("rnn", marks=SLOW), "gru", pytest.param("lstm", marks=SLOW)]
+    "cell", [pytest.param(cell, marks=SLOW) for cell in ("rnn", "gru", "lstm")]
 )
 def test_recurrent_onnx_export_matches_eager_on_padded_batches(cell: str, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
