@@ -121,6 +121,35 @@ def mlp_plan(
     )
 
 
+def feature_plan(
+    model: nn.Module,
+    in_features: int,
+    num_outputs: int,
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+    *,
+    outside_graph: str = "give the features exactly as the network was trained on",
+) -> ExportPlan:
+    """The plan of a network mapping ``(batch, in_features)`` to ``(batch, num_outputs)`` whose
+    ``config()`` goes into the sidecar (MoEMLP, NeuralODE...)."""
+    inputs = (TensorSpec("x", ("batch", in_features), description="features"),)
+    outputs = (TensorSpec("output", ("batch", num_outputs), description="network outputs"),)
+    return ExportPlan(
+        family="network",
+        model_class=type(model).__name__,
+        module=model,
+        inputs=inputs,
+        outputs=outputs,
+        trace_sizes={"batch": TRACE_BATCH},
+        check_sizes=batch_checks(batch_sizes),
+        make_inputs=random_inputs(inputs),
+        metadata={
+            "model": model.config(),  # type: ignore[operator]
+            "normalization": {"inside_graph": "none", "outside_graph": outside_graph},
+        },
+        axes={"batch": "samples per call"},
+    )
+
+
 def batch_checks(batch_sizes: tuple[int, ...]) -> tuple[dict[str, int], ...]:
     """``{"batch": size}`` for every size a batch-first export is checked at."""
     return tuple({"batch": size} for size in batch_sizes)

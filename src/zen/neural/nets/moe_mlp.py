@@ -21,11 +21,8 @@ from zen.errors import DataError
 from zen.neural.export_plan import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_GRAPH_SIZES,
-    TRACE_BATCH,
     ExportPlan,
-    TensorSpec,
-    batch_checks,
-    random_inputs,
+    feature_plan,
 )
 from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.arguments import non_negative_float, positive_float, positive_int
@@ -198,26 +195,7 @@ def moe_mlp_plan(
 ) -> ExportPlan:
     """The plan of a :class:`MoEMLP`: features in, network outputs out."""
     hp = model.hparams
-    inputs = (TensorSpec("x", ("batch", hp.in_features), description="features"),)
-    outputs = (TensorSpec("output", ("batch", hp.num_outputs), description="network outputs"),)
-    return ExportPlan(
-        family="network",
-        model_class=type(model).__name__,
-        module=model,
-        inputs=inputs,
-        outputs=outputs,
-        trace_sizes={"batch": TRACE_BATCH},
-        check_sizes=batch_checks(batch_sizes),
-        make_inputs=random_inputs(inputs),
-        metadata={
-            "model": model.config(),
-            "normalization": {
-                "inside_graph": "none",
-                "outside_graph": "give the features exactly as the network was trained on",
-            },
-        },
-        axes={"batch": "samples per call"},
-    )
+    return feature_plan(model, hp.in_features, hp.num_outputs, batch_sizes)
 
 
 register(

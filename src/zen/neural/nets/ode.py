@@ -33,11 +33,8 @@ from zen.errors import BackendUnavailable, ConfigError, DataError
 from zen.neural.export_plan import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_GRAPH_SIZES,
-    TRACE_BATCH,
     ExportPlan,
-    TensorSpec,
-    batch_checks,
-    random_inputs,
+    feature_plan,
 )
 from zen.neural.hub import NetworkHubMixin
 from zen.neural.nets.arguments import one_of, positive_float, positive_int
@@ -304,27 +301,11 @@ def neural_ode_plan(
     hp = model.hparams
     if hp.solver not in FIXED_STEP_SOLVERS:
         raise ConfigError(_EXPORT_HINT.format(solver=hp.solver))
-    inputs = (TensorSpec("x", ("batch", hp.in_features), description="features"),)
-    outputs = (TensorSpec("output", ("batch", hp.num_outputs), description="network outputs"),)
-    return ExportPlan(
-        family="network",
-        model_class=type(model).__name__,
-        module=model,
-        inputs=inputs,
-        outputs=outputs,
-        trace_sizes={"batch": TRACE_BATCH},
-        check_sizes=batch_checks(batch_sizes),
-        make_inputs=random_inputs(inputs),
-        metadata={
-            "model": model.config(),
-            "normalization": {
-                "inside_graph": "none",
-                "outside_graph": "give the features exactly as the network was trained on;"
-                " sequences: their per-channel means over the real steps",
-            },
-        },
-        axes={"batch": "samples per call"},
-    )
+    return feature_plan(
+        model, hp.in_features, hp.num_outputs, batch_sizes,
+        outside_graph="give the features exactly as the network was trained on; sequences:"
+        " their per-channel means over the real steps",
+    )  # fmt: skip
 
 
 register(
