@@ -44,6 +44,12 @@ def build_optimizer(
         momentum: momentum for SGD and RMSprop.
         nesterov: Nesterov momentum for SGD (needs ``momentum > 0``).
         options: extra keyword arguments passed to the torch optimizer (``betas``, ``etas``, ...).
+
+    Adam and AdamW run torch's fused kernel (one pass over each tensor instead of a dozen
+    element-wise ops) when every parameter is a floating-point tensor on a device that has it:
+    the same update up to float rounding, several times faster for small batches on CPU,
+    where the optimizer step dominates. ``options={"fused": False}`` (or ``foreach``) opts
+    out.
     """
     key = name.lower()
     extra = dict(options or {})
@@ -61,10 +67,11 @@ def build_optimizer(
                 weight_decay=weight_decay,
                 **extra,
             )
-        if key == "adam":
-            return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, **extra)
-        if key == "adamw":
-            return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, **extra)
+        if key in ("adam", "adamw"):
+            chosen = torch.optim.Adam if key == "adam" else torch.optim.AdamW
+            parameters = list(parameters)
+            extra = {**_fused_default(parameters, extra), **extra}
+            return chosen(parameters, lr=lr, weight_decay=weight_decay, **extra)
         if key == "rmsprop":
             return torch.optim.RMSprop(
                 parameters, lr=lr, momentum=momentum, weight_decay=weight_decay, **extra
@@ -83,6 +90,24 @@ def build_optimizer(
     except TypeError as error:
         raise ConfigError(f"optimizer {key!r}: bad options {extra}: {error}") from None
     raise expect_one_of("optimizer", name, OPTIMIZERS)
+
+
+#: Devices with fused Adam/AdamW kernels in torch 2.x (torch's own list is private).
+FUSED_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
+
+
+def _fused_default(parameters: list[Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"fused": True}`` when torch's fused Adam kernel can take ``parameters`` and the
+    caller chose no implementation; else nothing."""
+    if {"fused", "foreach", "differentiable"} & set(options):
+        return {}
+    tensors = [p for item in parameters for p in (item["params"] if isinstance(item, dict)
+               else [item])]  # fmt: skip
+    usable = bool(tensors) and all(
+        isinstance(p, torch.Tensor) and p.is_floating_point() and p.device.type in FUSED_DEVICES
+        for p in tensors
+    )
+    return {"fused": True} if usable else {}
 
 
 def build_scheduler(
