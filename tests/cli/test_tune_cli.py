@@ -112,6 +112,37 @@ def test_a_graph_from_csvs_is_tuned_on_its_nodes(tmp_path: Path) -> None:
     assert found["n_trials"] == 2 and 0.5 < found["best_value"] <= 1.0
 
 
+def test_sequences_are_tuned_on_the_training_part_fit_ranks_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(2)
+    ramp = np.linspace(-1.0, 1.0, 10)
+    lines = ["@problemName ramps", "@univariate true", "@equalLength true", "@seriesLength 10",
+             "@classLabel true up down", "@data"]  # fmt: skip
+    for case in range(40):
+        label = "up" if case % 2 else "down"
+        values = (ramp if label == "up" else -ramp) + rng.normal(scale=0.3, size=10)
+        lines.append(",".join(f"{v:.4f}" for v in values) + f":{label}")
+    path = tmp_path / "ramps.ts"
+    path.write_text("\n".join(lines) + "\n")
+    seen = recording(monkeypatch, "tune_sequence_classifier")
+    # A trial runs until early stopping or the timeout (its time limit), whichever comes first.
+    found = tune_json(str(path), "--model", "fcn", "--trials", "1", "--test-size", "0.25",
+                      "--timeout", "3s")  # fmt: skip
+    assert found["model"] == "FCN" and found["family"] == "sequence classification"
+    assert found["n_trials"] == 1 and {"channels", "lr"} <= set(found["best_hyperparameters"])
+    (x_fit,) = seen
+    # 40 sequences: 10 held out for the test score, then a fifth of the rest for validation.
+    assert x_fit.shape == (24, 1, 10)
+    digits = tmp_path / "digits.csv"
+    pixels = rng.integers(0, 16, size=(30, 16))
+    frame = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(16)])
+    frame.assign(digit=np.arange(30) % 2).to_csv(digits, index=False)
+    found = tune_json(str(digits), "--target", "digit", "--as-image", "4x4", "--trials", "1",
+                      "--timeout", "3s")  # fmt: skip
+    assert found["family"] == "image classification" and found["n_trials"] == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

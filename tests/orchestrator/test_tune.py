@@ -12,6 +12,7 @@ import pytest
 import torch
 from optuna.trial import FixedTrial
 
+from zen import registry
 from zen.errors import ConfigError, DataError
 from zen.forecasting import MODEL_CLASSES, NHITS
 from zen.graph import Graph
@@ -24,6 +25,7 @@ from zen.orchestrator.tune import (
     tune,
     tune_forecaster,
     tune_node_classifier,
+    tune_sequence_classifier,
     tune_tabular,
 )
 
@@ -219,6 +221,30 @@ def test_forecaster_spaces_give_valid_constructor_arguments(name) -> None:
     assert MODEL_CLASSES[name](h=4, input_size=8, **sampled).hyperparameters()
 
 
+@pytest.mark.parametrize(
+    ("kind", "shape", "x_shape"),
+    [("sequence classifier", (2, 30, 3), (4, 2, 30)),
+     ("image classifier", (1, 8, 8, 3), (4, 1, 8, 8))],
+)  # fmt: skip
+def test_sequence_and_image_spaces_build_their_candidates(kind, shape, x_shape) -> None:
+    names = search_spaces.tunable(kind)
+    expected = {"ResNet", "FCN", "RecurrentNet", "TransformerNet", "MLP"}
+    assert set(names) == (
+        expected if kind == "sequence classifier" else {"ResNet", "ConvNet", "MLP"}
+    )
+    for name in names:
+        spec = registry.get(name, kind)
+        assert spec.search_space is not None
+        for seed in range(3):
+            trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+            options = spec.search_space(trial)
+            assert spec.search_space(FixedTrial(trial.params)) == options
+            # The training settings the candidate step takes; the rest builds the network.
+            assert 1e-4 <= options.pop("lr") <= 1e-2 and options.pop("batch_size") in (8, 16, 32)
+            network = spec.create(shape, options).eval()
+            assert network(torch.randn(*x_shape)).shape == (4, 3), (name, options)
+
+
 def test_model_names_are_case_insensitive_and_unknown_ones_list_the_known() -> None:
     assert search_spaces.canonical_model("graphsage") == "GraphSAGE"
     assert search_spaces.canonical_model("tabular") == "MLP"
@@ -304,3 +330,52 @@ def test_tune_tabular_returns_a_buildable_mlp(classification_data) -> None:
     result = tune_tabular(frame, "label", n_trials=2, max_epochs=3, storage=memory(), seed=0)
     assert result.n_complete == 2
     assert TabularModel(**result.best_hyperparameters).max_epochs == 3
+
+
+def sequences(n: int = 40, length: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Rising and falling noisy ramps: two classes a small network separates in a few epochs."""
+    rng = np.random.default_rng(0)
+    labels = np.where(np.arange(n) % 2 == 0, "up", "down")
+    ramp = np.linspace(-1.0, 1.0, length)
+    X = np.stack([ramp if label == "up" else -ramp for label in labels])[:, None, :]
+    return (X + rng.normal(scale=0.3, size=X.shape)).astype(np.float32), labels
+
+
+def test_tune_sequence_classifier_continues_its_study_and_builds_the_winner() -> None:
+    X, labels = sequences()
+    storage = memory()
+    first = tune_sequence_classifier(X, labels, "fcn", n_trials=2, max_epochs=4, patience=4,
+                                     storage=storage, seed=0)  # fmt: skip
+    assert first.direction == "minimize" and first.n_complete == 2
+    assert first.study_name.startswith("sequences-FCN-loss-")
+    assert {"channels", "dropout", "lr", "batch_size"} == set(first.best_hyperparameters)
+    again = tune_sequence_classifier(X, labels, "FCN", n_trials=1, max_epochs=4, patience=4,
+                                     storage=storage, seed=0)  # fmt: skip
+    assert again.study_name == first.study_name and again.n_trials == 3
+    assert again.best_value <= first.best_value
+    # The held-out part can be given; accuracy is then maximised.
+    scored = tune_sequence_classifier(X[:30], labels[:30], "MLP", val=(X[30:], labels[30:]),
+                                      metric="accuracy", n_trials=1, max_epochs=3,
+                                      storage=memory())  # fmt: skip
+    assert scored.direction == "maximize" and 0.0 <= scored.best_value <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        ({"X": np.zeros((40, 12))}, DataError, r"X: expected an array of shape \(n, channels, l"),
+        ({"y": np.zeros(3)}, DataError, "y: expected 40 labels"),
+        ({"val": (np.zeros((4, 1, 12)), ["sideways"] * 4)}, DataError,
+         r"val: labels \['sideways'\] are not among"),
+        ({"val": (np.zeros((4, 1, 9)), ["up"] * 4)}, DataError, "val: expected 4 rows shaped"),
+        ({"model": "NHITS"}, ConfigError, "model: no search space for 'NHITS'"),
+        ({"kind": "table"}, ConfigError, "kind:"),
+        ({"metric": "f1"}, ConfigError, "metric:"),
+        ({"kind": "image classifier"}, DataError, r"\(n, channels, height, width\)"),
+    ],
+)  # fmt: skip
+def test_tune_sequence_classifier_rejects_bad_arguments(call, error, message) -> None:
+    X, labels = sequences()
+    arguments = {"X": X, "y": labels, "model": "ResNet", "n_trials": 1, "storage": memory(), **call}
+    with pytest.raises(error, match=message):
+        tune_sequence_classifier(**arguments)

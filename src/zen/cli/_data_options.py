@@ -28,6 +28,14 @@ Horizon = Annotated[
     int | None, typer.Option("--horizon", "-H", help="Steps to forecast (time series).")
 ]
 Task = Annotated[str, typer.Option(help="auto, classification or regression.")]
+AsImage = Annotated[
+    str | None,
+    typer.Option(
+        "--as-image",
+        help="Read the table's other columns as the pixels of images of this size (8x8,"
+        " or 3x32x32 with channels) and classify them with image networks.",
+    ),
+]
 TestSize = Annotated[float, typer.Option(help="Share of rows held out for scoring.")]
 Seed = Annotated[int, typer.Option(help="Seed for the split and training.")]
 Policy = Annotated[

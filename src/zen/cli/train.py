@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zen.cli._data_options import (
+    AsImage,
     Data,
     DateFormat,
     Edges,
@@ -85,14 +86,7 @@ def fit(
     futr_exog: FutrExog = None,
     static: Static = None,
     cluster: Annotated[str | None, cluster_option("the candidates (and --tune's trials)")] = None,
-    as_image: Annotated[
-        str | None,
-        typer.Option(
-            "--as-image",
-            help="Read the table's other columns as the pixels of images of this size (8x8,"
-            " or 3x32x32 with channels) and classify them with image networks.",
-        ),
-    ] = None,
+    as_image: AsImage = None,
     json_output: Annotated[
         bool, json_option("the run's summary (with --explain: the profile and candidates)")
     ] = False,

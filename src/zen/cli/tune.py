@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zen.cli._data_options import (
+    AsImage,
     Data,
     DateFormat,
     Edges,
@@ -43,7 +44,8 @@ def tune(
         typer.Option(
             "--model",
             "-m",
-            help="Model to tune (MLP, NHITS, NBEATS, TCN, DeepAR, GCN, GAT, GraphSAGE);"
+            help="Model to tune (MLP, NHITS, NBEATS, TCN, DeepAR, GCN, GAT, GraphSAGE;"
+            " sequences: ResNet, FCN, RecurrentNet, TransformerNet; images: ConvNet);"
             " default: the router's first choice for the data.",
         ),
     ] = None,
@@ -77,6 +79,7 @@ def tune(
     hist_exog: HistExog = None,
     futr_exog: FutrExog = None,
     static: Static = None,
+    as_image: AsImage = None,
     json_output: Annotated[bool, json_option("the study's summary")] = False,
 ) -> None:
     """Tune one model's hyperparameters with Optuna (TPE, median pruning) on the data's
@@ -101,6 +104,7 @@ def tune(
         parallel=parallel,
         policy=policy,
         series_options=series_options(freq, date_format, fill, hist_exog, futr_exog, static),
+        as_image=as_image,
     )
     if json_output:
         print_json(found)

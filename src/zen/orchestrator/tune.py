@@ -697,6 +697,125 @@ def tune_node_classifier(
     )
 
 
+def tune_sequence_classifier(
+    X: np.ndarray,
+    y: np.ndarray,
+    model: str = "ResNet",
+    *,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    kind: str = "sequence classifier",
+    n_trials: int = 20,
+    timeout_s: float | None = None,
+    max_epochs: int = 200,
+    patience: int = 30,
+    metric: str = "loss",
+    storage: Storage = None,
+    study_name: str | None = None,
+    seed: int = 0,
+    verbose: bool = False,
+    cluster: str | None = None,
+    parallel: int | None = None,
+) -> TuneResult:
+    """Tune a sequence (or image) classifier on validation sequences it does not train on.
+
+    Trials train with Adam and cross-entropy, early stopping on the validation part; the score
+    is the best epoch's validation ``metric``. ``best_hyperparameters`` holds the network's
+    arguments plus ``lr`` and ``batch_size``, the options a ``zen fit`` candidate takes.
+
+    Args:
+        X: ``(n, channels, length)`` sequences, NaN after each one's end; or ``(n, channels,
+            height, width)`` images with ``kind="image classifier"``.
+        y: the class of each row (integer codes or labels).
+        model: a tunable model of ``kind`` (``ResNet``, ``FCN``, ``RecurrentNet``,
+            ``TransformerNet``, ``MLP``; images: ``ResNet``, ``ConvNet``, ``MLP``).
+        val: ``(X_val, y_val)``; None: a stratified fifth of ``X`` (seeded) is held out.
+        kind: ``"sequence classifier"`` or ``"image classifier"``.
+        max_epochs, patience: epochs per trial, and epochs without improvement before stopping.
+        metric: ``loss`` (cross-entropy, minimised; the default, since accuracy on a few dozen
+            validation sequences ties too often to steer the sampler) or ``accuracy``.
+        n_trials, timeout_s, storage, study_name, seed, verbose, cluster, parallel: as
+            :func:`tune`.
+    """
+    if kind not in ("sequence classifier", "image classifier"):
+        raise expect_one_of("kind", kind, ["sequence classifier", "image classifier"])
+    name = canonical_model(model, kind)
+    check_budget(n_trials, timeout_s)
+    if metric not in ("accuracy", "loss"):
+        raise expect_one_of("metric", metric, ["accuracy", "loss"])
+    x_fit, y_fit, x_val, y_val, n_classes = _classified_parts(X, y, val, kind, seed)
+    spec = registry.get(name, kind)
+    space = spec.search_space
+    if space is None:  # pragma: no cover - canonical_model names tunable models only
+        raise ConfigError(f"model: {name} declares no search space")
+    shape = (*(int(size) for size in x_fit.shape[1:]), n_classes)
+    direction = "maximize" if metric == "accuracy" else "minimize"
+    deadline = time.time() + timeout_s if timeout_s is not None else None
+
+    def objective(trial: optuna.Trial) -> float:
+        options = space(trial)
+        training = {key: options.pop(key) for key in ("lr", "batch_size") if key in options}
+        with private_rng(seed):  # initial weights, without reseeding the caller's torch
+            network = spec.create(shape, options)
+        trainer = Trainer(
+            loss="cross_entropy", optimizer="adam", max_epochs=max_epochs,
+            early_stopping=patience, seed=seed, metrics=["accuracy"],
+            monitor=f"val_{metric}", monitor_mode="max" if metric == "accuracy" else "min",
+            callbacks=[OptunaPruningCallback(trial, f"val_{metric}"), *_time_limit(deadline)],
+            **training,
+        )  # fmt: skip
+        result = trainer.fit(network, x_fit, y_fit, val=(x_val, y_val))
+        return float(result.best_score) if result.best_score is not None else float("nan")
+
+    if study_name is None:
+        fingerprint = _digest(x_fit, y_fit, x_val, y_val, kind, max_epochs, patience)
+        study_name = f"sequences-{name}-{metric}-{fingerprint}"
+    return tune(
+        objective,
+        n_trials=n_trials,
+        timeout_s=timeout_s,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        direction=direction,
+        space=space,
+        catch=(DataError,),
+        verbose=verbose,
+        cluster=cluster,
+        parallel=parallel,
+    )
+
+
+def _classified_parts(
+    X: Any, y: Any, val: tuple[Any, Any] | None, kind: str, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(x_fit, y_fit, x_val, y_val, n_classes)`` for :func:`tune_sequence_classifier`: labels
+    as codes, and a stratified fifth held out when ``val`` is None."""
+    from zen.tabular import train_test_split
+
+    images = kind == "image classifier"
+    x_all = np.asarray(X, dtype=np.float32)
+    if x_all.ndim != (4 if images else 3):
+        shape = "(n, channels, height, width)" if images else "(n, channels, length)"
+        raise DataError(f"X: expected an array of shape {shape}, got shape {x_all.shape}")
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    if len(codes) != len(x_all):
+        raise DataError(f"y: expected {len(x_all)} labels (one per row of X), got {len(codes)}")
+    if val is None:
+        fit, held = train_test_split(len(codes), 0.2, seed, codes)
+        return x_all[fit], codes[fit], x_all[held], codes[held], len(classes)
+    index = {label: code for code, label in enumerate(classes.tolist())}
+    labels = np.asarray(val[1]).tolist()
+    unknown = sorted({str(label) for label in labels if label not in index})
+    if unknown:
+        raise DataError(f"val: labels {unknown[:5]} are not among the training classes")
+    x_val = np.asarray(val[0], dtype=np.float32)
+    if x_val.shape[1:] != x_all.shape[1:] or len(x_val) != len(labels):
+        raise DataError(f"val: expected {len(labels)} rows shaped like X's {x_all.shape[1:]},"
+                        f" got {x_val.shape}")  # fmt: skip
+    y_val = np.asarray([index[label] for label in labels], dtype=np.int64)
+    return x_all, codes.astype(np.int64), x_val, y_val, len(classes)
+
+
 def tune_tabular(
     frame: pd.DataFrame,
     target: str,

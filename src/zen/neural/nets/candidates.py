@@ -15,8 +15,24 @@ from torch import nn
 
 #: Training settings of the sequence candidates (options of the same names override them).
 SEQUENCE_TRAINING = {"lr": 1e-3, "batch_size": 16, "max_epochs": 500, "early_stopping": 50}
+#: Learning rates the search spaces draw from (log-uniform), around the review's 1e-3.
+LR_RANGE = (1e-4, 1e-2)
 
 Builder = Callable[[tuple[int, int, int], Mapping[str, Any]], nn.Module]
+
+
+def training_space(trial: Any) -> dict[str, Any]:
+    """The training settings every sequence and image search space tunes: Adam's learning
+    rate and the mini-batch size (small sets of a few dozen sequences want small batches).
+
+    >>> from optuna.trial import FixedTrial
+    >>> training_space(FixedTrial({"lr": 3e-3, "batch_size": 8}))
+    {'lr': 0.003, 'batch_size': 8}
+    """
+    return {
+        "lr": trial.suggest_float("lr", *LR_RANGE, log=True),
+        "batch_size": trial.suggest_categorical("batch_size", [8, 16, 32]),
+    }
 
 
 def sequence_classifier(model_class: Callable[..., nn.Module], **paper: Any) -> Builder:

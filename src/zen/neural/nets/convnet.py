@@ -4,12 +4,13 @@ sequences (1-D) or images (2-D)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from zen.errors import expect_one_of
-from zen.neural.nets.candidates import SEQUENCE_TRAINING, image_classifier
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, image_classifier, training_space
 from zen.neural.nets.conv_base import ConvClassifier, check_sizes, conv_plan
 from zen.neural.nets.conv_layers import NORMS, ConvBlock
 from zen.registry import ModelSpec, register
@@ -91,6 +92,17 @@ class ConvNet(ConvClassifier):
         return x
 
 
+def image_search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the image ConvNet: widths ``(w, 2w, 2w)``, dropout before the head,
+    and the learning rate and batch size."""
+    width = trial.suggest_categorical("width", [16, 32, 64])
+    return {
+        "channels": (width, 2 * width, 2 * width),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial),
+    }
+
+
 register(ModelSpec("ConvNet", "network", model_class=ConvNet, export_plan=conv_plan))
 # zen fit's image candidates (--as-image): small 2-D networks for small images.
 register(
@@ -100,6 +112,7 @@ register(
         model_class=ConvNet,
         prior=1.02,
         build=image_classifier(ConvNet),
+        search_space=image_search_space,
         training=SEQUENCE_TRAINING,
         export_plan=conv_plan,
         reference="He et al. 2016 (ResNet); LeCun et al. 1998 (ConvNets)",

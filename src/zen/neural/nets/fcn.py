@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier, training_space
 from zen.neural.nets.conv_base import conv_plan
 from zen.neural.nets.convnet import ConvNet
 from zen.registry import ModelSpec, register
@@ -61,6 +62,23 @@ class FCN(ConvNet):
         )
 
 
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the FCN: filters ``(w, 2w, w)`` (the paper's 128-256-128 is
+    ``width=128``), dropout before the head, and the learning rate and batch size.
+
+    >>> from optuna.trial import FixedTrial
+    >>> search_space(FixedTrial({"width": 64, "dropout": 0.1, "lr": 1e-3,
+    ...                          "batch_size": 8}))["channels"]
+    (64, 128, 64)
+    """
+    width = trial.suggest_categorical("width", [32, 64, 128])
+    return {
+        "channels": (width, 2 * width, width),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial),
+    }
+
+
 register(
     ModelSpec(
         "FCN",
@@ -80,6 +98,7 @@ register(
         prior=1.01,
         rule_factors={"few sequences per class": 0.99},
         build=sequence_classifier(FCN),
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=conv_plan,
         reference="Fawaz et al., Deep learning for time series classification: a review, 2019",

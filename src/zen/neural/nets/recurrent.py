@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from zen.errors import ConfigError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
-from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier, training_space
 from zen.neural.nets.export_plans import sequence_plan
 from zen.neural.nets.sequence_checks import check_padding, check_sequence_shape
 from zen.neural.nets.sequence_mask import masked_mean, padding_mask
@@ -341,6 +341,27 @@ def recurrent_plan(
     )
 
 
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the recurrent candidate: cell, width, depth, direction, pooling,
+    dropout between layers, and the learning rate and batch size.
+
+    >>> from optuna.trial import FixedTrial
+    >>> search_space(FixedTrial({"cell": "gru", "hidden_size": 32, "layers": 1,
+    ...     "bidirectional": True, "pooling": "mean", "dropout": 0.0, "lr": 1e-3,
+    ...     "batch_size": 16}))["cell"]
+    'gru'
+    """
+    return {
+        "cell": trial.suggest_categorical("cell", ["lstm", "gru"]),
+        "hidden_size": trial.suggest_categorical("hidden_size", [32, 64, 128]),
+        "layers": trial.suggest_int("layers", 1, 2),
+        "bidirectional": trial.suggest_categorical("bidirectional", [True, False]),
+        "pooling": trial.suggest_categorical("pooling", list(_POOLINGS)),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial),
+    }
+
+
 register(
     ModelSpec(
         "RecurrentNet",
@@ -361,6 +382,7 @@ register(
         prior=1.1,
         rule_factors={"long sequences": 1.10},
         build=sequence_classifier(RecurrentNet, cell="lstm", hidden_size=64, bidirectional=True),
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=recurrent_plan,
         reference="Fawaz et al. 2019 (protocol)",

@@ -4,6 +4,7 @@ for sequences and a small CIFAR-style ResNet (He et al. 2016) for images."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,6 +13,7 @@ from zen.neural.nets.candidates import (
     SEQUENCE_TRAINING,
     image_classifier,
     sequence_classifier,
+    training_space,
 )
 from zen.neural.nets.conv_base import ConvClassifier, check_positive_int, check_sizes, conv_plan
 from zen.neural.nets.conv_layers import ConvBlock, MaskedBatchNorm1d
@@ -169,6 +171,37 @@ class ResNet(ConvClassifier):
         return x
 
 
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the sequence ResNet: its width (the paper's 64-128-128 is ``width=64``),
+    blocks per stage, dropout before the head, and the learning rate and batch size.
+
+    >>> from optuna.trial import FixedTrial
+    >>> search_space(FixedTrial({"width": 32, "blocks_per_stage": 1, "dropout": 0.0,
+    ...                          "lr": 1e-3, "batch_size": 16}))["channels"]
+    (32, 64, 64)
+    """
+    width = trial.suggest_categorical("width", [32, 64, 96])
+    return {
+        "channels": (width, 2 * width, 2 * width),
+        "blocks_per_stage": trial.suggest_int("blocks_per_stage", 1, 2),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial),
+    }
+
+
+def image_search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the image ResNet: stage widths ``(w, 2w, 4w)`` (He et al.'s CIFAR
+    networks are ``w=16``), depth (1 block per stage: ResNet-8; 3: ResNet-20), dropout, and
+    the learning rate and batch size."""
+    width = trial.suggest_categorical("width", [8, 16, 32])
+    return {
+        "channels": (width, 2 * width, 4 * width),
+        "blocks_per_stage": trial.suggest_int("blocks_per_stage", 1, 3),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        **training_space(trial),
+    }
+
+
 register(
     ModelSpec(
         "ResNet",
@@ -188,6 +221,7 @@ register(
         prior=1.0,
         rule_factors={"few sequences per class": 0.99},
         build=sequence_classifier(ResNet),
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=conv_plan,
         reference="Fawaz et al., Deep learning for time series classification: a review, 2019",
@@ -201,6 +235,7 @@ register(
         model_class=ResNet,
         prior=1.0,
         build=image_classifier(ResNet),
+        search_space=image_search_space,
         training=SEQUENCE_TRAINING,
         export_plan=conv_plan,
         reference="He et al. 2016 (ResNet); LeCun et al. 1998 (ConvNets)",

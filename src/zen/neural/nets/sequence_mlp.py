@@ -24,7 +24,7 @@ from zen.neural.export_plan import (
     random_inputs,
 )
 from zen.neural.hub import NetworkHubMixin
-from zen.neural.nets.candidates import SEQUENCE_TRAINING
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, training_space
 from zen.registry import ModelSpec, register
 
 
@@ -148,6 +148,26 @@ def build(shape: tuple[int, ...], options: Mapping[str, Any]) -> SequenceMLP:
     return SequenceMLP(channels, length, classes, **dict(options))
 
 
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the MLP baseline: width and depth of the hidden layers, dropout on the
+    input and on the hidden layers (the paper's 0.1 and 0.2-0.3), learning rate and batch
+    size.
+
+    >>> from optuna.trial import FixedTrial
+    >>> search_space(FixedTrial({"width": 250, "depth": 2, "input_dropout": 0.1,
+    ...     "hidden_dropout": 0.2, "lr": 1e-3, "batch_size": 16}))["hidden"]
+    (250, 250)
+    """
+    width = trial.suggest_categorical("width", [250, 500, 1000])
+    depth = trial.suggest_int("depth", 1, 3)
+    hidden_dropout = trial.suggest_float("hidden_dropout", 0.0, 0.5)
+    return {
+        "hidden": (width,) * depth,
+        "dropout": (trial.suggest_float("input_dropout", 0.0, 0.3), *(hidden_dropout,) * depth),
+        **training_space(trial),
+    }
+
+
 register(
     ModelSpec("SequenceMLP", "network", model_class=SequenceMLP, export_plan=sequence_mlp_plan)
 )
@@ -159,6 +179,7 @@ register(
         prior=1.15,
         rule_factors={"unequal lengths": 1.05, "long sequences": 1.05},
         build=build,
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=sequence_mlp_plan,
         reference="Wang, Yan & Oates 2017; Fawaz et al. 2019",
@@ -171,6 +192,7 @@ register(
         model_class=SequenceMLP,
         prior=1.10,
         build=build,
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=sequence_mlp_plan,
         reference="Wang, Yan & Oates 2017; Fawaz et al. 2019",

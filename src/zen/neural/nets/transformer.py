@@ -19,7 +19,7 @@ from torch.nn import functional
 
 from zen.errors import ConfigError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
-from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier
+from zen.neural.nets.candidates import SEQUENCE_TRAINING, sequence_classifier, training_space
 from zen.neural.nets.export_plans import sequence_plan
 from zen.neural.nets.moe import MixtureOfExperts
 from zen.neural.nets.sequence_checks import check_padding, check_sequence_shape
@@ -378,6 +378,27 @@ def transformer_plan(
     )
 
 
+def search_space(trial: Any) -> dict[str, Any]:
+    """Optuna space of the attention candidate: width, heads, depth, dropout, tokens (steps,
+    or patches of 8 or 16 steps), and the learning rate and batch size.
+
+    >>> from optuna.trial import FixedTrial
+    >>> search_space(FixedTrial({"d_model": 32, "heads": 2, "layers": 1, "dropout": 0.1,
+    ...     "patch_size": 1, "lr": 1e-3, "batch_size": 16}))["patch_size"] is None
+    True
+    """
+    # Optuna stores scalars: a patch of one step stands for "steps as tokens" (None).
+    patch = trial.suggest_categorical("patch_size", [1, 8, 16])
+    return {
+        "d_model": trial.suggest_categorical("d_model", [32, 64, 128]),
+        "heads": trial.suggest_categorical("heads", [2, 4]),
+        "layers": trial.suggest_int("layers", 1, 4),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.3),
+        "patch_size": None if patch == 1 else patch,
+        **training_space(trial),
+    }
+
+
 register(
     ModelSpec(
         "TransformerNet",
@@ -399,6 +420,7 @@ register(
         rule_factors={"few sequences per class": 1.05},
         rule_options={"long sequences": {"patch_size": 16}},
         build=sequence_classifier(TransformerNet, d_model=64, heads=4, layers=2),
+        search_space=search_space,
         training=SEQUENCE_TRAINING,
         export_plan=transformer_plan,
         reference="Fawaz et al. 2019 (protocol)",

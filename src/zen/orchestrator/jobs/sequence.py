@@ -25,7 +25,8 @@ from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import write_json
 from zen.neural.datasets import SequenceSet
 from zen.neural.nets.candidates import SEQUENCE_TRAINING
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.executors import tuning_cluster
+from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_sequences
@@ -243,6 +244,21 @@ class SequenceJob(CandidateJob):
         self.arrays = arrays
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.predictions: list[int] = []
+
+    def tune(
+        self, name: str, timeout_s: float | None, *, n_trials: int = 20, **study: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Tune ``name`` on the training sequences, scored on the validation part the
+        candidates are ranked on (never the test sequences)."""
+        from zen.orchestrator.tune import tune_sequence_classifier
+
+        study.setdefault("cluster", tuning_cluster())
+        x_fit, y_fit, x_val, y_val = self.arrays[:4]
+        found = tune_sequence_classifier(
+            x_fit, y_fit, name, val=(x_val, y_val), kind=self.kind, n_trials=n_trials,
+            timeout_s=timeout_s, seed=self.seed, **study,
+        )  # fmt: skip
+        return tuning_summary(name, found)
 
     @property
     def shape(self) -> tuple[int, ...]:

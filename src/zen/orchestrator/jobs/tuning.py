@@ -42,13 +42,15 @@ def tune_data(
     parallel: int | None = None,
     policy: str = "learned",
     series_options: Mapping[str, Any] | None = None,
+    as_image: str | tuple[int, int, int] | None = None,
 ) -> dict[str, Any]:
     """Tune ``model`` (default: the router's first tunable candidate) on ``data``.
 
     Args:
-        data, target, edges, nodes, horizon, task, test_size, seed, series_options: as
-            :func:`~zen.orchestrator.jobs.fit`; the same values give the same split.
-        model: a model of the data's kind with a search space (``MLP``, ``NHITS``, ``GCN``...);
+        data, target, edges, nodes, horizon, task, test_size, seed, series_options, as_image:
+            as :func:`~zen.orchestrator.jobs.fit`; the same values give the same split.
+        model: a model of the data's kind with a search space (``MLP``, ``NHITS``, ``GCN``,
+            ``ResNet``...);
             None: the router's best-ranked candidate that has one.
         n_trials: trials to run (a continued study keeps its earlier ones).
         timeout_s: stop starting trials after this many seconds.
@@ -72,7 +74,7 @@ def tune_data(
     cluster = resolve_cluster(None if cluster == "local" else cluster, parallel)
     job = make_job(
         data, target, edges=edges, nodes=nodes, horizon=horizon, task=task, test_size=test_size,
-        seed=seed, series_options=series_options,
+        seed=seed, series_options=series_options, as_image=as_image,
     )  # fmt: skip
     kind = job.kind
     if model is not None:
