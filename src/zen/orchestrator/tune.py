@@ -604,7 +604,26 @@ def tune_forecaster(
     )
 
 
-# -- graphs and tables ---------------------------------------------------------------------
+# -- graphs, sequences and tables ----------------------------------------------------------
+
+
+def _classifier_trainer(
+    trial: optuna.Trial,
+    metric: str,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    deadline: float | None,
+    **settings: Any,
+) -> Trainer:
+    """A classifier's trial Trainer: Adam on cross-entropy, early stopping and pruning on the
+    validation ``metric`` (accuracy maximised, loss minimised), ending by the deadline."""
+    return Trainer(
+        loss="cross_entropy", optimizer="adam", max_epochs=max_epochs, early_stopping=patience,
+        seed=seed, monitor=f"val_{metric}", monitor_mode="max" if metric == "accuracy" else "min",
+        callbacks=[OptunaPruningCallback(trial, f"val_{metric}"), *_time_limit(deadline)],
+        **settings,
+    )  # fmt: skip
 
 
 def tune_node_classifier(
@@ -662,18 +681,8 @@ def tune_node_classifier(
         lr, weight_decay = settings.pop("lr"), settings.pop("weight_decay")
         with private_rng(seed):  # initial weights, without reseeding the caller's torch
             network = spec.create(graph.num_features, n_classes, settings)
-        trainer = Trainer(
-            max_epochs=max_epochs,
-            optimizer="adam",
-            lr=lr,
-            weight_decay=weight_decay,
-            loss="cross_entropy",
-            monitor=f"val_{metric}",
-            monitor_mode="max" if metric == "accuracy" else "min",
-            early_stopping=patience,
-            seed=seed,
-            callbacks=[OptunaPruningCallback(trial, f"val_{metric}"), *_time_limit(deadline)],
-        )
+        trainer = _classifier_trainer(trial, metric, max_epochs, patience, seed, deadline,
+                                      lr=lr, weight_decay=weight_decay)  # fmt: skip
         result = trainer.fit(network, NodeLoader(graph, "train"), NodeLoader(graph, "val"))
         return float(result.best_score) if result.best_score is not None else float("nan")
 
@@ -756,13 +765,8 @@ def tune_sequence_classifier(
         training = {key: options.pop(key) for key in ("lr", "batch_size") if key in options}
         with private_rng(seed):  # initial weights, without reseeding the caller's torch
             network = spec.create(shape, options)
-        trainer = Trainer(
-            loss="cross_entropy", optimizer="adam", max_epochs=max_epochs,
-            early_stopping=patience, seed=seed, metrics=["accuracy"],
-            monitor=f"val_{metric}", monitor_mode="max" if metric == "accuracy" else "min",
-            callbacks=[OptunaPruningCallback(trial, f"val_{metric}"), *_time_limit(deadline)],
-            **training,
-        )  # fmt: skip
+        trainer = _classifier_trainer(trial, metric, max_epochs, patience, seed, deadline,
+                                      **training)  # fmt: skip
         result = trainer.fit(network, x_fit, y_fit, val=(x_val, y_val))
         return float(result.best_score) if result.best_score is not None else float("nan")
 
