@@ -54,18 +54,23 @@ def non_negative_float(name: str, value: Any) -> float:
     return float(value)
 
 
-def int_tuple(name: str, value: Any, *, min_length: int = 1) -> tuple[int, ...]:
-    """``value`` (a sequence of positive ints, at least ``min_length`` long) as a tuple."""
+def int_tuple(
+    name: str, value: Any, *, min_length: int = 1, length: int | None = None
+) -> tuple[int, ...]:
+    """``value`` (a sequence of positive ints, at least ``min_length`` long, or exactly
+    ``length`` when given) as a tuple."""
+    if length is not None:
+        expected = f"{length} positive integer(s)"
+    else:
+        expected = f"a sequence of at least {min_length} positive integer(s)"
     if (
         isinstance(value, (str, bytes))
         or not isinstance(value, Sequence)
-        or len(value) < min_length
+        or len(value) < (min_length if length is None else length)
+        or (length is not None and len(value) != length)
         or not all(_is_int(item) and item >= 1 for item in value)
     ):
-        raise ConfigError(
-            f"{name}: expected a sequence of at least {min_length} positive integer(s),"
-            f" got {value!r}"
-        )
+        raise ConfigError(f"{name}: expected {expected}, got {value!r}")
     return tuple(int(item) for item in value)
 
 

@@ -18,6 +18,7 @@ from torch import nn
 from zen.errors import ConfigError, DataError, expect_one_of
 from zen.neural.export_plan import DEFAULT_BATCH_SIZES, DEFAULT_GRAPH_SIZES, ExportPlan
 from zen.neural.hub import NetworkHubMixin
+from zen.neural.nets.arguments import int_tuple, positive_int
 from zen.neural.nets.export_plans import image_plan, sequence_plan
 from zen.neural.nets.sequence_mask import masked_max, masked_mean, padding_mask
 
@@ -56,8 +57,8 @@ class ConvClassifier(nn.Module, NetworkHubMixin):
         image_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        self.in_channels = check_positive_int("in_channels", in_channels)
-        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.num_classes = positive_int("num_classes", num_classes)
         if dims not in (1, 2) or isinstance(dims, bool):
             raise ConfigError(f"dims: expected 1 (sequences) or 2 (images), got {dims!r}")
         if pooling not in POOLINGS:
@@ -68,7 +69,7 @@ class ConvClassifier(nn.Module, NetworkHubMixin):
         if image_size is not None:
             if dims != 2:
                 raise ConfigError(f"image_size: only for images (dims=2), got {image_size!r}")
-            height, width = check_sizes("image_size", image_size, 2)
+            height, width = int_tuple("image_size", image_size, length=2)
             self.image_size = (height, width)
         self.dims = dims
         self.pooling = pooling
@@ -162,25 +163,6 @@ def conv_plan(
         metadata=metadata,
         batch_sizes=batch_sizes,
     )
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    """``value`` if it is an int >= 1, else a :class:`ConfigError` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-    return value
-
-
-def check_sizes(name: str, value: Any, length: int | None = None) -> tuple[int, ...]:
-    """``value`` as a tuple of ints >= 1 (``length`` of them when given), else ConfigError."""
-    expected = f"{length} positive integers" if length else "a non-empty list of positive integers"
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
-        raise ConfigError(f"{name}: expected {expected}, got {value!r}")
-    if any(isinstance(item, bool) or not isinstance(item, int) or item < 1 for item in value):
-        raise ConfigError(f"{name}: expected {expected}, got {value!r}")
-    if length is not None and len(value) != length:
-        raise ConfigError(f"{name}: expected {expected}, got {len(value)}: {list(value)!r}")
-    return tuple(value)
 
 
 def _json_value(value: Any) -> Any:

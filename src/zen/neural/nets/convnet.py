@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from zen.errors import expect_one_of
+from zen.neural.nets.arguments import int_tuple
 from zen.neural.nets.candidates import SEQUENCE_TRAINING, image_classifier, training_space
-from zen.neural.nets.conv_base import ConvClassifier, check_sizes, conv_plan
+from zen.neural.nets.conv_base import ConvClassifier, conv_plan
 from zen.neural.nets.conv_layers import NORMS, ConvBlock
 from zen.registry import ModelSpec, register
 
@@ -66,8 +67,8 @@ class ConvNet(ConvClassifier):
             dropout=dropout,
             image_size=image_size,
         )
-        self.channels = check_sizes("channels", channels)
-        self.kernel_sizes = check_sizes("kernel_sizes", kernel_sizes, len(self.channels))
+        self.channels = int_tuple("channels", channels)
+        self.kernel_sizes = int_tuple("kernel_sizes", kernel_sizes, length=len(self.channels))
         if norm is not None and norm not in NORMS:
             raise expect_one_of("norm", norm, ["None", *NORMS])
         self.norm = norm

@@ -9,13 +9,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from zen.neural.nets.arguments import int_tuple, positive_int
 from zen.neural.nets.candidates import (
     SEQUENCE_TRAINING,
     image_classifier,
     sequence_classifier,
     training_space,
 )
-from zen.neural.nets.conv_base import ConvClassifier, check_positive_int, check_sizes, conv_plan
+from zen.neural.nets.conv_base import ConvClassifier, conv_plan
 from zen.neural.nets.conv_layers import ConvBlock, MaskedBatchNorm1d
 from zen.neural.nets.sequence_mask import zero_padding
 from zen.registry import ModelSpec, register
@@ -138,11 +139,11 @@ class ResNet(ConvClassifier):
             image_size=image_size,
         )
         default_channels, default_kernels = _DEFAULTS[dims]
-        self.channels = check_sizes("channels", default_channels if channels is None else channels)
-        self.kernel_sizes = check_sizes(
+        self.channels = int_tuple("channels", default_channels if channels is None else channels)
+        self.kernel_sizes = int_tuple(
             "kernel_sizes", default_kernels if kernel_sizes is None else kernel_sizes
         )
-        self.blocks_per_stage = check_positive_int("blocks_per_stage", blocks_per_stage)
+        self.blocks_per_stage = positive_int("blocks_per_stage", blocks_per_stage)
         # Wang et al.'s ResNet starts with its first block; He et al.'s with a stem conv.
         self.stem = ConvBlock(in_channels, self.channels[0], 3, dims=2) if dims == 2 else None
         width = self.in_channels if self.stem is None else self.channels[0]
