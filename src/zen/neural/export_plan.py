@@ -98,27 +98,11 @@ def mlp_plan(
     from zen.neural import activations  # the MLP module imports this one
 
     layer_sizes = list(model.layer_sizes)
-    inputs = (TensorSpec("x", ("batch", layer_sizes[0]), description="features"),)
-    outputs = (TensorSpec("output", ("batch", layer_sizes[-1]), description="network outputs"),)
     output_activation = activations.name_of(model.activations[-1])
-    return ExportPlan(
-        family="mlp",
-        model_class=type(model).__name__,
-        module=model,
-        inputs=inputs,
-        outputs=outputs,
-        trace_sizes={"batch": TRACE_BATCH},
-        check_sizes=batch_checks(batch_sizes),
-        make_inputs=random_inputs(inputs),
-        metadata={
-            "model": {"layer_sizes": layer_sizes, "output_activation": output_activation},
-            "normalization": {
-                "inside_graph": "none",
-                "outside_graph": "give the features exactly as the network was trained on",
-            },
-        },
-        axes={"batch": "samples per call"},
-    )
+    return feature_plan(
+        model, layer_sizes[0], layer_sizes[-1], batch_sizes, family="mlp",
+        config={"layer_sizes": layer_sizes, "output_activation": output_activation},
+    )  # fmt: skip
 
 
 def feature_plan(
@@ -128,13 +112,17 @@ def feature_plan(
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
     *,
     outside_graph: str = "give the features exactly as the network was trained on",
+    family: str = "network",
+    config: Mapping[str, Any] | None = None,
 ) -> ExportPlan:
-    """The plan of a network mapping ``(batch, in_features)`` to ``(batch, num_outputs)`` whose
-    ``config()`` goes into the sidecar (MoEMLP, NeuralODE...)."""
+    """The plan of a network mapping ``(batch, in_features)`` to ``(batch, num_outputs)``;
+    the sidecar describes it by ``config`` (default: the model's ``config()``: MoEMLP,
+    NeuralODE...)."""
     inputs = (TensorSpec("x", ("batch", in_features), description="features"),)
     outputs = (TensorSpec("output", ("batch", num_outputs), description="network outputs"),)
+    described = dict(config) if config is not None else model.config()  # type: ignore[operator]
     return ExportPlan(
-        family="network",
+        family=family,
         model_class=type(model).__name__,
         module=model,
         inputs=inputs,
@@ -143,7 +131,7 @@ def feature_plan(
         check_sizes=batch_checks(batch_sizes),
         make_inputs=random_inputs(inputs),
         metadata={
-            "model": model.config(),  # type: ignore[operator]
+            "model": described,
             "normalization": {"inside_graph": "none", "outside_graph": outside_graph},
         },
         axes={"batch": "samples per call"},
