@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from zen.orchestrator.executors import ExecutorFactory, executor_factory, tuning_on
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job
+from zen.orchestrator.jobs.base import CandidateJob, Ranking, RunOutcome, Trained, run_job
 from zen.orchestrator.jobs.dispatch import make_job
 from zen.orchestrator.jobs.forecast import ForecastRunResult
 from zen.orchestrator.jobs.graph import GraphRunResult, fit_graph
@@ -38,6 +38,7 @@ __all__ = [
     "ForecastRunResult",
     "GraphRunResult",
     "Ranking",
+    "RunOutcome",
     "RunResult",
     "Trained",
     "fit",

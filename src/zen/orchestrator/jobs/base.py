@@ -28,12 +28,41 @@ from zen.orchestrator.orchestration import (
 )
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile
-from zen.reports import HTML_FILE, REPORT_FILE, write_html_report
+from zen.reports import HTML_FILE, MODEL_DIR, REPORT_FILE, write_html_report
 
 if TYPE_CHECKING:
     from zen.orchestrator.tune import TuneResult
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class RunOutcome:
+    """What every ``zen fit`` run result holds, whatever the data's kind.
+
+    Attributes:
+        run_id, run_dir: the run's id and folder (``runs/<id>/`` with ``model/`` and
+            ``report.json``).
+        profile: the detected task and why.
+        extra: the router's facts (policy, regret...) and notes of the job.
+        candidates, failed: the router's candidates with reasons; those whose training raised.
+        history_id: the run's id in History (``zen history show ID``).
+        tuning: what ``--tune`` found, when asked.
+    """
+
+    run_id: str
+    run_dir: Path
+    profile: TaskProfile
+    extra: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    history_id: int | None = None
+    tuning: dict[str, Any] | None = None
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the winning model is saved."""
+        return self.run_dir / MODEL_DIR
 
 
 @dataclass

@@ -41,7 +41,14 @@ from zen.orchestrator.forecast_eval import (
     score_windows,
 )
 from zen.orchestrator.forecast_predict import FORECAST_FILE, FUTURE_FILE, forecast_frame
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
+from zen.orchestrator.jobs.base import (
+    CandidateJob,
+    Ranking,
+    RunOutcome,
+    Trained,
+    run_job,
+    tuning_summary,
+)
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.orchestrator.series_input import (
@@ -97,8 +104,8 @@ def season_length_for(freq: str | int) -> int:
     return SEASON_BY_FREQ.get(base, 1)
 
 
-@dataclass
-class ForecastRunResult:
+@dataclass(kw_only=True)
+class ForecastRunResult(RunOutcome):
     """What a forecasting run did: the leaderboard (best first) and where it saved things.
 
     Attributes:
@@ -120,29 +127,17 @@ class ForecastRunResult:
         tuning: what ``--tune`` found (study name, best hyperparameters), when asked.
     """
 
-    run_id: str
-    run_dir: Path
-    profile: TaskProfile
     leaderboard: list[dict[str, Any]]
     best_model: str
     season_length: int
     input_size: int
     train_time_s: float
-    extra: dict[str, Any] = field(default_factory=dict)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
     ensemble: dict[str, Any] | None = None
-    history_id: int | None = None
-    tuning: dict[str, Any] | None = None
     evaluation: str = ""
     separate_test: bool = True
     final_model: dict[str, Any] = field(default_factory=dict)
     preparation: dict[str, Any] = field(default_factory=dict)
     forecast_path: Path | None = None
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / MODEL_DIR
 
     @property
     def best_row(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ from zen.errors import ZenError
 from zen.neural import TimeLimit, Trainer, private_rng
 from zen.neural.checkpoint import write_json
 from zen.orchestrator.executors import tuning_cluster
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
+from zen.orchestrator.jobs.base import (
+    CandidateJob,
+    Ranking,
+    RunOutcome,
+    Trained,
+    run_job,
+    tuning_summary,
+)
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_graph
@@ -60,25 +67,13 @@ def candidates() -> list[ModelSpec]:
     return registry.candidates("node classifier")
 
 
-@dataclass
-class GraphRunResult:
+@dataclass(kw_only=True)
+class GraphRunResult(RunOutcome):
     """What a graph run did: the leaderboard (best first) and where it saved things."""
 
-    run_id: str
-    run_dir: Path
-    profile: TaskProfile
     leaderboard: list[dict[str, Any]]
     best_model: str
     split: str
-    extra: dict[str, Any] = field(default_factory=dict)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    history_id: int | None = None
-    tuning: dict[str, Any] | None = None
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / MODEL_DIR
 
 
 def graph_inputs(graph: Any, name: str, source: dict[str, Any] | None) -> dict[str, Any]:
@@ -309,9 +304,10 @@ class GraphJob(CandidateJob):
         self.records = {row["model"]: row.pop("records") for row in trained.ranking.leaderboard}
         job = trained.job
         return GraphRunResult(
-            job.run_id, job.run_dir, self.profile, trained.ranking.leaderboard,
-            str(trained.ranking.best["model"]), self.split,
-            candidates=[c.to_json() for c in trained.candidates], failed=trained.failed,
+            run_id=job.run_id, run_dir=job.run_dir, profile=self.profile,
+            leaderboard=trained.ranking.leaderboard, best_model=str(trained.ranking.best["model"]),
+            split=self.split, candidates=[c.to_json() for c in trained.candidates],
+            failed=trained.failed,
             history_id=job.run.id, tuning=trained.tuning, extra=job.extra(trained.regret),
         )  # fmt: skip
 

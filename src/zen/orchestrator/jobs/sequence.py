@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ from zen.neural.checkpoint import write_json
 from zen.neural.datasets import SequenceSet
 from zen.neural.nets.candidates import SEQUENCE_TRAINING
 from zen.orchestrator.executors import tuning_cluster
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
+from zen.orchestrator.jobs.base import (
+    CandidateJob,
+    Ranking,
+    RunOutcome,
+    Trained,
+    run_job,
+    tuning_summary,
+)
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_sequences
@@ -50,14 +57,11 @@ CONFUSION_FILE = "confusion_matrix.png"
 VALIDATION_SHARE = 0.2
 
 
-@dataclass
-class SequenceRunResult:
+@dataclass(kw_only=True)
+class SequenceRunResult(RunOutcome):
     """What a sequence run did: held-out scores next to the baseline, the leaderboard (best
     first by validation accuracy) and where it saved things."""
 
-    run_id: str
-    run_dir: Path
-    profile: TaskProfile
     metrics: dict[str, float]
     baseline: dict[str, float]
     baseline_name: str
@@ -67,15 +71,6 @@ class SequenceRunResult:
     best_model: str
     split: str
     classes: list[str]
-    extra: dict[str, Any] = field(default_factory=dict)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    history_id: int | None = None
-    tuning: dict[str, Any] | None = None
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / MODEL_DIR
 
 
 def fit_sequences(
@@ -298,9 +293,11 @@ class SequenceJob(CandidateJob):
         baseline = score("classification", y_test, np.full(len(y_test), majority))
         job = trained.job
         return SequenceRunResult(
-            job.run_id, job.run_dir, self.profile, dict(best["test_metrics"]), baseline,
-            f"majority class ({self.classes[majority]!r})", len(y_fit) + len(self.arrays[3]),
-            len(y_test), board, str(best["model"]), self.split, self.classes,
+            run_id=job.run_id, run_dir=job.run_dir, profile=self.profile,
+            metrics=dict(best["test_metrics"]), baseline=baseline,
+            baseline_name=f"majority class ({self.classes[majority]!r})",
+            n_train=len(y_fit) + len(self.arrays[3]), n_test=len(y_test), leaderboard=board,
+            best_model=str(best["model"]), split=self.split, classes=self.classes,
             candidates=[c.to_json() for c in trained.candidates], failed=trained.failed,
             history_id=job.run.id, tuning=trained.tuning, extra=job.extra(trained.regret),
         )  # fmt: skip

@@ -22,7 +22,14 @@ import zen
 from zen import registry
 from zen.errors import DataError, ZenError
 from zen.orchestrator.executors import tuning_cluster
-from zen.orchestrator.jobs.base import CandidateJob, Ranking, Trained, run_job, tuning_summary
+from zen.orchestrator.jobs.base import (
+    CandidateJob,
+    Ranking,
+    RunOutcome,
+    Trained,
+    run_job,
+    tuning_summary,
+)
 from zen.orchestrator.orchestration import candidate_run, failed, trained_device
 from zen.orchestrator.router import Candidate
 from zen.profile import TaskProfile, profile_table
@@ -44,24 +51,17 @@ logger = logging.getLogger(__name__)
 CONFUSION_FILE = "confusion_matrix.png"
 
 
-@dataclass
-class RunResult:
+@dataclass(kw_only=True)
+class RunResult(RunOutcome):
     """What :func:`fit` did and where it put it.
 
     Attributes:
-        run_dir: ``runs/<id>/`` with ``model/``, ``report.json`` and ``learning_curves.png``.
-        profile: the detected task and why.
         metrics: the model's scores on the held-out rows.
         baseline: the same scores for ``baseline_name`` (majority class or training mean).
         leaderboard: every trained candidate, best (lowest validation loss) first.
-        candidates, failed: the router's candidates with reasons; those whose training raised.
-        history_id: the run's id in History (``zen history show ID``).
-        tuning: what ``--tune`` found, when asked.
+        The others: as :class:`~zen.orchestrator.jobs.base.RunOutcome`.
     """
 
-    run_id: str
-    run_dir: Path
-    profile: TaskProfile
     metrics: dict[str, float]
     baseline: dict[str, float]
     baseline_name: str
@@ -70,17 +70,8 @@ class RunResult:
     epochs: int
     best_epoch: int | None
     train_time_s: float
-    extra: dict[str, Any] = field(default_factory=dict)
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     best_model: str = "MLP"
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    history_id: int | None = None
-    tuning: dict[str, Any] | None = None
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / MODEL_DIR
 
 
 def learn_table(
