@@ -111,6 +111,33 @@ def test_every_optimizer_reduces_the_loss(regression_data, settings) -> None:
     assert losses[-1] < 0.5 * losses[0]
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_takes_the_fused_kernel_unless_told_otherwise(name) -> None:
+    from zen.neural.optim import build_optimizer
+
+    weights = [torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.zeros(2))]
+    assert build_optimizer(name, weights, lr=1e-3).defaults["fused"] is True
+    assert not build_optimizer(name, weights, lr=1e-3, options={"fused": False}).defaults["fused"]
+    chosen = build_optimizer(name, weights, lr=1e-3, options={"foreach": True}).defaults
+    assert chosen["foreach"] is True and not chosen["fused"]
+    # A device without the kernel keeps torch's default implementation.
+    meta = [torch.nn.Parameter(torch.zeros(2, device="meta"))]
+    assert not build_optimizer(name, meta, lr=1e-3).defaults["fused"]
+    # The fused step is the same update up to float rounding.
+    torch.manual_seed(0)
+    start = torch.randn(50, 8)
+    results = []
+    for options in ({"fused": False}, {}):
+        weight = torch.nn.Parameter(start.clone())
+        optimizer = build_optimizer(name, [weight], lr=1e-2, weight_decay=1e-2, options=options)
+        for step in range(20):
+            optimizer.zero_grad()
+            (weight.sin() * (step + 1)).sum().backward()
+            optimizer.step()
+        results.append(weight.detach())
+    torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
 def test_rprop_takes_one_full_batch_step_per_epoch(regression_data) -> None:
     _, _, result = fit_regressor(regression_data, max_epochs=7, optimizer="rprop", lr=0.01)
     assert result.steps == 7
