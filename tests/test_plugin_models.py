@@ -206,7 +206,7 @@ def test_a_forecaster_in_one_file_is_offered_trained_tuned_exported_and_served(
     explained = fit_json(*common, "--explain")
     assert explained["candidates"][0]["name"] == "TinyMLP"
 
-    trained = fit_json(*common, "--budget", "15s", "--workers", "2")
+    trained = fit_json(*common, "--budget", "8s", "--workers", "2")
     report = json.loads((Path(trained["run_dir"]) / "report.json").read_text())
     assert "TinyMLP" in {row["model"] for row in report["leaderboard"]}
     with History() as history:
@@ -214,7 +214,7 @@ def test_a_forecaster_in_one_file_is_offered_trained_tuned_exported_and_served(
                     if run.parent_id == trained["history_run_id"]}  # fmt: skip
     assert children["TinyMLP"] == "done"  # trained in a worker process
 
-    tuned = fit_json(*common, "--budget", "15s", "--workers", "1", "--tune")
+    tuned = fit_json(*common, "--budget", "8s", "--workers", "1", "--tune")
     tuning = json.loads((Path(tuned["run_dir"]) / "report.json").read_text())["tuning"]
     assert tuning["model"] == "TinyMLP" and tuning["n_trials"] >= 1
     assert set(tuning["best_hyperparameters"]) >= {"hidden_size"}

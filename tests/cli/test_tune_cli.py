@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,12 @@ def recording(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
     return seen
 
 
-def test_tune_a_table_continues_one_study_in_history(table_csv: Path) -> None:
+def test_tune_a_table_continues_one_study_in_history(
+    table_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Short trials: the study's bookkeeping is under test, not what 100 epochs learn.
+    monkeypatch.setattr(tuning, "tune_tabular", functools.partial(tuning.tune_tabular,
+                                                                   max_epochs=8))  # fmt: skip
     first = tune_json(str(table_csv), "--target", "kind", "--trials", "3")
     assert first["family"] == "tabular classification"
     assert first["chosen_by"].startswith("the router's first choice")

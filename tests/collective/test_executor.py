@@ -40,6 +40,7 @@ def history(cluster: RayCluster, home: Path) -> list[dict]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # a two-node cluster (15 s) and two fits of 6 candidates: ~50 s
 def test_fit_on_the_cluster_matches_the_local_leaderboard(
     ray_two_nodes: RayCluster, tmp_path: Path
 ) -> None:

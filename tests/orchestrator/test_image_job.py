@@ -33,7 +33,7 @@ def digits_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def digits_run(digits_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     runs = tmp_path_factory.mktemp("image-runs")
     done = runner.invoke(app, ["fit", str(digits_csv), "--target", "digit", "--as-image", "8x8",
-                               "--budget", "15s", "--no-progress", "--json", "--workers", "1",
+                               "--budget", "8s", "--no-progress", "--json", "--workers", "1",
                                "--runs-dir", str(runs)])  # fmt: skip
     assert done.exit_code == 0, done.output
     return dict(json.loads(done.stdout))
