@@ -10,7 +10,9 @@ model's own ``training_loss`` when it has one (VAE, MoEMLP), else cross-entropy 
 ``auxiliary_loss()`` when the model has one. Each timed run is the whole training call. Sides
 run in pairs, alternating which goes first; reported per model: each side's median samples/s
 and the median over pairs of hand time / zen time. Target: >= 0.95 (exit code 1 when a
-model misses it).
+model misses it). The Trainer's Adam runs torch's fused kernel; the hand loop uses torch's
+default Adam as a plain loop does, or the fused one with ``--fused-hand`` (the Trainer's own
+overhead, like for like).
 
 **Inference**: the model is exported with ``zen.export.export_onnx`` and run by onnxruntime
 (same thread count) and by eager PyTorch under ``torch.inference_mode``; median latency at
@@ -19,7 +21,7 @@ faster). Both are multi-threaded: on a shared machine, other work stalls their t
 inflates the medians (the script warns when the CPU was busy).
 
     python bench/bench_neural_zoo.py --part throughput [--quick] [--pairs N] [--threads N]
-        [--only A,B]
+        [--only A,B] [--fused-hand]
 
 Results go to ``bench/results/neural_zoo_throughput.json``.
 """
@@ -119,12 +121,16 @@ def train_with_zen(case: Case, X: np.ndarray, y: np.ndarray, epochs: int) -> flo
     return time.perf_counter() - started
 
 
+#: Whether the hand loop's Adam uses torch's fused kernel (``--fused-hand``).
+HAND_ADAM: dict[str, bool] = {}
+
+
 def train_by_hand(case: Case, X: np.ndarray, y: np.ndarray, epochs: int) -> float:
     """Seconds of the minimal PyTorch loop on the same model and data."""
     model = build(case)
     started = time.perf_counter()
     features, targets = torch.from_numpy(X), torch.from_numpy(y)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, **HAND_ADAM)
     loss_fn = nn.CrossEntropyLoss()
     # A model's own training_loss reads the loss's name to shape targets: give it zen's.
     named_loss_fn = get_loss("cross_entropy")
@@ -226,7 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch and onnxruntime threads (default: zen's choice)")  # fmt: skip
     parser.add_argument("--only", default="", help="comma-separated model names (default all)")
+    parser.add_argument(
+        "--fused-hand",
+        action="store_true",
+        help="the hand loop's Adam fused too (like for like with the Trainer)",
+    )
     args = parser.parse_args(argv)
+    if args.fused_hand:
+        HAND_ADAM["fused"] = True
     pairs = args.pairs or (2 if args.quick else 7)
     samples, epochs = (512, 1) if args.quick else (4096, 2)
     latency_runs = 20 if args.quick else 200
@@ -240,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             training.append(training_row(case, samples, epochs, pairs))
             print(f"  {case.name}: zen/hand {training[-1]['zen/hand']:.3f}", flush=True)
             latency.append(latency_row(case, latency_runs, threads, Path(folder)))
+    hand_adam = "fused" if args.fused_hand else "default"
     print_table(f"training throughput, zen Trainer vs hand loop ({pairs} pairs, {samples:,}"
-                f" samples x {epochs} epoch(s), Adam, {threads} threads; zen/hand = hand time /"
+                f" samples x {epochs} epoch(s), Adam ({hand_adam} in the hand loop),"
+                f" {threads} threads; zen/hand = hand time /"
                 " zen time, median over pairs)", training,
                 ["model", "batch", "zen samples/s", "hand samples/s", "zen/hand",
                  "pairs min..max"])  # fmt: skip
@@ -251,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(f"inference latency, eager PyTorch vs onnxruntime ({latency_runs} runs, medians;"
                 " eager/onnx > 1: ONNX faster)", latency, list(latency[0]))  # fmt: skip
     path = write_result("neural_zoo_throughput", {
-        "benchmark": "bench_neural_zoo --part throughput", "quick": args.quick, "pairs": pairs,
-        "samples": samples, "epochs": epochs, "threads": threads, "machine": info,
+        "benchmark": "bench_neural_zoo --part throughput", "quick": args.quick,
+        "fused_hand": args.fused_hand, "pairs": pairs, "samples": samples, "epochs": epochs,
+        "threads": threads, "machine": info,
         "training": training, "latency": latency})  # fmt: skip
     print(f"results: {path}")
     return 1 if below else 0

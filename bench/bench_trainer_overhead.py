@@ -11,11 +11,16 @@ pairs of zen's speed relative to the hand loop (pairing cancels slow drifts of a
 Target: zen/hand >= 0.9; when it is missed the exit code is 1 and a cProfile of the Trainer is
 printed to show where the time goes.
 
+The Trainer's Adam runs torch's fused kernel (``zen.neural.optim``); the hand loop uses torch's
+default Adam, as a plain loop does, or the fused one with ``--fused-hand``: that run compares
+the Trainer's own overhead like for like.
+
 Usage::
 
     python bench/bench_trainer_overhead.py            # full run, under half a minute on 2 cores
     python bench/bench_trainer_overhead.py --quick    # smoke run
     python bench/bench_trainer_overhead.py --profile  # also cProfile one Trainer run
+    python bench/bench_trainer_overhead.py --fused-hand  # the hand loop's Adam fused too
 
 Results go to ``bench/results/trainer_overhead.json``.
 """
@@ -77,13 +82,17 @@ def train_with_zen(X: np.ndarray, labels: np.ndarray, epochs: int) -> tuple[floa
     return elapsed, result.history["train_loss"][-1]
 
 
+#: Whether the hand loop's Adam uses torch's fused kernel (``--fused-hand``).
+HAND_ADAM: dict[str, bool] = {}
+
+
 def train_by_hand(X: np.ndarray, labels: np.ndarray, epochs: int) -> tuple[float, float]:
     """The minimal PyTorch loop; return (wall seconds, mean loss of the last epoch)."""
     model = make_model()
     started = time.perf_counter()
     features = torch.from_numpy(X)
     targets = torch.from_numpy(labels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, **HAND_ADAM)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(SEED)
     model.train()
@@ -120,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="runs per side (default 10)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 2)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one Trainer run")
+    parser.add_argument(
+        "--fused-hand",
+        action="store_true",
+        help="the hand loop's Adam fused too (like for like with the Trainer)",
+    )
     args = parser.parse_args(argv)
+    if args.fused_hand:
+        HAND_ADAM["fused"] = True
     repeats = args.repeats or (2 if args.quick else 10)
     epochs = args.epochs or (1 if args.quick else 2)
 
@@ -154,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "model": "-".join(map(str, LAYER_SIZES)),
             "epochs": epochs,
             "threads": threads,
+            "hand Adam": "fused" if args.fused_hand else "torch default",
             "zen samples/s": f"{zen_rate:,.0f}",
             "hand samples/s": f"{hand_rate:,.0f}",
             "zen/hand": f"{ratio:.3f}",
@@ -186,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             "num_samples": NUM_SAMPLES,
             "batch_size": BATCH_SIZE,
             "threads": threads,
+            "fused_hand": args.fused_hand,
             "machine": info,
             "zen_s": zen_s,
             "hand_s": hand_s,
