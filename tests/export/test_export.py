@@ -23,7 +23,7 @@ from zen.export.onnx import (
     read_sidecar,
     sidecar_path,
 )
-from zen.forecasting import NBEATS, NHITS, TCN, DeepAR, Forecaster
+from zen.forecasting import NBEATS, NHITS, TCN, DeepAR, Forecaster, PatchTST
 from zen.graph import GAT, GCN, GIN, GraphSAGE
 from zen.neural import MLP
 from zen.tabular import TabularModel
@@ -33,7 +33,7 @@ FAST = {"max_steps": 4, "val_check_steps": 2, "windows_batch_size": 16, "random_
 SLOW = pytest.mark.slow
 FAMILIES = [
     "mlp", "tabular-classification", "tabular-regression", "nhits", "nbeats", "tcn", "deepar",
-    pytest.param("nhits-exog", marks=SLOW), "gcn", "gat", "graphsage", "gin",
+    "patchtst", pytest.param("nhits-exog", marks=SLOW), "gcn", "gat", "graphsage", "gin",
 ]  # fmt: skip
 GRAPH_FAMILIES = {"gcn", "gat", "graphsage", "gin"}
 
@@ -96,6 +96,16 @@ def build(family: str) -> Any:
         "nhits": lambda: NHITS(H, INPUT_SIZE, mlp_units=((16, 16),) * 3, **FAST),
         "tcn": lambda: TCN(H, INPUT_SIZE, encoder_hidden_size=8, decoder_hidden_size=8, **FAST),
         "deepar": lambda: DeepAR(H, INPUT_SIZE, lstm_hidden_size=8, **FAST),
+        "patchtst": lambda: PatchTST(
+            H,
+            INPUT_SIZE,
+            hidden_size=16,
+            n_heads=2,
+            linear_hidden_size=32,
+            patch_len=8,
+            stride=4,
+            **FAST,
+        ),
     }
     return Forecaster([small[family]()], freq=1).fit(series_frame())
 

@@ -248,7 +248,9 @@ def test_sequence_and_image_spaces_build_their_candidates(kind, shape, x_shape) 
 def test_model_names_are_case_insensitive_and_unknown_ones_list_the_known() -> None:
     assert search_spaces.canonical_model("graphsage") == "GraphSAGE"
     assert search_spaces.canonical_model("tabular") == "MLP"
-    with pytest.raises(ConfigError, match="'Prophet'; expected one of: NHITS, NBEATS, TCN"):
+    with pytest.raises(
+        ConfigError, match="'Prophet'; expected one of: NHITS, NBEATS, PatchTST, TCN"
+    ):
         search_spaces.search_space("Prophet")
 
 
@@ -290,7 +292,7 @@ def test_tune_forecaster_on_the_same_data_continues_its_study(series, tmp_path) 
     ("call", "error", "message"),
     [
         ({"model": "Prophet"}, ConfigError, "model: no search space for 'Prophet'.*NHITS"),
-        ({"model": "GCN"}, ConfigError, "expected one of: NHITS, NBEATS, TCN, DeepAR$"),
+        ({"model": "GCN"}, ConfigError, "expected one of: NHITS, NBEATS, PatchTST, TCN, DeepAR$"),
         ({"metric": "r2"}, ConfigError, "metric: unknown value 'r2'"),
         ({"h": 0}, ConfigError, "h: expected a positive integer"),
         ({"h": 36}, DataError, "shortest series has 72 values"),

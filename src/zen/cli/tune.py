@@ -44,7 +44,7 @@ def tune(
         typer.Option(
             "--model",
             "-m",
-            help="Model to tune (MLP, NHITS, NBEATS, TCN, DeepAR, GCN, GAT, GraphSAGE;"
+            help="Model to tune (MLP, NHITS, NBEATS, PatchTST, TCN, DeepAR, GCN, GAT, GraphSAGE;"
             " sequences: ResNet, FCN, RecurrentNet, TransformerNet; images: ConvNet);"
             " default: the router's first choice for the data.",
         ),

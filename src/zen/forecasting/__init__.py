@@ -1,4 +1,4 @@
-"""Forecasting many time series: N-HiTS, N-BEATS, TCN, DeepAR and baselines behind one Forecaster.
+"""Forecasting many time series: N-HiTS, N-BEATS, PatchTST, TCN, DeepAR and baselines behind one Forecaster.
 
 >>> from zen.forecasting import Forecaster, NHITS, SeasonalNaive
 >>> fc = Forecaster(models=[NHITS(h=48, input_size=96), SeasonalNaive(h=48, season_length=24)])
@@ -26,6 +26,7 @@ from zen.forecasting.models.baselines import (
 from zen.forecasting.models.deepar import DeepAR
 from zen.forecasting.models.nbeats import NBEATS
 from zen.forecasting.models.nhits import NHITS
+from zen.forecasting.models.patchtst import PatchTST
 from zen.forecasting.models.tcn import TCN
 
 
@@ -71,6 +72,7 @@ __all__ = [
     "MQLoss",
     "Naive",
     "Naive2",
+    "PatchTST",
     "RandomWalkWithDrift",
     "SeasonalNaive",
     "SeriesData",
