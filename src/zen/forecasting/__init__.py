@@ -1,4 +1,4 @@
-"""Forecasting many time series: N-HiTS, N-BEATS, PatchTST, TCN, DeepAR and baselines behind one Forecaster.
+"""Forecasting many series: N-HiTS, N-BEATS, PatchTST, TCN, DeepAR and baselines in one Forecaster.
 
 >>> from zen.forecasting import Forecaster, NHITS, SeasonalNaive
 >>> fc = Forecaster(models=[NHITS(h=48, input_size=96), SeasonalNaive(h=48, season_length=24)])
