@@ -360,6 +360,11 @@ def test_tune_sequence_classifier_continues_its_study_and_builds_the_winner() ->
                                       metric="accuracy", n_trials=1, max_epochs=3,
                                       storage=memory())  # fmt: skip
     assert scored.direction == "maximize" and 0.0 <= scored.best_value <= 1.0
+    # A class only the validation part holds is one more output, scored but never learned.
+    rare = np.array([*labels[:30], *["sideways"] * 2])
+    lopsided = tune_sequence_classifier(X[:30], labels[:30], "MLP", val=(X[30:32], rare[30:]),
+                                        n_trials=1, max_epochs=2, storage=memory())  # fmt: skip
+    assert np.isfinite(lopsided.best_value)
 
 
 @pytest.mark.parametrize(
@@ -367,9 +372,10 @@ def test_tune_sequence_classifier_continues_its_study_and_builds_the_winner() ->
     [
         ({"X": np.zeros((40, 12))}, DataError, r"X: expected an array of shape \(n, channels, l"),
         ({"y": np.zeros(3)}, DataError, "y: expected 40 labels"),
-        ({"val": (np.zeros((4, 1, 12)), ["sideways"] * 4)}, DataError,
-         r"val: labels \['sideways'\] are not among"),
-        ({"val": (np.zeros((4, 1, 9)), ["up"] * 4)}, DataError, "val: expected 4 rows shaped"),
+        ({"val": (np.zeros((4, 1, 12)), [1, 2, 3, 4])}, DataError,
+         "val: its labels are not of the same type as y's"),
+        ({"val": (np.zeros((4, 1, 9)), ["up"] * 4)}, DataError, "val: expected rows shaped"),
+        ({"val": (np.zeros((4, 1, 12)), ["up"] * 3)}, DataError, "and one label each"),
         ({"model": "NHITS"}, ConfigError, "model: no search space for 'NHITS'"),
         ({"kind": "table"}, ConfigError, "kind:"),
         ({"metric": "f1"}, ConfigError, "metric:"),

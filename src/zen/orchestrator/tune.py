@@ -801,23 +801,22 @@ def _classified_parts(
     if x_all.ndim != (4 if images else 3):
         shape = "(n, channels, height, width)" if images else "(n, channels, length)"
         raise DataError(f"X: expected an array of shape {shape}, got shape {x_all.shape}")
-    classes, codes = np.unique(np.asarray(y), return_inverse=True)
-    if len(codes) != len(x_all):
-        raise DataError(f"y: expected {len(x_all)} labels (one per row of X), got {len(codes)}")
+    labels = np.asarray(y)
+    if labels.ndim != 1 or len(labels) != len(x_all):
+        raise DataError(f"y: expected {len(x_all)} labels (one per row of X), got {labels.shape}")
     if val is None:
+        classes, codes = np.unique(labels, return_inverse=True)
         fit, held = train_test_split(len(codes), 0.2, seed, codes)
         return x_all[fit], codes[fit], x_all[held], codes[held], len(classes)
-    index = {label: code for code, label in enumerate(classes.tolist())}
-    labels = np.asarray(val[1]).tolist()
-    unknown = sorted({str(label) for label in labels if label not in index})
-    if unknown:
-        raise DataError(f"val: labels {unknown[:5]} are not among the training classes")
-    x_val = np.asarray(val[0], dtype=np.float32)
-    if x_val.shape[1:] != x_all.shape[1:] or len(x_val) != len(labels):
-        raise DataError(f"val: expected {len(labels)} rows shaped like X's {x_all.shape[1:]},"
-                        f" got {x_val.shape}")  # fmt: skip
-    y_val = np.asarray([index[label] for label in labels], dtype=np.int64)
-    return x_all, codes.astype(np.int64), x_val, y_val, len(classes)
+    x_val, val_labels = np.asarray(val[0], dtype=np.float32), np.asarray(val[1])
+    if x_val.shape[1:] != x_all.shape[1:] or val_labels.shape != (len(x_val),):
+        raise DataError(f"val: expected rows shaped like X's {x_all.shape[1:]} and one label"
+                        f" each, got {x_val.shape} and {val_labels.shape}")  # fmt: skip
+    if np.issubdtype(labels.dtype, np.number) != np.issubdtype(val_labels.dtype, np.number):
+        raise DataError("val: its labels are not of the same type as y's")
+    # A class only the validation part holds is still one of the outputs.
+    classes, codes = np.unique(np.concatenate([labels, val_labels]), return_inverse=True)
+    return x_all, codes[: len(x_all)], x_val, codes[len(x_all) :], len(classes)
 
 
 def tune_tabular(
