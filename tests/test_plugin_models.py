@@ -197,6 +197,7 @@ def fit_json(*arguments: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow  # two zen fits (one in worker processes), an export and a zen serve: ~35 s
 def test_a_forecaster_in_one_file_is_offered_trained_tuned_exported_and_served(
     plugin_dir, worker_path, tmp_path
 ) -> None:
