@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from forecast_checks import assert_round_trip, nested_intervals
 
 from zen import ConfigError, DataError
-from zen.forecasting.core import Forecaster
 from zen.forecasting.data import from_long
 from zen.forecasting.losses import DistributionLoss, get_distribution_loss, sample_quantile
 from zen.forecasting.models.deepar import DeepAR
@@ -150,16 +150,11 @@ def test_learns_seasonal_series_better_than_the_last_value(series_df) -> None:
 
 def test_intervals_are_nested_and_cover_held_out_data(series_factory) -> None:
     train, truth, _ = holdout(series_factory(n_series=8, seed=3))
-    model = tiny("Normal").fit(train)
-    point = model.predict(train)
-    low80, high80 = model.predict_interval(train, 80)
-    low95, high95 = model.predict_interval(train, 95)
-    assert (low95 <= low80).all() and (low80 <= point).all()
-    assert (point <= high80).all() and (high80 <= high95).all()
-    assert ((truth >= low95) & (truth <= high95)).mean() >= 0.8
-    assert ((truth >= low80) & (truth <= high80)).mean() >= 0.6
+    bands = nested_intervals(tiny("Normal").fit(train), train)
+    assert ((truth >= bands["low95"]) & (truth <= bands["high95"])).mean() >= 0.8
+    assert ((truth >= bands["low80"]) & (truth <= bands["high80"])).mean() >= 0.6
     # The noise has sd 0.3: honest intervals are a few units wide, not the whole range.
-    assert (high95 - low95).mean() < 4.0
+    assert (bands["high95"] - bands["low95"]).mean() < 4.0
 
 
 def test_predictions_repeat_for_a_seed_and_leave_the_global_rng_alone(series_df) -> None:
@@ -195,11 +190,7 @@ def test_negative_binomial_rejects_negative_values(series_df) -> None:
 def test_save_and_load_through_forecaster(series_df, tmp_path) -> None:
     model = tiny("StudentT", max_steps=10, lstm_n_layers=2, decoder_hidden_layers=1,
                  decoder_hidden_size=8, scaler_type="revin")  # fmt: skip
-    fc = Forecaster([model], freq="h").fit(series_df)
-    fc.save(tmp_path / "fc")
-    loaded = Forecaster.load(tmp_path / "fc")
-    assert loaded.models[0].hyperparameters() == model.hyperparameters()
-    pd.testing.assert_frame_equal(loaded.predict(level=[80, 95]), fc.predict(level=[80, 95]))
+    assert_round_trip(model, series_df, tmp_path / "fc", [80, 95])
 
 
 @pytest.mark.parametrize(

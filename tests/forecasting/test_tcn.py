@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from forecast_checks import assert_round_trip, nested_intervals
 
 from zen import ConfigError
 from zen.forecasting import MQLoss
-from zen.forecasting.core import Forecaster
 from zen.forecasting.data import from_long
 from zen.forecasting.models.tcn import TCN, TCNNetwork, TemporalBlock
 from zen.forecasting.scalers import SCALER_TYPES
@@ -79,12 +79,7 @@ def test_every_scaler_and_loss_gives_finite_forecasts(series_df, scaler_type, lo
 
 def test_quantile_loss_gives_ordered_intervals(series_df) -> None:
     data = from_long(series_df)
-    model = tiny(loss=MQLoss(level=[80, 95]), max_steps=100).fit(data)
-    low95, high95 = model.predict_interval(data, 95)
-    low80, high80 = model.predict_interval(data, 80)
-    point = model.predict(data)
-    assert (low95 <= low80).all() and (low80 <= point).all()
-    assert (point <= high80).all() and (high80 <= high95).all()
+    nested_intervals(tiny(loss=MQLoss(level=[80, 95]), max_steps=100).fit(data), data)
 
 
 def test_same_seed_same_forecast(series_df) -> None:
@@ -97,13 +92,7 @@ def test_same_seed_same_forecast(series_df) -> None:
 
 def test_save_and_load_through_forecaster(series_df, tmp_path) -> None:
     model = tiny(max_steps=10, loss=MQLoss(level=[80]), dilations=[1, 2], encoder_dropout=0.1)
-    fc = Forecaster([model], freq="h").fit(series_df)
-    fc.save(tmp_path / "fc")
-    loaded = Forecaster.load(tmp_path / "fc")
-    assert loaded.models[0].hyperparameters() == model.hyperparameters()
-    np.testing.assert_array_equal(
-        loaded.predict(level=[80]).to_numpy(), fc.predict(level=[80]).to_numpy()
-    )
+    assert_round_trip(model, series_df, tmp_path / "fc", [80])
 
 
 @pytest.mark.parametrize(
