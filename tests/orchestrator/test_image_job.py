@@ -81,3 +81,22 @@ def test_bad_image_settings_are_named(digits_csv: Path, argv, message) -> None:
     done = runner.invoke(app, ["fit", str(digits_csv), *target, *extra])
     assert done.exit_code == 2
     assert message in " ".join(done.output.split())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda frame: frame.drop(columns=["px63"]), "1x8x8 images need 64 pixel columns"),
+        (lambda frame: frame.assign(px0="dark"), "pixel columns must be numbers; ['px0']"),
+        (lambda frame: frame.assign(px5=np.where(frame.index == 3, np.nan, 0.0)),
+         "row 3 has a missing or infinite pixel"),
+    ],
+)  # fmt: skip
+def test_predict_refuses_pixels_the_run_cannot_read(
+    digits_run: dict, digits_csv: Path, tmp_path: Path, change, message
+) -> None:
+    path = tmp_path / "pixels.csv"
+    change(pd.read_csv(digits_csv).head(10)).to_csv(path, index=False)
+    done = runner.invoke(app, ["predict", digits_run["run_dir"], str(path)])
+    assert done.exit_code == 2
+    assert message in " ".join(done.output.split())

@@ -82,6 +82,7 @@ def _classified(
 
 def _images(path: Path, inputs: dict) -> tuple[np.ndarray, list[str], np.ndarray | None]:
     """The pixel columns of the CSV ``path`` as images of the run's shape, row ids, labels."""
+    from zen.orchestrator.jobs.images import table_images
     from zen.tabular import read_table
 
     frame = read_table(path)
@@ -91,13 +92,7 @@ def _images(path: Path, inputs: dict) -> tuple[np.ndarray, list[str], np.ndarray
         truth = frame[target].astype(str).to_numpy()
         frame = frame.drop(columns=[target])
     shape = tuple(int(size) for size in inputs["shape"])
-    wanted = int(np.prod(shape))
-    if frame.shape[1] != wanted:
-        raise DataError(
-            f"data: {path} has {frame.shape[1]} pixel columns; the model reads"
-            f" {'x'.join(map(str, shape))} = {wanted}"
-        )
-    pixels = frame.to_numpy(dtype=np.float32).reshape(len(frame), *shape)
+    pixels = table_images(frame, shape, f"data: {path}", " (the model's)")
     return pixels, [str(index) for index in range(len(frame))], truth
 
 

@@ -40,6 +40,27 @@ def parse_image_shape(text: str) -> tuple[int, int, int]:
     return (1, sizes[0], sizes[1]) if len(sizes) == 2 else (sizes[0], sizes[1], sizes[2])
 
 
+def table_images(
+    pixels: pd.DataFrame, shape: tuple[int, ...], name: str, besides: str = ""
+) -> np.ndarray:
+    """The rows of ``pixels`` as ``(rows, *shape)`` float32 images, or a DataError naming
+    ``name``: as many columns as an image has pixels, every value a finite number."""
+    wanted = int(np.prod(shape))
+    if pixels.shape[1] != wanted:
+        raise DataError(
+            f"{name}: {'x'.join(map(str, shape))} images need {wanted} pixel columns{besides};"
+            f" the table has {pixels.shape[1]}"
+        )
+    text = [str(c) for c in pixels.columns if not pd.api.types.is_numeric_dtype(pixels[c])]
+    if text:
+        raise DataError(f"{name}: pixel columns must be numbers; {text[:5]} are not")
+    values = pixels.to_numpy(dtype=np.float32)
+    if not np.isfinite(values).all():
+        row = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise DataError(f"{name}: row {row} has a missing or infinite pixel")
+    return values.reshape(len(pixels), *shape)
+
+
 def image_job(
     frame: pd.DataFrame,
     target: str,
@@ -57,25 +78,11 @@ def image_job(
         raise DataError(f"target: no column {target!r}; the columns are {list(frame.columns)[:8]}")
     if not 0.0 < test_size < 1.0:
         raise zen.ConfigError(f"test_size: expected a fraction in (0, 1), got {test_size!r}")
-    pixels = frame.drop(columns=[target])
-    wanted = shape[0] * shape[1] * shape[2]
-    if pixels.shape[1] != wanted:
-        raise DataError(
-            f"as_image: {'x'.join(map(str, shape))} images need {wanted} pixel columns besides"
-            f" {target!r}; the table has {pixels.shape[1]}"
-        )
-    text = [str(c) for c in pixels.columns if not pd.api.types.is_numeric_dtype(pixels[c])]
-    if text:
-        raise DataError(f"as_image: pixel columns must be numbers; {text[:5]} are not")
-    values = pixels.to_numpy(dtype=np.float32)
-    if not np.isfinite(values).all():
-        row = int(np.argwhere(~np.isfinite(values))[0][0])
-        raise DataError(f"as_image: row {row} has a missing or infinite pixel")
+    images = table_images(frame.drop(columns=[target]), shape, "as_image", f" besides {target!r}")
     labels = frame[target].astype(str).to_numpy()
     classes = sorted(set(labels), key=lambda label: (not label.isdigit(), int(label) if
                                                      label.isdigit() else 0, label))  # fmt: skip
     codes = np.asarray([classes.index(label) for label in labels], dtype=np.int64)
-    images = values.reshape(len(frame), *shape)
     keep, held = train_test_split(len(frame), test_size, seed, codes)
     fit_rows, val_rows = train_test_split(len(keep), VALIDATION_SHARE, seed, codes[keep])
     fit_rows, val_rows = keep[fit_rows], keep[val_rows]
