@@ -745,6 +745,8 @@ def tune_sequence_classifier(
         n_trials, timeout_s, storage, study_name, seed, verbose, cluster, parallel: as
             :func:`tune`.
     """
+    from zen.neural.nets.candidates import SEQUENCE_TRAINING
+
     if kind not in ("sequence classifier", "image classifier"):
         raise expect_one_of("kind", kind, ["sequence classifier", "image classifier"])
     name = canonical_model(model, kind)
@@ -762,7 +764,8 @@ def tune_sequence_classifier(
 
     def objective(trial: optuna.Trial) -> float:
         options = space(trial)
-        training = {key: options.pop(key) for key in ("lr", "batch_size") if key in options}
+        # The training settings a candidate step takes from its options (lr, batch size).
+        training = {key: options.pop(key) for key in SEQUENCE_TRAINING if key in options}
         with private_rng(seed):  # initial weights, without reseeding the caller's torch
             network = spec.create(shape, options)
         trainer = _classifier_trainer(trial, metric, max_epochs, patience, seed, deadline,
