@@ -24,6 +24,7 @@ from zen.neural.export_plan import (
     random_inputs,
 )
 from zen.neural.hub import NetworkHubMixin
+from zen.neural.nets.arguments import int_tuple
 from zen.neural.nets.candidates import SEQUENCE_TRAINING, training_space
 from zen.registry import ModelSpec, register
 
@@ -59,8 +60,8 @@ class SequenceMLP(nn.Module, NetworkHubMixin):
         image_size: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        self.image_size = None if image_size is None else (int(image_size[0]),
-                                                           int(image_size[1]))  # fmt: skip
+        self.image_size = None if image_size is None else int_tuple("image_size", image_size,
+                                                                    length=2)  # fmt: skip
         if self.image_size is not None and self.image_size[0] * self.image_size[1] != length:
             raise ConfigError(
                 f"image_size: {self.image_size} holds {self.image_size[0] * self.image_size[1]}"
